@@ -1,0 +1,74 @@
+import type { PruningTarget } from '@prunebench/pruning';
+
+/**
+ * What one completed run writes to `reports/runs/<id>/record.json`: the report package reads only this.
+ * Add fields freely; never rename or remove one (old stores must stay readable).
+ */
+export interface RunRecord {
+  /** Experiment id: hash of the canonical run description (options at default left out). */
+  id: string;
+  description: RunDescription;
+  status: 'completed' | 'failed';
+  error?: string;
+  metrics: RunMetrics;
+  budget: { totalExamples: number; usedExamples: number };
+  wallTimeSeconds: number;
+  environment: EnvironmentRecord;
+  /** Per-layer density (nonzero / total) of every prunable parameter. */
+  layerDensity: Record<string, number>;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface RunDescription {
+  suite: string;
+  task: string;
+  /** `dense` for the unpruned baseline row. */
+  method: string;
+  /** Method options as given (defaults not included). */
+  options: Record<string, unknown>;
+  target: PruningTarget | null;
+  seed: number;
+  /** Budget in examples (forward + backward) granted to the method. */
+  budgetExamples: number;
+}
+
+export interface RunMetrics {
+  /** The task's headline quality score on its test/dev split, final weights (never a best epoch). */
+  quality: number;
+  qualityName: string; // 'top1' | 'mcc' | 'f1' | 'accuracy'
+  top1?: number;
+  top5?: number;
+  accuracy?: number;
+  mcc?: number;
+  f1?: number;
+  params: { total: number; prunable: number; nonzero: number };
+  /** total / nonzero (ShrinkBench's definition). */
+  compressionRatio: number;
+  /** Conv + linear multiply-accumulates per example. */
+  macs: { dense: number; effective: number };
+  /** dense MACs of the starting model / effective MACs of the final model. */
+  theoreticalSpeedup: number;
+  latency?: LatencyRecord;
+  /** Loss increase under weight perturbations of fixed relative norm (flatness). */
+  flatness?: { radius: number; lossIncrease: number };
+}
+
+export interface LatencyRecord {
+  provider: string; // 'cpu' | 'webgpu' | 'cuda' | ...
+  threads?: number;
+  device: string;
+  batch1Ms: { p50: number; p90: number; p99: number };
+  throughputBatch: number;
+  throughputPerSecond: number;
+}
+
+export interface EnvironmentRecord {
+  backend: string;
+  device: string;
+  versions: Record<string, string>;
+  gitCommit: string | null;
+  node: string;
+  platform: string;
+  cpus: number;
+}

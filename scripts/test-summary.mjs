@@ -1,0 +1,16 @@
+// Sums the per-package vitest JSON results (written by the shared vitest config) into one closing line.
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = join(import.meta.dirname, '..', 'reports', 'tmp', 'vitest');
+if (!existsSync(dir)) {
+  console.error(`test-summary: no results in ${dir}`);
+  process.exit(1);
+}
+let passed = 0, failed = 0, skipped = 0;
+for (const f of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+  const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+}
+console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
+process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -1,0 +1,31 @@
+// One vitest configuration for every package: `@prunebench/*` resolves to each package's TypeScript source.
+import { readdirSync, existsSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+const root = import.meta.dirname;
+const alias: Record<string, string> = {};
+for (const dir of readdirSync(join(root, 'packages'))) {
+  if (dir === 'methods') continue;
+  alias[`@prunebench/${dir}`] = resolve(root, 'packages', dir, 'src/index.ts');
+}
+const methodsDir = join(root, 'packages', 'methods');
+if (existsSync(methodsDir)) {
+  for (const dir of readdirSync(methodsDir)) alias[`@prunebench/method-${dir}`] = resolve(methodsDir, dir, 'src/index.ts');
+}
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // 2-core machines: tfjs backends are process-global, keep files in separate processes but not too many at once.
+    maxWorkers: 2,
+    // A JSON result per Nx project, summed into one closing line by scripts/test-summary.mjs.
+    reporters: ['default', 'json'],
+    outputFile: { json: resolve(root, 'reports/tmp/vitest', `${process.env.NX_TASK_TARGET_PROJECT ?? 'all'}.json`) },
+  },
+});
