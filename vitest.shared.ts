@@ -26,6 +26,6 @@ export default defineConfig({
     maxWorkers: 2,
     // A JSON result per Nx project, summed into one closing line by scripts/test-summary.mjs.
     reporters: ['default', 'json'],
-    outputFile: { json: resolve(root, 'reports/tmp/vitest', `${process.env.NX_TASK_TARGET_PROJECT ?? 'all'}.json`) },
+    outputFile: { json: resolve(root, 'reports/tmp/vitest', `${(process.env.NX_TASK_TARGET_PROJECT ?? 'all').replace(/[^a-z0-9-]+/gi, '_')}.json`) },
   },
 });
