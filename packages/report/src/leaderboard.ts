@@ -1,0 +1,203 @@
+import type { RunRecord } from '@prunebench/harness';
+import { formatCount, formatMeanStd, formatNumber, formatPercent, markdownTable } from './format.js';
+import { referenceLink, referencesForTask, speedupFromReduction, type ReferenceRow } from './references.js';
+import { DENSE_METHOD, groupRuns, qualityDisplayFactor, targetLabel, type RunGroup } from './run-groups.js';
+
+/** The rows of one task's leaderboard, before formatting: shared by the Markdown and HTML renderings. */
+export interface TaskLeaderboard {
+  task: string;
+  qualityName: string;
+  /** Multiply stored quality by this to display it (100 for accuracies stored as fractions). */
+  qualityFactor: number;
+  dense: RunGroup | null;
+  targets: { targetLabel: string; entries: RunGroup[] }[];
+  references: ReferenceComparison[];
+  failed: RunRecord[];
+}
+
+/** A published row set beside the nearest of ours (by theoretical speedup). */
+export interface ReferenceComparison {
+  reference: ReferenceRow;
+  speedup: number;
+  nearest: RunGroup | null;
+}
+
+export function buildTaskLeaderboard(records: RunRecord[], task: string, references: ReferenceRow[] = []): TaskLeaderboard {
+  const taskRecords = records.filter((r) => r.description.task === task);
+  const completed = taskRecords.filter((r) => r.status === 'completed');
+  const groups = groupRuns(completed);
+  const dense = groups.find((g) => g.method === DENSE_METHOD) ?? null;
+  const pruned = groups.filter((g) => g.method !== DENSE_METHOD);
+  const targets: TaskLeaderboard['targets'] = [];
+  for (const group of pruned) {
+    let bucket = targets.find((t) => t.targetLabel === group.targetLabel);
+    if (!bucket) {
+      bucket = { targetLabel: group.targetLabel, entries: [] };
+      targets.push(bucket);
+    }
+    bucket.entries.push(group);
+  }
+  const comparisons = referencesForTask(references, task).map((reference) => {
+    const speedup = speedupFromReduction(reference.flopsReductionPct);
+    return { reference, speedup, nearest: nearestBySpeedup(pruned, speedup) };
+  });
+  return {
+    task,
+    qualityName: completed[0]?.metrics.qualityName ?? 'quality',
+    qualityFactor: qualityDisplayFactor(completed),
+    dense,
+    targets,
+    references: comparisons,
+    failed: taskRecords.filter((r) => r.status === 'failed'),
+  };
+}
+
+function nearestBySpeedup(groups: RunGroup[], speedup: number): RunGroup | null {
+  let best: RunGroup | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const group of groups) {
+    const distance = Math.abs(Math.log(group.theoreticalSpeedup.mean) - Math.log(speedup));
+    if (distance < bestDistance || (distance === bestDistance && best && group.quality.mean > best.quality.mean)) {
+      best = group;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+export const LEADERBOARD_COLUMNS = [
+  'rank',
+  'method',
+  'quality',
+  'seeds',
+  'compression',
+  'MAC reduction',
+  'speedup',
+  'nonzero params',
+  'latency p50',
+  'budget used / granted',
+] as const;
+
+/** The cells of one leaderboard row (rank null for the dense baseline). */
+export function leaderboardCells(group: RunGroup, rank: number | null, qualityFactor: number): string[] {
+  return [
+    rank === null ? '—' : String(rank),
+    rank === null ? `${group.label} (baseline)` : group.label,
+    formatMeanStd(group.quality, qualityFactor),
+    `n=${group.quality.n}`,
+    `${formatNumber(group.compressionRatio.mean)}×`,
+    formatPercent(group.macReduction.mean),
+    `${formatNumber(group.theoreticalSpeedup.mean)}×`,
+    `${formatCount(group.paramsNonzero.mean)} / ${formatCount(group.paramsTotal)}`,
+    group.latencyP50Ms ? `${formatMeanStd(group.latencyP50Ms, 1, 3)} ms` : '–',
+    `${formatCount(group.budgetUsed.mean)} / ${formatCount(group.budgetGranted)}`,
+  ];
+}
+
+export function qualityHeading(board: Pick<TaskLeaderboard, 'qualityName' | 'qualityFactor'>): string {
+  return board.qualityFactor === 100 ? `${board.qualityName} (%)` : board.qualityName;
+}
+
+/** Our setup in the words used beside published rows. */
+export function ourSetupText(board: TaskLeaderboard): string {
+  const budgets = [...new Set(board.targets.flatMap((t) => t.entries.map((e) => e.budgetGranted)))].sort((a, b) => a - b);
+  const budgetText = budgets.length > 0 ? budgets.map((b) => b.toLocaleString('en-US')).join(' / ') : 'no';
+  return `budget ${budgetText} training examples per run, starting from the task's dense weights; final weights scored, never a best epoch`;
+}
+
+/**
+ * A task's leaderboard in Markdown: per target, methods ranked by mean quality (desc) over seeds, the dense
+ * baseline on top, then published reference rows beside our nearest row, with the setup differences stated.
+ */
+export function leaderboardMarkdown(records: RunRecord[], task: string, references: ReferenceRow[] = []): string {
+  const board = buildTaskLeaderboard(records, task, references);
+  const header = [...LEADERBOARD_COLUMNS].map((c) => (c === 'quality' ? qualityHeading(board) : c));
+  const lines: string[] = [`## ${task}`, ''];
+  if (board.targets.length === 0 && !board.dense) lines.push('No completed runs.', '');
+  if (board.dense && board.targets.length === 0) {
+    lines.push(markdownTable(header, [leaderboardCells(board.dense, null, board.qualityFactor)]), '');
+  }
+  for (const target of board.targets) {
+    const rows = target.entries.map((group, index) => leaderboardCells(group, index + 1, board.qualityFactor));
+    if (board.dense) rows.unshift(leaderboardCells(board.dense, null, board.qualityFactor));
+    lines.push(`### Target ${target.targetLabel}`, '', markdownTable(header, rows), '');
+  }
+  lines.push(
+    `Quality is ${board.qualityName} on the test/dev split, mean ± sample std over seeds (n shown). Compression = total / nonzero parameters; MAC reduction and speedup count conv + linear multiply-accumulates; budget in training examples (forward + backward).`,
+    '',
+  );
+  if (board.references.length > 0) lines.push(referencesMarkdown(board), '');
+  if (board.failed.length > 0) lines.push(failedRunsMarkdown(board.failed), '');
+  return lines.join('\n');
+}
+
+function referencesMarkdown(board: TaskLeaderboard): string {
+  const ourDense = board.dense?.quality.mean;
+  const rows = board.references.map(({ reference: ref, speedup, nearest }) => {
+    const ours = nearest
+      ? `${nearest.label} @ ${nearest.targetLabel}: ${formatMeanStd(nearest.quality, board.qualityFactor)} (${formatNumber(nearest.theoreticalSpeedup.mean)}×${
+          ourDense !== undefined ? `, Δ ${signed((nearest.quality.mean - ourDense) * board.qualityFactor)} vs our dense` : ''
+        })`
+      : '–';
+    return [
+      ref.method,
+      formatNumber(ref.top1),
+      formatNumber(ref.baselineTop1),
+      signed(ref.top1 - ref.baselineTop1),
+      `${formatNumber(ref.flopsReductionPct, 1)} %`,
+      ref.paramsReductionPct === undefined ? '–' : `${formatNumber(ref.paramsReductionPct, 1)} %`,
+      `${formatNumber(speedup)}×`,
+      ours,
+      citation(ref),
+    ];
+  });
+  const header = [
+    'published method',
+    'top1 (%)',
+    'their baseline (%)',
+    'Δ vs their baseline',
+    'FLOPs ↓',
+    'params ↓',
+    '≈ speedup',
+    'ours at the nearest speedup',
+    'source',
+  ];
+  const differences = board.references.map(
+    ({ reference: ref }) => `- **${ref.method}** (${ref.source.paper}): published: ${ref.setup}; ours: ${ourSetupText(board)}.`,
+  );
+  return [
+    `### Published references (${board.task})`,
+    '',
+    markdownTable(header, rows),
+    '',
+    'Each row is compared with its own baseline: published baselines differ from ours and from each other. FLOPs ↓ is converted to a theoretical speedup as 1 / (1 − reduction).',
+    '',
+    'Setup differences:',
+    '',
+    ...differences,
+  ].join('\n');
+}
+
+function citation(ref: ReferenceRow): string {
+  const link = referenceLink(ref);
+  const text = `${ref.source.paper}, ${ref.source.venue} ${ref.source.year}`;
+  return link ? `[${text}](${link})` : text;
+}
+
+function signed(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  return `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(2)}`;
+}
+
+/** A section listing failed runs with their error, so they are never silently dropped. */
+export function failedRunsMarkdown(failed: RunRecord[]): string {
+  const rows = failed.map((r) => [
+    r.id,
+    r.description.task,
+    r.description.method,
+    targetLabel(r.description.target),
+    String(r.description.seed),
+    r.error ?? '(no error recorded)',
+  ]);
+  return ['### Failed runs', '', markdownTable(['id', 'task', 'method', 'target', 'seed', 'error'], rows)].join('\n');
+}

@@ -1,0 +1,137 @@
+import type { RunDescription, RunRecord } from '@prunebench/harness';
+
+export const DENSE_METHOD = 'dense';
+
+/** `compression=4`, `flops=0.5`, or `dense` for the unpruned baseline (no target). */
+export function targetLabel(target: RunDescription['target']): string {
+  if (target === null || target === undefined) return 'dense';
+  if (target.kind === 'compression') return `compression=${target.ratio}`;
+  return `flops=${target.fraction}`;
+}
+
+/** Orders targets: compression ratios ascending, then FLOP-reduction fractions ascending. */
+export function compareTargets(a: RunDescription['target'], b: RunDescription['target']): number {
+  const rank = (t: RunDescription['target']): [number, number] =>
+    t === null || t === undefined ? [0, 0] : t.kind === 'compression' ? [1, t.ratio] : [2, t.fraction];
+  const [ka, va] = rank(a);
+  const [kb, vb] = rank(b);
+  return ka - kb || va - vb;
+}
+
+/** A method with its options: runs differing only in options are different leaderboard entries. */
+export function methodLabel(description: RunDescription): string {
+  const options = description.options ?? {};
+  const keys = Object.keys(options).sort();
+  if (keys.length === 0) return description.method;
+  const shown = keys.map((key) => `${key}=${typeof options[key] === 'string' ? options[key] : JSON.stringify(options[key])}`);
+  return `${description.method} (${shown.join(', ')})`;
+}
+
+export interface Summary {
+  mean: number;
+  /** Sample standard deviation (n − 1); 0 when n = 1. */
+  std: number;
+  n: number;
+}
+
+export function summarize(values: number[]): Summary {
+  const n = values.length;
+  if (n === 0) return { mean: Number.NaN, std: Number.NaN, n: 0 };
+  const mean = values.reduce((sum, v) => sum + v, 0) / n;
+  const variance = n > 1 ? values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (n - 1) : 0;
+  return { mean, std: Math.sqrt(variance), n };
+}
+
+/** The seeds of one method (with its options) at one target of one task, averaged. */
+export interface RunGroup {
+  task: string;
+  method: string;
+  label: string;
+  target: RunDescription['target'];
+  targetLabel: string;
+  seeds: number[];
+  records: RunRecord[];
+  quality: Summary;
+  qualityName: string;
+  compressionRatio: Summary;
+  theoreticalSpeedup: Summary;
+  macReduction: Summary;
+  paramsNonzero: Summary;
+  paramsTotal: number;
+  /** Mean batch-1 latency p50 in ms over the seeds that measured it; null when none did. */
+  latencyP50Ms: Summary | null;
+  budgetUsed: Summary;
+  budgetGranted: number;
+}
+
+/** Groups completed records by (task, method + options, target); order: task, target, then mean quality desc. */
+export function groupRuns(records: RunRecord[]): RunGroup[] {
+  const byKey = new Map<string, RunRecord[]>();
+  for (const record of records) {
+    if (record.status !== 'completed') continue;
+    const d = record.description;
+    const key = JSON.stringify([d.task, methodLabel(d), targetLabel(d.target)]);
+    const list = byKey.get(key) ?? [];
+    list.push(record);
+    byKey.set(key, list);
+  }
+  const groups = [...byKey.values()].map(makeGroup);
+  groups.sort(
+    (a, b) =>
+      a.task.localeCompare(b.task) ||
+      compareTargets(a.target, b.target) ||
+      b.quality.mean - a.quality.mean ||
+      a.label.localeCompare(b.label),
+  );
+  return groups;
+}
+
+function makeGroup(records: RunRecord[]): RunGroup {
+  const first = records[0];
+  const d = first.description;
+  const latencies = records.flatMap((r) => (r.metrics.latency ? [r.metrics.latency.batch1Ms.p50] : []));
+  return {
+    task: d.task,
+    method: d.method,
+    label: methodLabel(d),
+    target: d.target ?? null,
+    targetLabel: targetLabel(d.target),
+    seeds: records.map((r) => r.description.seed).sort((a, b) => a - b),
+    records,
+    quality: summarize(records.map((r) => r.metrics.quality)),
+    qualityName: first.metrics.qualityName,
+    compressionRatio: summarize(records.map((r) => r.metrics.compressionRatio)),
+    theoreticalSpeedup: summarize(records.map((r) => r.metrics.theoreticalSpeedup)),
+    macReduction: summarize(records.map((r) => macReduction(r))),
+    paramsNonzero: summarize(records.map((r) => r.metrics.params.nonzero)),
+    paramsTotal: first.metrics.params.total,
+    latencyP50Ms: latencies.length > 0 ? summarize(latencies) : null,
+    budgetUsed: summarize(records.map((r) => r.budget.usedExamples)),
+    budgetGranted: d.budgetExamples ?? first.budget.totalExamples,
+  };
+}
+
+/** Fraction of the dense model's MACs removed: 1 − effective / dense. */
+export function macReduction(record: RunRecord): number {
+  const { dense, effective } = record.metrics.macs;
+  return dense > 0 ? 1 - effective / dense : 0;
+}
+
+/** Tasks present in the records, sorted. */
+export function tasksOf(records: RunRecord[]): string[] {
+  return [...new Set(records.map((r) => r.description.task))].sort();
+}
+
+const PERCENT_METRICS = new Set(['top1', 'top5', 'accuracy', 'f1']);
+
+/**
+ * Factor that turns the stored quality into the displayed one: 100 for accuracy-like metrics stored as
+ * fractions (so they read as %, like published tables), 1 otherwise (MCC, or values already in %).
+ */
+export function qualityDisplayFactor(records: RunRecord[]): number {
+  const completed = records.filter((r) => r.status === 'completed');
+  if (completed.length === 0) return 1;
+  const percentLike = completed.every((r) => PERCENT_METRICS.has(r.metrics.qualityName));
+  const fractions = completed.every((r) => Math.abs(r.metrics.quality) <= 1);
+  return percentLike && fractions ? 100 : 1;
+}
