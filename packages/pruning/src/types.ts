@@ -11,7 +11,11 @@ import type { Model } from '@prunebench/models';
 /** 0/1 float32 tensors by parameter name, the same shape as the parameter. Missing name = dense. */
 export type Masks = Map<string, tf.Tensor>;
 
-/** What to reach: a compression ratio (total / nonzero prunable parameters) or a FLOP reduction. */
+/**
+ * What to reach: a compression ratio or a FLOP reduction. Compression follows ShrinkBench: total parameters
+ * of the WHOLE model / nonzero parameters, where non-prunable parameters (biases, norm layers) count as
+ * nonzero; see `keepCountForTarget`.
+ */
 export type PruningTarget =
   | { kind: 'compression'; ratio: number }
   | { kind: 'flops-reduction'; fraction: number };

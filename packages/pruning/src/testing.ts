@@ -1,0 +1,306 @@
+/**
+ * Small, honest stand-ins for tests: toy models that implement `Model`, toy data, and a BudgetedTrainer
+ * that charges and enforces the budget exactly like the harness's must. Not for benchmarking.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { SeededRng } from '@prunebench/engine';
+import type { ArchSpec, Model, ParamKind } from '@prunebench/models';
+import { applyMasks, countKept } from './masks.js';
+import { lossAndGradients, maskedSgdStep } from './sgd.js';
+import {
+  BudgetExceededError,
+  type Batch,
+  type BudgetedTrainer,
+  type Masks,
+  type MethodContext,
+  type PruningMethod,
+  type PruningTarget,
+  type TrainOptions,
+  type TrainSummary,
+} from './types.js';
+
+export const TOY_FEATURES = 8;
+export const TOY_CLASSES = 3;
+
+class ToyModel implements Model {
+  readonly params = new Map<string, tf.Variable>();
+  readonly buffers = new Map<string, tf.Variable>();
+  readonly paramKinds = new Map<string, ParamKind>();
+  constructor(
+    readonly arch: ArchSpec,
+    private readonly run: (model: ToyModel, input: tf.Tensor) => tf.Tensor,
+  ) {}
+  /** Variables get tfjs's auto-generated names: several toy models may live side by side. */
+  add(name: string, kind: ParamKind, values: tf.Tensor): void {
+    this.params.set(name, tf.variable(values, true));
+    this.paramKinds.set(name, kind);
+    values.dispose();
+  }
+  p(name: string): tf.Variable {
+    return this.params.get(name)!;
+  }
+  forward(input: tf.Tensor | Record<string, tf.Tensor>): tf.Tensor {
+    if (!(input instanceof tf.Tensor)) throw new Error('toy models take a single input tensor [n, 8]');
+    return tf.tidy(() => this.run(this, input));
+  }
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}
+
+/**
+ * An MLP over 8 features: `sizes` = [8, hidden…, 3] (default [8, 16, 3]; [8, 3] is softmax regression).
+ * Parameters `fc{i}.weight` (linear, [in, out]) and `fc{i}.bias`; ReLU between layers; Kaiming-normal init
+ * from `seed`, biases small and nonzero.
+ */
+export function createToyModel(options: { seed: number; sizes?: number[] }): Model {
+  const sizes = options.sizes ?? [TOY_FEATURES, 16, TOY_CLASSES];
+  if (sizes.length < 2 || sizes[0] !== TOY_FEATURES || sizes[sizes.length - 1] !== TOY_CLASSES) {
+    throw new Error(`sizes must start with ${TOY_FEATURES} and end with ${TOY_CLASSES}, got [${sizes}]`);
+  }
+  const rng = new SeededRng(options.seed).fork('toy-mlp-init');
+  const model = new ToyModel({ family: 'toy-mlp', sizes }, (m, x) => {
+    let h = x;
+    for (let i = 1; i < sizes.length; i++) {
+      h = tf.add(tf.matMul(h, m.p(`fc${i}.weight`)), m.p(`fc${i}.bias`));
+      if (i < sizes.length - 1) h = tf.relu(h);
+    }
+    return h;
+  });
+  for (let i = 1; i < sizes.length; i++) {
+    const [fin, fout] = [sizes[i - 1], sizes[i]];
+    model.add(`fc${i}.weight`, 'linear', tf.tensor(rng.normalArray(fin * fout, Math.sqrt(2 / fin)), [fin, fout]));
+    model.add(`fc${i}.bias`, 'bias', tf.tensor(rng.normalArray(fout, 0.01), [fout]));
+  }
+  return model;
+}
+
+/**
+ * A tiny CNN on the same 8 features seen as a 2×2×2 image: conv1 3×3 2→4 (`conv1.weight`, HWIO), a per-channel
+ * affine (`norm1.weight` / `norm1.bias`, kinds norm-scale / norm-shift, no running statistics), ReLU, conv2 3×3
+ * 4→6, ReLU, global average pool, classifier `fc.weight` [6, 3] + `fc.bias`.
+ */
+export function createToyConvModel(options: { seed: number }): Model {
+  const rng = new SeededRng(options.seed).fork('toy-conv-init');
+  const model = new ToyModel({ family: 'toy-conv' }, (m, x) => {
+    const img = tf.reshape(x, [-1, 2, 2, 2]);
+    const c1 = tf.conv2d(img as tf.Tensor4D, m.p('conv1.weight') as tf.Tensor4D, 1, 'same');
+    const h1 = tf.relu(tf.add(tf.mul(c1, m.p('norm1.weight')), m.p('norm1.bias')));
+    const h = tf.relu(tf.conv2d(h1 as tf.Tensor4D, m.p('conv2.weight') as tf.Tensor4D, 1, 'same'));
+    const pooled = tf.mean(h, [1, 2]);
+    return tf.add(tf.matMul(pooled, m.p('fc.weight')), m.p('fc.bias'));
+  });
+  model.add('conv1.weight', 'conv2d', tf.tensor(rng.normalArray(3 * 3 * 2 * 4, Math.sqrt(2 / 18)), [3, 3, 2, 4]));
+  model.add('norm1.weight', 'norm-scale', tf.ones([4]));
+  model.add('norm1.bias', 'norm-shift', tf.zeros([4]));
+  model.add('conv2.weight', 'conv2d', tf.tensor(rng.normalArray(3 * 3 * 4 * 6, Math.sqrt(2 / 36)), [3, 3, 4, 6]));
+  model.add('fc.weight', 'linear', tf.tensor(rng.normalArray(6 * 3, Math.sqrt(2 / 6)), [6, 3]));
+  model.add('fc.bias', 'bias', tf.zeros([3]));
+  return model;
+}
+
+/** The conv/linear weights of a model (the usual prunable set). */
+export function weightNames(model: Model): string[] {
+  return [...model.paramKinds].filter(([, kind]) => kind === 'conv2d' || kind === 'linear').map(([name]) => name);
+}
+
+/**
+ * `n` examples of 8 standard-normal features, labelled by a fixed random linear teacher (the same teacher
+ * for every `rng`, so train and validation sets agree).
+ */
+export function toyClassificationData(rng: SeededRng, n: number): Batch {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`n must be an integer >= 1, got ${n}`);
+  const teacher = new SeededRng(7).normalArray(TOY_FEATURES * TOY_CLASSES);
+  const x = rng.normalArray(n * TOY_FEATURES);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let c = 0; c < TOY_CLASSES; c++) {
+      let s = 0;
+      for (let f = 0; f < TOY_FEATURES; f++) s += x[i * TOY_FEATURES + f] * teacher[f * TOY_CLASSES + c];
+      if (s > bestScore) [best, bestScore] = [c, s];
+    }
+    labels[i] = best;
+  }
+  return { inputs: tf.tensor2d(x, [n, TOY_FEATURES]), labels: tf.tensor1d(labels, 'int32'), size: n };
+}
+
+export interface SimpleTrainerOptions {
+  totalExamples: number;
+  seed?: number;
+  trainSize?: number;
+  validationSize?: number;
+  batchSize?: number;
+  learningRate?: number;
+  momentum?: number;
+  /** Called at the start of every train call, before the trainer applies its masks (tests inspect what the method handed over). */
+  onTrainStart?: (model: Model, options: TrainOptions) => void;
+}
+
+/** What one `train` call asked for, with its masks summarised as counts (the masks themselves may be disposed later). */
+export interface TrainCallRecord {
+  examples: number;
+  label?: string;
+  lrScale?: number;
+  gradientEvaluationsPerStep?: number;
+  keptWeights: number | null;
+}
+
+/**
+ * SGD with momentum on toy data. Honest about the budget: `train` charges examples × gradientEvaluationsPerStep
+ * before it starts and throws BudgetExceededError (charging nothing) when that exceeds what remains;
+ * `gradients` charges the batch size. Masks are re-applied after every step.
+ */
+export class SimpleBudgetedTrainer implements BudgetedTrainer {
+  readonly totalExamples: number;
+  private used = 0;
+  private readonly train_: Batch;
+  private readonly validation: Batch;
+  private readonly orderRng: SeededRng;
+  private readonly batchSize: number;
+  private readonly learningRate: number;
+  private readonly momentum: number;
+  private readonly onTrainStart?: (model: Model, options: TrainOptions) => void;
+  /** Every train call, for tests that check how a method spent its budget. */
+  readonly trainCalls: TrainCallRecord[] = [];
+
+  constructor(options: SimpleTrainerOptions) {
+    if (!Number.isInteger(options.totalExamples) || options.totalExamples < 0) {
+      throw new Error(`totalExamples must be an integer >= 0, got ${options.totalExamples}`);
+    }
+    this.totalExamples = options.totalExamples;
+    const rng = new SeededRng(options.seed ?? 0);
+    this.train_ = toyClassificationData(rng.fork('train'), options.trainSize ?? 256);
+    this.validation = toyClassificationData(rng.fork('validation'), options.validationSize ?? 128);
+    this.orderRng = rng.fork('order');
+    this.batchSize = options.batchSize ?? 16;
+    this.learningRate = options.learningRate ?? 0.05;
+    this.momentum = options.momentum ?? 0.9;
+    this.onTrainStart = options.onTrainStart;
+  }
+
+  usedExamples(): number {
+    return this.used;
+  }
+
+  remainingExamples(): number {
+    return this.totalExamples - this.used;
+  }
+
+  private charge(requested: number): void {
+    if (requested > this.remainingExamples()) throw new BudgetExceededError(requested, this.remainingExamples(), this.totalExamples);
+    this.used += requested;
+  }
+
+  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
+    const { examples, masks, lrScale = 1, gradientEvaluationsPerStep = 1 } = options;
+    if (!Number.isInteger(examples) || examples < 0) throw new Error(`examples must be an integer >= 0, got ${examples}`);
+    if (!Number.isInteger(gradientEvaluationsPerStep) || gradientEvaluationsPerStep < 1) {
+      throw new Error(`gradientEvaluationsPerStep must be an integer >= 1, got ${gradientEvaluationsPerStep}`);
+    }
+    this.charge(examples * gradientEvaluationsPerStep);
+    this.trainCalls.push({
+      examples,
+      label: options.label,
+      lrScale: options.lrScale,
+      gradientEvaluationsPerStep: options.gradientEvaluationsPerStep,
+      keptWeights: masks ? countKept(masks) : null,
+    });
+    this.onTrainStart?.(model, options);
+    if (masks) applyMasks(model, masks);
+    const velocity = new Map<string, tf.Tensor>();
+    const n = this.train_.size;
+    let order = this.orderRng.permutation(n);
+    let cursor = 0;
+    let done = 0;
+    let steps = 0;
+    let lossSum = 0;
+    while (done < examples) {
+      const size = Math.min(this.batchSize, examples - done);
+      if (cursor + size > n) {
+        order = this.orderRng.permutation(n);
+        cursor = 0;
+      }
+      const batch = this.gather(this.train_, order.slice(cursor, cursor + size));
+      cursor += size;
+      lossSum += maskedSgdStep(model, batch, {
+        learningRate: this.learningRate * lrScale,
+        momentum: this.momentum,
+        masks,
+        velocity,
+      });
+      disposeBatch(batch);
+      done += size;
+      steps++;
+    }
+    for (const v of velocity.values()) v.dispose();
+    const mean = steps === 0 ? 0 : lossSum / steps;
+    return { steps, examples, finalLoss: mean, losses: steps === 0 ? [] : [mean] };
+  }
+
+  /** With masks, they are applied to the model first; the returned gradients are the dense ones. */
+  gradients(model: Model, batch: Batch, masks?: Masks): { loss: number; grads: Map<string, tf.Tensor> } {
+    this.charge(batch.size);
+    if (masks) applyMasks(model, masks);
+    return lossAndGradients(model, batch);
+  }
+
+  sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
+    if (!Number.isInteger(count) || count < 1) throw new Error(`count must be an integer >= 1, got ${count}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > this.train_.size) {
+      throw new Error(`batchSize must be an integer in [1, ${this.train_.size}], got ${batchSize}`);
+    }
+    return Array.from({ length: count }, () => this.gather(this.train_, rng.permutation(this.train_.size).slice(0, batchSize)));
+  }
+
+  async validate(model: Model, masks?: Masks): Promise<number> {
+    if (masks) applyMasks(model, masks);
+    return tf.tidy(() => {
+      const logits = model.forward(this.validation.inputs, { training: false });
+      const correct = tf.equal(tf.argMax(logits, -1), tf.cast(this.validation.labels, 'int32'));
+      return tf.mean(tf.cast(correct, 'float32')).dataSync()[0];
+    });
+  }
+
+  dispose(): void {
+    disposeBatch(this.train_);
+    disposeBatch(this.validation);
+  }
+
+  private gather(data: Batch, indices: Int32Array): Batch {
+    const idx = tf.tensor1d(indices, 'int32');
+    const batch = { inputs: tf.gather(data.inputs as tf.Tensor, idx), labels: tf.gather(data.labels, idx), size: indices.length };
+    idx.dispose();
+    return batch;
+  }
+}
+
+export function disposeBatch(batch: Batch): void {
+  if (batch.inputs instanceof tf.Tensor) batch.inputs.dispose();
+  else for (const t of Object.values(batch.inputs)) t.dispose();
+  batch.labels.dispose();
+}
+
+/** Plain-array copies of the named parameters (for exact comparisons in tests). */
+export function snapshotValues(model: Model, names: readonly string[] = [...model.params.keys()]): Map<string, Float32Array> {
+  return new Map(names.map((name) => [name, Float32Array.from(model.params.get(name)!.dataSync() as Float32Array)]));
+}
+
+/** A MethodContext for tests: options parsed through the method, conv/linear weights prunable by default, logs collected. */
+export function testMethodContext<O extends Record<string, unknown>>(
+  method: PruningMethod<O>,
+  setup: { model: Model; trainer: BudgetedTrainer; target: PruningTarget; options?: Record<string, unknown>; prunable?: string[]; seed?: number },
+): MethodContext<O> & { messages: string[] } {
+  const messages: string[] = [];
+  return {
+    model: setup.model,
+    options: method.parseOptions(setup.options),
+    target: setup.target,
+    trainer: setup.trainer,
+    rng: new SeededRng(setup.seed ?? 0),
+    prunable: setup.prunable ?? weightNames(setup.model),
+    log: (message) => messages.push(message),
+    messages,
+  };
+}

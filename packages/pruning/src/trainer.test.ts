@@ -1,0 +1,97 @@
+import * as tf from '@tensorflow/tfjs';
+import { SeededRng } from '@prunebench/engine';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { globalMasks } from './allocation.js';
+import { applyMasks, countKept, maskDensity, onesMasks } from './masks.js';
+import { magnitudeScores } from './scores.js';
+import { maskedSgdStep } from './sgd.js';
+import { createToyConvModel, createToyModel, SimpleBudgetedTrainer, snapshotValues, toyClassificationData, weightNames } from './testing.js';
+import { BudgetExceededError } from './types.js';
+
+let trainer: SimpleBudgetedTrainer;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  trainer = new SimpleBudgetedTrainer({ totalExamples: 1000, seed: 3 });
+});
+afterAll(() => trainer.dispose());
+
+describe('masks and masked training', () => {
+  it('pruned weights stay exactly zero after training steps (MLP and conv)', async () => {
+    for (const model of [createToyModel({ seed: 4 }), createToyConvModel({ seed: 4 })]) {
+      const names = weightNames(model);
+      const masks = globalMasks(magnitudeScores(model, names), 60);
+      const before = snapshotValues(model, names);
+      const local = new SimpleBudgetedTrainer({ totalExamples: 200, seed: 5 });
+      await local.train(model, { examples: 160, masks });
+      const after = snapshotValues(model, names);
+      let moved = 0;
+      for (const name of names) {
+        const m = masks.get(name)!.dataSync();
+        const a = after.get(name)!;
+        for (let i = 0; i < m.length; i++) {
+          if (m[i] === 0) expect(a[i]).toBe(0);
+          else if (a[i] !== before.get(name)![i]) moved++;
+        }
+      }
+      // The kept weights did train.
+      expect(moved).toBeGreaterThan(15); // kept weights did train (some sit behind dead ReLUs)
+      local.dispose();
+      model.dispose();
+    }
+  });
+
+  it('maskedSgdStep does plain SGD on kept weights: w − lr·g', () => {
+    const model = createToyModel({ seed: 6, sizes: [8, 3] });
+    const batch = toyClassificationData(new SeededRng(1), 4);
+    const masks = onesMasks(model, ['fc1.weight']);
+    const w0 = snapshotValues(model, ['fc1.weight']).get('fc1.weight')!;
+    const { grads } = new SimpleBudgetedTrainer({ totalExamples: 10 }).gradients(model, batch);
+    const g = grads.get('fc1.weight')!.dataSync();
+    maskedSgdStep(model, batch, { learningRate: 0.5, masks, velocity: new Map() });
+    const w1 = model.params.get('fc1.weight')!.dataSync();
+    for (let i = 0; i < w0.length; i++) expect(w1[i]).toBeCloseTo(w0[i] - 0.5 * g[i], 5);
+    model.dispose();
+  });
+
+  it('applyMasks zeroes in place and checks names and shapes', () => {
+    const model = createToyModel({ seed: 7 });
+    const masks = new Map([['fc2.weight', tf.zeros([16, 3])]]);
+    applyMasks(model, masks);
+    expect(Array.from(model.params.get('fc2.weight')!.dataSync()).every((v) => v === 0)).toBe(true);
+    expect(maskDensity(masks)).toBe(0);
+    expect(countKept(onesMasks(model, ['fc1.weight']))).toBe(128);
+    expect(() => applyMasks(model, new Map([['nope', tf.ones([1])]]))).toThrow(/unknown parameter "nope"/);
+    expect(() => applyMasks(model, new Map([['fc2.weight', tf.ones([3, 16])]]))).toThrow(/shape/);
+    model.dispose();
+  });
+});
+
+describe('SimpleBudgetedTrainer', () => {
+  it('charges examples × gradient evaluations and refuses to exceed the budget', async () => {
+    const model = createToyModel({ seed: 8 });
+    const t = new SimpleBudgetedTrainer({ totalExamples: 100, seed: 1 });
+    const summary = await t.train(model, { examples: 30, gradientEvaluationsPerStep: 2 });
+    expect(summary.steps).toBe(2);
+    expect(t.usedExamples()).toBe(60);
+    const [batch] = t.sampleBatches(1, 16, new SeededRng(2));
+    t.gradients(model, batch);
+    expect(t.remainingExamples()).toBe(24);
+    await expect(t.train(model, { examples: 25 })).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(t.usedExamples()).toBe(76);
+    expect(() => t.gradients(model, toyClassificationData(new SeededRng(3), 30))).toThrow(BudgetExceededError);
+    t.dispose();
+    model.dispose();
+  });
+
+  it('learns the toy task (validation accuracy well above chance)', async () => {
+    const model = createToyModel({ seed: 9 });
+    const t = new SimpleBudgetedTrainer({ totalExamples: 2000, seed: 2 });
+    const before = await t.validate(model);
+    await t.train(model, { examples: 2000 });
+    const after = await t.validate(model);
+    expect(after).toBeGreaterThan(0.7);
+    expect(after).toBeGreaterThan(before);
+    t.dispose();
+    model.dispose();
+  });
+});
