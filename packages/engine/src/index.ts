@@ -1,1 +1,3 @@
 export * from './rng.js';
+export * from './backend.js';
+export * from './wasm-kernels/register.js';

@@ -1,0 +1,233 @@
+/**
+ * Starting tfjs on the best backend this machine has: tensorflow (libtensorflow through tfjs-node[-gpu],
+ * optional, often not installable), webgpu (Dawn for Node via the optional `webgpu` package, only where a
+ * GPU adapter exists), wasm (XNNPACK, the practical CPU backend; gets prunebench's training kernels), cpu.
+ * tfjs is a process-global singleton, so this module is too.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { registerWasmTrainingKernels, wasmTrainingKernelNames } from './wasm-kernels/register.js';
+
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type BackendRequest = 'auto' | BackendName;
+
+export interface EngineInfo {
+  backend: BackendName;
+  /** CPU model (cpu, wasm, tensorflow) or the GPU adapter's description (webgpu). */
+  device: string;
+  versions: {
+    tfjs: string;
+    /** The npm package that provides the backend, as `name@version`. */
+    backendPackage: string;
+    node: string;
+  };
+  /** Threads the backend computes with, where it says (wasm: 1 in Node; cpu: 1). */
+  threads?: number;
+  /** prunebench kernels registered for this backend (wasm only). */
+  customKernels: string[];
+}
+
+export interface InitEngineOptions {
+  /** Which backend to start; default: env `PRUNEBENCH_BACKEND`, else 'auto'. */
+  backend?: BackendRequest;
+  /** How long 'webgpu' may take to answer for a GPU adapter (default 5000 ms). */
+  webgpuTimeoutMs?: number;
+}
+
+type Attempt = { ok: true; info: EngineInfo } | { ok: false; reason: string };
+
+const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+let current: EngineInfo | null = null;
+let starting: Promise<EngineInfo> | null = null;
+/** What started each backend, so getEngineInfo can describe it again later. */
+const started = new Map<BackendName, { device: string; backendPackage: string }>();
+/** The wasm backend's thread count, known once it is imported (importing the engine does not load wasm). */
+let wasmThreadCount: (() => number) | null = null;
+
+/** Parses a backend request from an option or the environment, rejecting unknown names. */
+export function parseBackendRequest(value: string, source: string): BackendRequest {
+  const valid: readonly string[] = ['auto', ...BACKEND_NAMES];
+  if (!valid.includes(value)) {
+    throw new Error(`${source}: unknown backend '${value}'; valid backends are ${valid.join(', ')}`);
+  }
+  return value as BackendRequest;
+}
+
+function requestedBackend(options: InitEngineOptions): BackendRequest {
+  if (options.backend !== undefined) return parseBackendRequest(String(options.backend), 'initEngine option backend');
+  const fromEnv = process.env.PRUNEBENCH_BACKEND;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return parseBackendRequest(fromEnv.trim(), 'env PRUNEBENCH_BACKEND');
+  return 'auto';
+}
+
+/**
+ * Starts tfjs on the requested backend ('auto': the first of tensorflow, webgpu, wasm, cpu that starts).
+ * Idempotent: a second call returns the running engine unless it names a different backend, which is
+ * then started. A named backend that cannot start is an error that says why.
+ */
+export async function initEngine(options: InitEngineOptions = {}): Promise<EngineInfo> {
+  const request = requestedBackend(options);
+  const timeoutMs = options.webgpuTimeoutMs ?? 5000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new Error(`initEngine option webgpuTimeoutMs must be a positive number, got ${timeoutMs}`);
+  }
+  while (starting !== null) await starting.catch(() => undefined);
+  if (current !== null && (request === 'auto' || request === current.backend) && tf.getBackend() === current.backend) {
+    return current;
+  }
+  starting = start(request, timeoutMs);
+  try {
+    current = await starting;
+    return current;
+  } finally {
+    starting = null;
+  }
+}
+
+async function start(request: BackendRequest, webgpuTimeoutMs: number): Promise<EngineInfo> {
+  const order: BackendName[] = request === 'auto' ? [...BACKEND_NAMES] : [request];
+  const reasons: string[] = [];
+  for (const name of order) {
+    const attempt = await tryBackend(name, webgpuTimeoutMs);
+    if (attempt.ok) return attempt.info;
+    reasons.push(`${name}: ${attempt.reason}`);
+  }
+  if (request !== 'auto') throw new Error(`backend '${request}' could not start: ${reasons[0]!.slice(request.length + 2)}`);
+  throw new Error(`no tfjs backend could start (${reasons.join('; ')})`);
+}
+
+async function tryBackend(name: BackendName, webgpuTimeoutMs: number): Promise<Attempt> {
+  try {
+    switch (name) {
+      case 'tensorflow': return await tryTensorflow();
+      case 'webgpu': return await tryWebgpu(webgpuTimeoutMs);
+      case 'wasm': return await tryWasm();
+      case 'cpu': return await activate('cpu', cpuModel(), `@tensorflow/tfjs-backend-cpu@${tf.version.tfjs}`);
+    }
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+async function activate(name: BackendName, device: string, backendPackage: string): Promise<Attempt> {
+  const ok = await tf.setBackend(name);
+  if (!ok || tf.getBackend() !== name) return { ok: false, reason: `tf.setBackend('${name}') failed (see the tfjs warning above)` };
+  await tf.ready();
+  started.set(name, { device, backendPackage });
+  return { ok: true, info: describe(name) };
+}
+
+/** Imports an optional package by a name TypeScript and the bundler do not resolve ahead of time. */
+async function importOptional(packageName: string): Promise<Record<string, any>> {
+  return (await import(/* @vite-ignore */ packageName)) as Record<string, any>;
+}
+
+async function tryTensorflow(): Promise<Attempt> {
+  const missing: string[] = [];
+  for (const packageName of TENSORFLOW_PACKAGES) {
+    let loaded: Record<string, any>;
+    try {
+      loaded = await importOptional(packageName);
+    } catch (error) {
+      missing.push(`${packageName} (${firstLine(error)})`);
+      continue;
+    }
+    const version = String(loaded.version?.['tfjs-node'] ?? packageVersion(packageName));
+    const device = packageName.endsWith('-gpu') ? `CUDA GPU via libtensorflow; host ${cpuModel()}` : cpuModel();
+    return activate('tensorflow', device, `${packageName}@${version}`);
+  }
+  return { ok: false, reason: `neither is installed: ${missing.join(', ')}` };
+}
+
+interface WebgpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+}
+
+async function tryWebgpu(timeoutMs: number): Promise<Attempt> {
+  let dawn: Record<string, any>;
+  try {
+    dawn = await importOptional('webgpu');
+  } catch (error) {
+    return { ok: false, reason: `the optional package 'webgpu' (Dawn for Node) does not load: ${firstLine(error)}` };
+  }
+  const gpu = dawn.create([]);
+  const adapter = (await withTimeout(gpu.requestAdapter(), timeoutMs, 'navigator.gpu.requestAdapter()')) as WebgpuAdapterLike | null;
+  if (adapter === null || adapter === undefined) return { ok: false, reason: 'no WebGPU adapter on this machine' };
+  // tfjs-backend-webgpu looks for navigator.gpu and the GPU* constants as globals when it is imported.
+  Object.assign(globalThis, dawn.globals);
+  const global = globalThis as unknown as { navigator?: Record<string, unknown> };
+  if (global.navigator === undefined) global.navigator = { gpu };
+  else Object.defineProperty(global.navigator, 'gpu', { value: gpu, configurable: true });
+  await import('@tensorflow/tfjs-backend-webgpu');
+  const info = adapter.info ?? {};
+  const device = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'WebGPU adapter';
+  return activate('webgpu', device, `@tensorflow/tfjs-backend-webgpu@${packageVersion('@tensorflow/tfjs-backend-webgpu')}`);
+}
+
+async function tryWasm(): Promise<Attempt> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  wasmThreadCount = wasm.getThreadsCount;
+  const attempt = await activate('wasm', cpuModel(), `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm}`);
+  if (attempt.ok) {
+    registerWasmTrainingKernels();
+    attempt.info = describe('wasm');
+  }
+  return attempt;
+}
+
+function describe(name: BackendName): EngineInfo {
+  const known = started.get(name);
+  const info: EngineInfo = {
+    backend: name,
+    device: known?.device ?? cpuModel(),
+    versions: { tfjs: tf.version.tfjs, backendPackage: known?.backendPackage ?? 'unknown', node: process.version },
+    customKernels: name === 'wasm' ? wasmTrainingKernelNames() : [],
+  };
+  if (name === 'cpu') info.threads = 1;
+  // Threads are hard-wired off for wasm in Node (1); the threaded binary would report its pool size.
+  if (name === 'wasm' && wasmThreadCount !== null) info.threads = wasmThreadCount();
+  return info;
+}
+
+/** Describes the running engine. Throws if initEngine() has not run. */
+export function getEngineInfo(): EngineInfo {
+  if (current === null) throw new Error('getEngineInfo: the engine is not started; call initEngine() first');
+  const live = tf.getBackend() as BackendName;
+  if (live !== current.backend && (BACKEND_NAMES as readonly string[]).includes(live)) current = describe(live);
+  else current = describe(current.backend);
+  return current;
+}
+
+function cpuModel(): string {
+  const cpus = os.cpus();
+  const model = cpus[0]?.model?.trim() || 'unknown CPU';
+  return `${model} (${cpus.length} cores, ${os.arch()})`;
+}
+
+function packageVersion(packageName: string): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return String((require(`${packageName}/package.json`) as { version: string }).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
