@@ -1,0 +1,50 @@
+/** ONNX export (protobuf encoder, per-family exporters) and onnxruntime-node runner. */
+import './resnet-cifar-exporter.js'; // registers the 'resnet-cifar' exporter
+
+export { ProtoWriter, type ProtoInt } from './protobuf.js';
+export {
+  OnnxDataType,
+  OnnxAttributeType,
+  encodeModel,
+  encodeGraph,
+  encodeNode,
+  encodeAttribute,
+  encodeTensor,
+  encodeValueInfo,
+  floatTensor,
+  int64Tensor,
+  irVersionForOpset,
+  type ModelProto,
+  type GraphProto,
+  type NodeProto,
+  type AttributeProto,
+  type TensorProto,
+  type ValueInfoProto,
+  type OnnxDim,
+} from './onnx-proto.js';
+export { OnnxGraphBuilder } from './graph-builder.js';
+export {
+  exportOnnx,
+  registerOnnxExporter,
+  onnxExporterFamilies,
+  saveOnnx,
+  type OnnxExportOptions,
+  type ResolvedOnnxExportOptions,
+  type OnnxExporter,
+} from './export.js';
+export { exportResNetCifarOnnx } from './resnet-cifar-exporter.js';
+export { hwioToOihw } from './tensor-data.js';
+export {
+  OnnxRunner,
+  checkOnnxProvider,
+  nhwcToNchw,
+  type OnnxProvider,
+  type OnnxRunnerOptions,
+  type OnnxRunnerInfo,
+} from './runner.js';
+export {
+  evaluateOnnxClassifier,
+  normalisedImageBatches,
+  type NhwcClassifierBatch,
+  type OnnxClassifierEvaluation,
+} from './evaluate.js';

@@ -1,0 +1,110 @@
+import type { ArchSpec } from './types.js';
+
+/** One BasicBlock: conv3×3(stride) in→mid, conv3×3 mid→out; option-A shortcut when stride ≠ 1 or in ≠ out. */
+export interface ResNetCifarBlock {
+  mid: number;
+  out: number;
+  stride: number;
+}
+
+export interface ResNetCifarArch extends ArchSpec {
+  family: 'resnet-cifar';
+  depth: number;
+  numClasses: number;
+  /** Output channels of the stem convolution `conv1`. */
+  stem: number;
+  stages: { blocks: ResNetCifarBlock[] }[];
+}
+
+export const RESNET_CIFAR_DEPTHS = [20, 32, 44, 56, 110] as const;
+
+/** The reference architecture (He et al. 2016, CIFAR): three stages of 16/32/64 channels, n = (depth − 2) / 6 blocks each. */
+export function resnetCifarArch(depth: number, numClasses = 10): ResNetCifarArch {
+  if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
+    throw new Error(`resnet-cifar depth must be 6n + 2 (20, 32, 44, 56, 110, …), got ${depth}`);
+  }
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`numClasses must be a positive integer, got ${numClasses}`);
+  const n = (depth - 2) / 6;
+  const stages = [16, 32, 64].map((width, s) => ({
+    blocks: Array.from({ length: n }, (_, b) => ({ mid: width, out: width, stride: s > 0 && b === 0 ? 2 : 1 })),
+  }));
+  return { family: 'resnet-cifar', depth, numClasses, stem: 16, stages };
+}
+
+function positiveInt(value: unknown, field: string): number {
+  if (!Number.isInteger(value) || (value as number) < 1) {
+    throw new Error(`resnet-cifar arch: ${field} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return value as number;
+}
+
+/** Check an arch (e.g. read from JSON) and return it typed; errors name the offending field. */
+export function validateResNetCifarArch(arch: unknown): ResNetCifarArch {
+  if (typeof arch !== 'object' || arch === null) throw new Error('resnet-cifar arch must be an object');
+  const a = arch as Record<string, unknown>;
+  if (a.family !== 'resnet-cifar') throw new Error(`resnet-cifar arch: family must be "resnet-cifar", got ${JSON.stringify(a.family)}`);
+  const depth = positiveInt(a.depth, 'depth');
+  positiveInt(a.numClasses, 'numClasses');
+  let channels = positiveInt(a.stem, 'stem');
+  if (!Array.isArray(a.stages) || a.stages.length === 0) throw new Error('resnet-cifar arch: stages must be a non-empty array');
+  let blockCount = 0;
+  a.stages.forEach((stage: unknown, s: number) => {
+    const blocks = (stage as { blocks?: unknown })?.blocks;
+    if (!Array.isArray(blocks) || blocks.length === 0) throw new Error(`resnet-cifar arch: stages[${s}].blocks must be a non-empty array`);
+    blocks.forEach((block: unknown, b: number) => {
+      const where = `stages[${s}].blocks[${b}]`;
+      if (typeof block !== 'object' || block === null) throw new Error(`resnet-cifar arch: ${where} must be an object`);
+      const { mid, out, stride } = block as Record<string, unknown>;
+      positiveInt(mid, `${where}.mid`);
+      positiveInt(out, `${where}.out`);
+      positiveInt(stride, `${where}.stride`);
+      if ((stride !== 1 || out !== channels) && (out as number) < channels) {
+        throw new Error(
+          `resnet-cifar arch: ${where}.out (${out}) is smaller than its input (${channels}); the option-A shortcut can only zero-pad channels`,
+        );
+      }
+      channels = out as number;
+      blockCount++;
+    });
+  });
+  if (depth !== 2 * blockCount + 2) {
+    throw new Error(`resnet-cifar arch: depth ${depth} does not match ${blockCount} blocks (depth = 2·blocks + 2)`);
+  }
+  return arch as ResNetCifarArch;
+}
+
+/** A block with its position, names and input width, as the model and the tracer walk it. */
+export interface ResolvedBlock extends ResNetCifarBlock {
+  prefix: string; // e.g. `layer2.0`
+  in: number;
+  optionA: boolean;
+}
+
+export function resolveBlocks(arch: ResNetCifarArch): ResolvedBlock[] {
+  const out: ResolvedBlock[] = [];
+  let channels = arch.stem;
+  arch.stages.forEach((stage, s) =>
+    stage.blocks.forEach((block, b) => {
+      out.push({ ...block, prefix: `layer${s + 1}.${b}`, in: channels, optionA: block.stride !== 1 || block.out !== channels });
+      channels = block.out;
+    }),
+  );
+  return out;
+}
+
+/** Channels of the final feature map (input of `linear`). */
+export function finalWidth(arch: ResNetCifarArch): number {
+  const last = arch.stages[arch.stages.length - 1].blocks;
+  return last[last.length - 1].out;
+}
+
+/** Zero channels before the identity channels in an option-A shortcut (the reference pads planes/4 on each side). */
+export function shortcutPadBefore(inChannels: number, outChannels: number): number {
+  return Math.floor((outChannels - inChannels) / 2);
+}
+
+/** PyTorch's output size for a k×k convolution with padding (k − 1) / 2. */
+export function convOutSize(size: number, kernel: number, stride: number): number {
+  const pad = Math.floor((kernel - 1) / 2);
+  return Math.floor((size + 2 * pad - kernel) / stride) + 1;
+}
