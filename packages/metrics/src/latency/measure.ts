@@ -1,0 +1,175 @@
+import * as ort from 'onnxruntime-node';
+import { Bench } from 'tinybench';
+import { SeededRng } from '@prunebench/engine';
+import { createOrtSession, deviceName, latencyToolVersions, type ExecutionProvider } from './session.js';
+import { summarizeLatency, throughputPerSecond, type LatencySummary } from './summary.js';
+
+export interface MeasureLatencyOptions {
+  /** Input shape of one example, without the batch dimension (e.g. [3, 32, 32] for an NCHW image model). */
+  inputShape: number[];
+  /** The graph input to feed; default: the session's first input. Inputs are float32, seeded uniform [0, 1). */
+  inputName?: string;
+  /** Batch for the latency percentiles and batch for throughput. Default { latency: 1, throughput: 128 }. */
+  batchSizes?: { latency: number; throughput: number };
+  provider?: ExecutionProvider;
+  /** Intra-op threads; default 2. Recorded with the figures. */
+  threads?: number;
+  /** Intra-op threads busy-wait between ops (see OrtSessionSettings.spinning). Default false. Recorded. */
+  spinning?: boolean;
+  /** Untimed runs before timing each batch size. Default 10. */
+  warmupIterations?: number;
+  /** Timed runs at the latency batch, at least. Default 200. */
+  minIterations?: number;
+  /** Timing lasts at least this long, in ms, at each batch size (and at least the minimum runs). Default 2000. */
+  minTimeMs?: number;
+  /** Timed runs at the throughput batch, at least. Default 20. */
+  throughputMinIterations?: number;
+}
+
+export interface BatchMeasurement {
+  batch: number;
+  warmupIterations: number;
+  /** Timed `session.run` calls (one sample each). */
+  iterations: number;
+  /** Latency of one `session.run` at this batch, ms. */
+  ms: LatencySummary;
+  /** batch × 1000 / mean ms. */
+  examplesPerSecond: number;
+}
+
+export interface LatencyReport {
+  provider: ExecutionProvider;
+  threads: number;
+  spinning: boolean;
+  interOpThreads: 1;
+  graphOptimizationLevel: 'all';
+  device: string;
+  versions: Record<string, string>;
+  inputName: string;
+  inputShape: number[];
+  modelBytes: number;
+  latency: BatchMeasurement;
+  throughput: BatchMeasurement;
+  measuredAt: string;
+  /** Timing method, for the record. */
+  method: string;
+}
+
+/** The LatencyRecord of @prunebench/harness (same shape; metrics sits below the harness and does not import it). */
+export interface LatencyRecordShape {
+  provider: string;
+  threads?: number;
+  device: string;
+  batch1Ms: { p50: number; p90: number; p99: number };
+  throughputBatch: number;
+  throughputPerSecond: number;
+}
+
+/**
+ * Time `session.run` of an ONNX model with onnxruntime-node through tinybench: warm-up, then at least
+ * `minIterations` runs and `minTimeMs` at the latency batch (p50/p90/p99/mean), then the same at the
+ * throughput batch (examples/s). One session for both; its settings are recorded in the report.
+ */
+export async function measureLatency(onnxBytes: Uint8Array, options: MeasureLatencyOptions): Promise<LatencyReport> {
+  const provider = options.provider ?? 'cpu';
+  const threads = options.threads ?? 2;
+  const spinning = options.spinning ?? false;
+  const batchSizes = options.batchSizes ?? { latency: 1, throughput: 128 };
+  const warmupIterations = options.warmupIterations ?? 10;
+  const minIterations = options.minIterations ?? 200;
+  const minTimeMs = options.minTimeMs ?? 2000;
+  const throughputMinIterations = options.throughputMinIterations ?? 20;
+  checkShape(options.inputShape, 'inputShape');
+  checkPositiveInteger(batchSizes.latency, 'batchSizes.latency');
+  checkPositiveInteger(batchSizes.throughput, 'batchSizes.throughput');
+  checkPositiveInteger(minIterations, 'minIterations');
+  checkPositiveInteger(throughputMinIterations, 'throughputMinIterations');
+  if (!Number.isInteger(warmupIterations) || warmupIterations < 0) throw new Error(`warmupIterations must be a non-negative integer, got ${warmupIterations}`);
+  if (!(minTimeMs >= 0)) throw new Error(`minTimeMs must be non-negative, got ${minTimeMs}`);
+
+  const session = await createOrtSession(onnxBytes, { provider, threads, spinning });
+  try {
+    const inputName = options.inputName ?? session.inputNames[0];
+    if (!session.inputNames.includes(inputName)) throw new Error(`inputName "${inputName}" is not an input of the model (inputs: ${session.inputNames.join(', ')})`);
+    const timeBatch = (batch: number, iterations: number) =>
+      timeSessionRun(session, randomFeeds(inputName, batch, options.inputShape), { warmupIterations, iterations, minTimeMs, batch });
+    const latency = await timeBatch(batchSizes.latency, minIterations);
+    const throughput = await timeBatch(batchSizes.throughput, throughputMinIterations);
+    return {
+      provider,
+      threads,
+      spinning,
+      interOpThreads: 1,
+      graphOptimizationLevel: 'all',
+      device: deviceName(provider),
+      versions: latencyToolVersions(),
+      inputName,
+      inputShape: [...options.inputShape],
+      modelBytes: onnxBytes.length,
+      latency,
+      throughput,
+      measuredAt: new Date().toISOString(),
+      method: 'tinybench Bench (performance.now, one sample per awaited session.run, no timer-overhead correction), float32 inputs uniform [0, 1)',
+    };
+  } finally {
+    await session.release();
+  }
+}
+
+/** Warm up, then time `session.run(feeds)` with tinybench, keeping every sample for our own percentiles. */
+export async function timeSessionRun(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  plan: { warmupIterations: number; iterations: number; minTimeMs: number; batch: number },
+): Promise<BatchMeasurement> {
+  const bench = new Bench({
+    iterations: plan.iterations,
+    time: plan.minTimeMs,
+    warmup: plan.warmupIterations > 0,
+    warmupIterations: plan.warmupIterations,
+    warmupTime: 0,
+    retainSamples: true,
+    throws: true,
+  });
+  bench.add(`session.run batch ${plan.batch}`, async () => {
+    await session.run(feeds);
+  });
+  const [task] = await bench.run();
+  const result = task.result;
+  if (result.state !== 'completed') throw new Error(`latency run at batch ${plan.batch} ended in state "${result.state}"`);
+  const samples = result.latency.samples;
+  if (!samples || samples.length === 0) throw new Error(`latency run at batch ${plan.batch} kept no samples`);
+  const ms = summarizeLatency(samples);
+  return { batch: plan.batch, warmupIterations: plan.warmupIterations, iterations: ms.samples, ms, examplesPerSecond: throughputPerSecond(plan.batch, ms.mean) };
+}
+
+/** A float32 feed [batch, ...shape] of seeded uniform [0, 1) values. */
+export function randomFeeds(inputName: string, batch: number, shape: number[]): Record<string, ort.Tensor> {
+  const dims = [batch, ...shape];
+  const size = dims.reduce((a, b) => a * b, 1);
+  const data = new SeededRng(0).uniformArray(size, 0, 1);
+  return { [inputName]: new ort.Tensor('float32', data, dims) };
+}
+
+/** The harness's LatencyRecord fields, from a full report. */
+export function toLatencyRecord(report: LatencyReport): LatencyRecordShape {
+  if (report.latency.batch !== 1) throw new Error(`toLatencyRecord: the record's batch1Ms needs latency measured at batch 1, got batch ${report.latency.batch}`);
+  return {
+    provider: report.provider,
+    threads: report.threads,
+    device: report.device,
+    batch1Ms: { p50: report.latency.ms.p50, p90: report.latency.ms.p90, p99: report.latency.ms.p99 },
+    throughputBatch: report.throughput.batch,
+    throughputPerSecond: report.throughput.examplesPerSecond,
+  };
+}
+
+function checkPositiveInteger(value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${field} must be a positive integer, got ${value}`);
+}
+
+function checkShape(shape: number[], field: string): void {
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new Error(`${field} must be a non-empty list of positive integers (one example, no batch dimension), got ${JSON.stringify(shape)}`);
+  }
+}
