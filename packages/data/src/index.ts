@@ -9,3 +9,5 @@ export * from './cifar10/read.js';
 export * from './cifar10/resolve.js';
 export * from './split.js';
 export * from './loader.js';
+export * from './glue/index.js';
+export * from './text/index.js';
