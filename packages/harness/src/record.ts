@@ -10,6 +10,7 @@ export interface RunRecord {
   description: RunDescription;
   status: 'completed' | 'failed';
   error?: string;
+  /** Empty (`{}`) when status is `failed`: check the status before reading metrics. */
   metrics: RunMetrics;
   budget: { totalExamples: number; usedExamples: number };
   wallTimeSeconds: number;
@@ -18,6 +19,10 @@ export interface RunRecord {
   layerDensity: Record<string, number>;
   startedAt: string;
   finishedAt: string;
+  /** Method-specific details the method returned (rounds, chosen candidates, ...). */
+  details?: Record<string, unknown>;
+  /** True when the run continued from checkpoints of an interrupted attempt. */
+  resumed?: boolean;
 }
 
 export interface RunDescription {
@@ -31,6 +36,10 @@ export interface RunDescription {
   seed: number;
   /** Budget in examples (forward + backward) granted to the method. */
   budgetExamples: number;
+  /** Task sizing knobs that differ from the task's defaults (train subset, validation/test sizes). */
+  taskOptions?: Record<string, unknown>;
+  /** Present (true) when latency is measured; false is the default and left out of the id. */
+  latency?: boolean;
 }
 
 export interface RunMetrics {

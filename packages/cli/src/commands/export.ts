@@ -1,0 +1,54 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { FINAL_MODEL_FILE, RunStore, writeFileAtomic } from '@prunebench/harness';
+import { exportOnnx, loadStateDict, readSafetensors } from '@prunebench/models';
+import { defaultStoreDir } from '../paths.js';
+import { EXIT_OK, UsageError, parseFlags, requireString, type CliIO } from '../usage.js';
+import { TASK_FLAGS, loadTaskFromFlags } from './task-loading.js';
+
+export const EXPORT_HELP = `Usage: prunebench export --task <task> [--run <id>] [--store dir] --out <file.onnx>
+
+Exports a model to ONNX (NCHW float32 input, normalised; logits out): the task's dense starting model,
+or with --run the final weights of a completed run in the store (unstructured runs).
+  --task <id>      task id (prunebench list tasks)
+  --run <id>       experiment id of a completed run
+  --store <dir>    run store (default reports/runs)
+  --out <file>     where to write the .onnx file
+  --data, --weights, --backend   as for run
+`;
+
+export async function exportCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseFlags('export', args, { ...TASK_FLAGS, run: { type: 'string' }, store: { type: 'string' }, out: { type: 'string' } });
+  if (values.help) return io.out(EXPORT_HELP), EXIT_OK;
+  if (positionals.length > 0) throw new UsageError(`export: unexpected argument "${positionals[0]}"`);
+  const out = requireString('export', values, 'out');
+  let weightsFile: string | null = null;
+  if (values.run !== undefined) {
+    const store = new RunStore(values.store ?? defaultStoreDir());
+    let state: string;
+    try {
+      state = store.state(values.run);
+    } catch (error) {
+      throw new UsageError(`export: --run: ${(error as Error).message}`);
+    }
+    if (state !== 'completed') throw new UsageError(`export: run ${values.run} is ${state} in ${store.root}, not completed`);
+    const record = store.readRecord(values.run);
+    if (values.task !== undefined && values.task !== record.description.task) {
+      throw new UsageError(`export: run ${values.run} belongs to task ${record.description.task}, not ${values.task}`);
+    }
+    values.task = record.description.task;
+    weightsFile = join(store.runDir(values.run), FINAL_MODEL_FILE);
+    if (!existsSync(weightsFile)) throw new Error(`export: ${weightsFile} is missing (the run was recorded before final weights were stored)`);
+  }
+  const { task } = await loadTaskFromFlags('export', values, io);
+  const model = await task.startingModel();
+  try {
+    if (weightsFile) loadStateDict(model, await readSafetensors(weightsFile), { strict: true });
+    writeFileAtomic(out, exportOnnx(model));
+  } finally {
+    model.dispose();
+    task.dispose();
+  }
+  io.out(`${out}\n`);
+  return EXIT_OK;
+}

@@ -1,0 +1,29 @@
+import { METHODS, TASKS } from '@prunebench/harness';
+import { EXIT_OK, UsageError, parseFlags, type CliIO } from '../usage.js';
+
+export const LIST_HELP = `Usage: prunebench list tasks|methods
+
+  tasks     the task registry: dataset, model, starting point, metric, fine-tuning recipe, default sizing
+  methods   the registered pruning methods, their target kinds and default options
+`;
+
+export async function listCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseFlags('list', args, {});
+  if (values.help) return io.out(LIST_HELP), EXIT_OK;
+  const what = positionals[0];
+  if (positionals.length !== 1 || (what !== 'tasks' && what !== 'methods')) throw new UsageError('list: expected "tasks" or "methods"');
+  if (what === 'tasks') {
+    for (const task of TASKS.values()) {
+      const r = task.recipe;
+      io.out(`${task.id}\n  ${task.description}\n`);
+      io.out(`  metric ${task.qualityName}; fine-tuning: SGD momentum ${r.momentum}, lr ${r.learningRate} (${r.schedule}), weight decay ${r.weightDecay}, batch ${r.batchSize}${r.augment ? ', crop+flip' : ''}\n`);
+      io.out(`  sizing defaults ${JSON.stringify(task.defaultSizing)}\n`);
+    }
+  } else {
+    if (METHODS.size === 0) io.out('(no methods registered)\n');
+    for (const method of METHODS.values()) {
+      io.out(`${method.name}${method.structured ? ' (structured)' : ''}: ${method.description}\n  targets: ${method.targetKinds.join(', ')}; defaults ${JSON.stringify(method.defaults)}\n`);
+    }
+  }
+  return EXIT_OK;
+}

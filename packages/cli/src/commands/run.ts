@@ -1,0 +1,169 @@
+import { initEngine, getEngineInfo, parseBackendRequest } from '@prunebench/engine';
+import {
+  METHODS,
+  RunInterruptedError,
+  RunStore,
+  TASKS,
+  collectEnvironment,
+  describeTarget,
+  loadSuiteFile,
+  parseShard,
+  planSuite,
+  runSuite,
+  shardRuns,
+  type LatencyRecord,
+  type PlannedRun,
+  type Suite,
+} from '@prunebench/harness';
+import { measureLatency, toLatencyRecord } from '@prunebench/metrics';
+import { exportOnnx } from '@prunebench/models';
+import { ProgressBar, formatDuration } from '../progress.js';
+import { defaultCheckpointCache, defaultDataSource, defaultStoreDir, defaultWeightsDir } from '../paths.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILURES, UsageError, parseFlags, type CliIO } from '../usage.js';
+
+export const RUN_HELP = `Usage: prunebench run <suite.json> [options]
+
+Runs every (task, method, target, seed) of a suite, plus a dense row per task. Completed runs in the
+store are skipped; interrupted ones resume from their last checkpoint; failed ones are retried.
+
+Options:
+  --shard i/n        run only shard i of n (round-robin over the plan; merge the stores afterwards)
+  --dry-run          print the plan, its budget and a time estimate; run nothing
+  --store <dir>      run store (default reports/runs)
+  --backend <name>   tfjs backend: auto | tensorflow | webgpu | wasm | cpu (default: the suite's, else auto)
+  --data <path>      CIFAR-10: a .tar.gz, the cifar-10-batches-bin folder or its parent
+  --weights <dir>    folder with pretrained weights (resnet-cifar10/resnet20.safetensors, ...)
+  --cache <dir>      dense-training checkpoint cache (default datasets/cache/checkpoints)
+  -h, --help         this help
+
+Exit codes: 0 all runs completed, 1 some run failed (recorded; the suite went on), 2 usage error,
+130 interrupted (run the same command again to resume).
+`;
+
+export async function runCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseFlags('run', args, {
+    shard: { type: 'string' }, 'dry-run': { type: 'boolean' }, store: { type: 'string' }, backend: { type: 'string' },
+    data: { type: 'string' }, weights: { type: 'string' }, cache: { type: 'string' },
+  });
+  if (values.help) return io.out(RUN_HELP), EXIT_OK;
+  if (positionals.length !== 1) throw new UsageError('run: expected exactly one suite file (prunebench run <suite.json>)');
+  let shard: { index: number; count: number } | undefined;
+  try {
+    shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
+  } catch (error) {
+    throw new UsageError(`run: ${(error as Error).message}`);
+  }
+  const suite = loadSuiteFile(positionals[0], { tasks: TASKS, methods: METHODS });
+  const plan = planSuite(suite, { tasks: TASKS, methods: METHODS });
+  const runs = shard ? shardRuns(plan.runs, shard) : plan.runs;
+  const store = new RunStore(values.store ?? defaultStoreDir());
+  const shardText = shard ? ` (shard ${shard.index}/${shard.count})` : '';
+
+  if (values['dry-run']) {
+    printPlan(io, suite, runs, store, plan.skipped, shardText);
+    return EXIT_OK;
+  }
+  const backendRequest = parseBackendRequest(values.backend ?? suite.backend ?? 'auto', values.backend ? '--backend' : 'suite.backend');
+  const engine = await initEngine({ backend: backendRequest });
+  const info = getEngineInfo();
+  const environment = collectEnvironment({
+    backend: info.backend, device: info.device,
+    versions: { tfjs: info.versions.tfjs, backendPackage: info.versions.backendPackage, node: info.versions.node },
+  });
+  io.err(`prunebench: suite ${suite.name}${shardText}: ${runs.length} runs on ${engine.backend} (${engine.device}); store ${store.root}\n`);
+
+  const abort = new AbortController();
+  const onSignal = () => {
+    io.err('\nprunebench: stopping after the current training step (Ctrl-C again to kill at once)\n');
+    abort.abort();
+    process.off('SIGINT', onSignal);
+  };
+  process.on('SIGINT', onSignal);
+  let bar: ProgressBar | null = null;
+  try {
+    const outcome = await runSuite({
+      runs, store, environment, signal: abort.signal,
+      taskEnvironment: {
+        dataDir: values.data ?? defaultDataSource(),
+        weightsDir: values.weights ?? defaultWeightsDir(),
+        cacheDir: values.cache ?? defaultCheckpointCache(),
+        log: (message) => io.err(`  ${message}\n`),
+      },
+      measureLatency: suite.latency ? latencyOf : undefined,
+      log: (message) => {
+        bar?.done();
+        io.err(`  ${message}\n`);
+      },
+      progress: {
+        runSkipped: (run, i, n) => io.err(`[${i + 1}/${n}] ${label(run)}: already completed, skipped\n`),
+        runStarted: (run, i, n, resumed) => {
+          io.err(`[${i + 1}/${n}] ${label(run)} (${run.id})${resumed ? ' resuming' : ''}\n`);
+          bar = run.description.budgetExamples > 0 ? new ProgressBar(io.err, io.isTTY, run.id, run.description.budgetExamples) : null;
+        },
+        runProgress: (_run, used) => bar?.update(used),
+        runFinished: (_run, record) => {
+          bar?.done();
+          bar = null;
+          const m = record.metrics;
+          io.err(record.status === 'completed'
+            ? `  done in ${formatDuration(record.wallTimeSeconds)}: ${m.qualityName} ${(m.quality * 100).toFixed(2)} %, compression ${m.compressionRatio.toFixed(2)}x, speedup ${m.theoreticalSpeedup.toFixed(2)}x, budget ${record.budget.usedExamples}/${record.budget.totalExamples}\n`
+            : `  FAILED: ${record.error}\n`);
+        },
+      },
+    });
+    io.out(`suite ${suite.name}${shardText}: ${outcome.completed.length} completed, ${outcome.skipped.length} already done, ${outcome.failed.length} failed; store ${store.root}\n`);
+    for (const failed of outcome.failed) io.out(`  failed ${failed.id} (${failed.description.task} ${failed.description.method} ${describeTarget(failed.description.target)}): ${failed.error}\n`);
+    return outcome.failed.length > 0 ? EXIT_RUN_FAILURES : EXIT_OK;
+  } catch (error) {
+    if (error instanceof RunInterruptedError) {
+      (bar as ProgressBar | null)?.done();
+      io.err(`prunebench: ${error.message}\n`);
+      return EXIT_INTERRUPTED;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
+
+async function latencyOf(model: Parameters<typeof exportOnnx>[0], _run: PlannedRun): Promise<LatencyRecord> {
+  const report = await measureLatency(exportOnnx(model), { inputShape: [3, 32, 32], provider: 'cpu' });
+  return toLatencyRecord(report);
+}
+
+function label(run: PlannedRun): string {
+  const d = run.description;
+  const options = Object.keys(d.options).length ? ` ${JSON.stringify(d.options)}` : '';
+  return `${d.task} ${d.method}${options}${d.target ? ` ${describeTarget(d.target)}` : ''} seed ${d.seed}`;
+}
+
+function printPlan(io: CliIO, suite: Suite, runs: PlannedRun[], store: RunStore, skipped: string[], shardText: string): void {
+  io.out(`suite ${suite.name}${shardText}: ${runs.length} runs, budget ${suite.budget} examples per pruned run\n`);
+  let pending = 0;
+  let pendingBudget = 0;
+  let seconds = 0;
+  let estimated = true;
+  for (const run of runs) {
+    let state: string;
+    try {
+      state = store.state(run.id);
+    } catch {
+      state = 'corrupt';
+    }
+    if (state === 'interrupted' && store.hasCheckpoints(run.id)) state = 'resume';
+    const todo = state !== 'completed';
+    io.out(`  ${run.id}  ${state.padEnd(11)} ${label(run)}  budget ${run.description.budgetExamples}\n`);
+    if (!todo) continue;
+    pending++;
+    pendingBudget += run.description.budgetExamples;
+    const hint = run.task.throughputHint;
+    if (!hint) estimated = false;
+    else {
+      const evalExamples = run.sizing.testSize || 10_000; // 0 = the whole CIFAR-10 test split
+      seconds += run.description.budgetExamples / hint.trainPerSecond + evalExamples / hint.evalPerSecond;
+    }
+  }
+  for (const note of skipped) io.out(`  not run: ${note}\n`);
+  io.out(`to do: ${pending} runs, ${pendingBudget} training examples in all`);
+  io.out(estimated && pending > 0 ? `, about ${formatDuration(seconds)} on ${runs[0].task.throughputHint!.backend} (2 CPU cores; excludes method-specific evaluation)\n` : '\n');
+}

@@ -1,0 +1,45 @@
+/** Training produced a NaN or infinite loss; the run is recorded as failed. */
+export class NonFiniteLossError extends Error {
+  constructor(readonly loss: number, readonly where: string) {
+    super(`training loss became ${loss} ${where}; the run is stopped (lower the learning rate or check the data)`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/**
+ * On resume the method asked for different training than the checkpoint recorded (its code, options or
+ * determinism changed). The run's checkpoints are discarded so the next attempt starts from scratch.
+ */
+export class CheckpointMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointMismatchError';
+  }
+}
+
+/** A suite file that does not follow the schema; the message names the field (`suite.methods[2].name: ...`). */
+export class SuiteValidationError extends Error {
+  constructor(readonly problems: string[], readonly file?: string) {
+    super(`${file ? `${file}: ` : ''}invalid suite:\n  ${problems.join('\n  ')}`);
+    this.name = 'SuiteValidationError';
+  }
+}
+
+/** The final model does not meet its pruning target. */
+export class TargetNotMetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetNotMetError';
+  }
+}
+
+/**
+ * The run was stopped from outside (Ctrl-C, a signal): nothing is recorded for it, so it stays
+ * interrupted and the next invocation resumes it from its last checkpoint, exactly as after a hard kill.
+ */
+export class RunInterruptedError extends Error {
+  constructor() {
+    super('interrupted; run the same command again to resume from the last checkpoint');
+    this.name = 'RunInterruptedError';
+  }
+}

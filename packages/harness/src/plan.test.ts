@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { createMethodRegistry } from './methods.js';
+import { DENSE_METHOD, parseShard, planSuite, shardRuns } from './plan.js';
+import { validateSuite } from './suite.js';
+import { fakeGreedy, fakeIterativeMagnitude, fakeStructured } from './testing/fake-methods.js';
+import { fakeTask } from './testing/fake-task.js';
+
+const registries = {
+  tasks: new Map([['fake-blobs', fakeTask()], ['fake-other', fakeTask('fake-other')]]),
+  methods: createMethodRegistry([fakeIterativeMagnitude, fakeGreedy, fakeStructured]),
+};
+const suite = validateSuite({
+  name: 'plan',
+  tasks: ['fake-blobs', 'fake-other'],
+  methods: ['fake-iterative', 'fake-greedy', 'fake-structured'],
+  targets: [{ compression: 2 }, { compression: 4 }, { flopsReduction: 0.5 }],
+  seeds: [0, 1],
+  budget: 32,
+}, registries);
+
+describe('planning', () => {
+  const plan = planSuite(suite, registries);
+
+  it('has a dense row per task plus seeds × methods × accepted targets', () => {
+    // per task: 1 dense + 2 seeds × (2 unstructured × 2 compression + 1 structured × 1 flops) = 11
+    expect(plan.runs).toHaveLength(22);
+    expect(plan.runs.filter((r) => r.description.method === DENSE_METHOD).map((r) => r.description.task)).toEqual(['fake-blobs', 'fake-other']);
+    expect(new Set(plan.runs.map((r) => r.id)).size).toBe(22);
+    expect(plan.skipped).toEqual(expect.arrayContaining([expect.stringContaining('fake-iterative accepts only compression')]));
+  });
+
+  it('splits into shards that cover every run exactly once', () => {
+    for (const count of [1, 2, 3, 5, 30]) {
+      const seen = [];
+      for (let index = 1; index <= count; index++) seen.push(...shardRuns(plan.runs, { index, count }).map((r) => r.id));
+      expect(seen.sort()).toEqual(plan.runs.map((r) => r.id).sort());
+    }
+  });
+
+  it('parses --shard and rejects bad values', () => {
+    expect(parseShard('2/4')).toEqual({ index: 2, count: 4 });
+    expect(() => parseShard('0/4')).toThrow(/need 1 <= i <= n/);
+    expect(() => parseShard('5/4')).toThrow(/need 1 <= i <= n/);
+    expect(() => parseShard('two')).toThrow(/--shard must look like i\/n/);
+  });
+});

@@ -1,0 +1,161 @@
+import { SeededRng } from '@prunebench/engine';
+import { countMacs, countParameters, prunableDensities } from '@prunebench/metrics';
+import { join } from 'node:path';
+import { saveSafetensors, type Model } from '@prunebench/models';
+import { applyMasks, disposeMasks, type Masks } from '@prunebench/pruning';
+import { CheckpointMismatchError, RunInterruptedError, TargetNotMetError } from './errors.js';
+import type { PlannedRun } from './plan.js';
+import type { EnvironmentRecord, LatencyRecord, RunMetrics, RunRecord } from './record.js';
+import type { RunStore } from './store.js';
+import type { LoadedTask } from './tasks/types.js';
+import { HarnessTrainer } from './trainer.js';
+
+/** Relative slack when checking targets: counts are rounded to whole weights. */
+export const TARGET_TOLERANCE = 0.005;
+/** Upper bound of examples per log row / mid-call checkpoint (about 2 minutes of ResNet-20 training on 2 cores). */
+export const MAX_CHUNK_EXAMPLES = 5000;
+/** The final weights of a completed run, in its store folder (PyTorch layout, arch in the metadata). */
+export const FINAL_MODEL_FILE = 'model.safetensors';
+
+export interface RunContext {
+  store: RunStore;
+  /** The loaded task for a run (the suite runner caches one per task and sizing). */
+  loadTask(run: PlannedRun): Promise<LoadedTask>;
+  environment: EnvironmentRecord;
+  /** Measures inference latency of the final model (suites with `latency: true`). */
+  measureLatency?: (model: Model, run: PlannedRun) => Promise<LatencyRecord>;
+  /** Examples per log row and checkpoint; default: one epoch of the training subset, at most MAX_CHUNK_EXAMPLES. */
+  chunkExamples?: number;
+  /** Aborting stops the run between training steps without recording it (it resumes next time). */
+  signal?: AbortSignal;
+  log(message: string): void;
+  onProgress?(usedExamples: number, totalExamples: number): void;
+}
+
+/**
+ * Runs one planned experiment and stores its record: starting point → method (with a budgeted trainer,
+ * checkpointed for resume) → final weights on the test split (never a best epoch) → parameters,
+ * compression, MACs, per-layer density, optional latency. Never throws for a failure of the run itself:
+ * it returns (and stores) a record with status `failed` and the error; only an interruption (the
+ * context's signal) propagates, leaving the run resumable.
+ */
+export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunRecord> {
+  const { id, description } = run;
+  const startedAt = new Date().toISOString();
+  const started = Date.now();
+  ctx.store.writeDescription(id, description);
+  const resumed = ctx.store.hasCheckpoints(id);
+  const models: Model[] = [];
+  let masks: Masks | undefined;
+  let trainer: HarnessTrainer | null = null;
+  const finish = (partial: Pick<RunRecord, 'status' | 'metrics'> & Partial<RunRecord>): RunRecord => {
+    const record: RunRecord = {
+      id,
+      description,
+      layerDensity: {},
+      ...partial,
+      budget: { totalExamples: description.budgetExamples, usedExamples: trainer?.usedExamples() ?? 0 },
+      wallTimeSeconds: (Date.now() - started) / 1000,
+      environment: ctx.environment,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      ...(resumed ? { resumed: true } : {}),
+    };
+    ctx.store.writeRecord(record);
+    return record;
+  };
+
+  try {
+    const task = await ctx.loadTask(run);
+    const model = await task.startingModel();
+    models.push(model);
+    const denseMacs = countMacs(task.traceLayers(model)).dense;
+    const denseTotal = countParameters(model, { prunable: task.prunable(model) }).total;
+    let finalModel = model;
+    let details: Record<string, unknown> | undefined;
+
+    if (run.method) {
+      const seedRng = new SeededRng(description.seed);
+      trainer = new HarnessTrainer({
+        task,
+        recipe: run.task.recipe,
+        totalExamples: description.budgetExamples,
+        rng: seedRng.fork('trainer'),
+        chunkExamples: ctx.chunkExamples ?? Math.max(1, Math.min(task.trainExamples, MAX_CHUNK_EXAMPLES)),
+        checkpoints: ctx.store.checkpoints(id),
+        onChunk: (rows) => ctx.store.writeLog(id, rows),
+        onProgress: ctx.onProgress,
+        signal: ctx.signal,
+      });
+      const result = await run.method.run({
+        model,
+        options: run.parsedOptions,
+        target: description.target!,
+        trainer,
+        rng: seedRng.fork('method'),
+        prunable: task.prunable(model),
+        log: ctx.log,
+      });
+      finalModel = result.model;
+      if (finalModel !== model) models.push(finalModel);
+      masks = result.masks;
+      details = result.details;
+      if (masks) applyMasks(finalModel, masks);
+    }
+
+    const prunable = task.prunable(finalModel);
+    const quality = await task.evaluate(finalModel, 'test');
+    const counts = countParameters(finalModel, { masks, prunable });
+    const densities = prunableDensities(counts);
+    const macs = countMacs(task.traceLayers(finalModel), { weightDensity: densities });
+    const metrics: RunMetrics = {
+      ...quality,
+      params: { total: counts.total, prunable: counts.prunable, nonzero: counts.nonzero },
+      // ShrinkBench's definition against the starting model, so structured surgery counts too.
+      compressionRatio: denseTotal / counts.nonzero,
+      macs: { dense: denseMacs, effective: macs.effective },
+      theoreticalSpeedup: denseMacs / macs.effective,
+    };
+    checkTargets(run, metrics, trainer);
+    if (description.latency && ctx.measureLatency) metrics.latency = await ctx.measureLatency(finalModel, run);
+    // The final weights (masks applied) for `prunebench export --run <id>`; written before the record.
+    await saveSafetensors(join(ctx.store.runDir(id), FINAL_MODEL_FILE), finalModel, { experiment: id });
+    const record = finish({
+      status: 'completed',
+      metrics,
+      layerDensity: Object.fromEntries(densities),
+      ...(details ? { details } : {}),
+    });
+    ctx.store.clearCheckpoints(id);
+    return record;
+  } catch (error) {
+    if (error instanceof RunInterruptedError) throw error;
+    // A changed method cannot continue from old checkpoints; start it afresh next time.
+    if (error instanceof CheckpointMismatchError) ctx.store.clearCheckpoints(id);
+    const err = error as Error;
+    return finish({ status: 'failed', metrics: {} as RunMetrics, error: `${err.name}: ${err.message}` });
+  } finally {
+    disposeMasks(masks);
+    for (const m of models) m.dispose();
+  }
+}
+
+function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrainer | null): void {
+  const { target, budgetExamples } = run.description;
+  if (trainer && trainer.usedExamples() > budgetExamples) {
+    throw new Error(`budget check: used ${trainer.usedExamples()} examples, budget ${budgetExamples}`);
+  }
+  if (!target) return;
+  // Met when within the relative tolerance, or when nonzero is at most the rounded count the target implies
+  // (tiny models cannot hit a ratio exactly).
+  const allowedNonzero = Math.round((metrics.compressionRatio * metrics.params.nonzero) / (target?.kind === 'compression' ? target.ratio : 1));
+  if (target.kind === 'compression' && metrics.compressionRatio < target.ratio * (1 - TARGET_TOLERANCE) && metrics.params.nonzero > allowedNonzero) {
+    throw new TargetNotMetError(`target not met: compression ${metrics.compressionRatio.toFixed(3)} < ${target.ratio} requested`);
+  }
+  if (target.kind === 'flops-reduction') {
+    const reduction = 1 - metrics.macs.effective / metrics.macs.dense;
+    if (reduction < target.fraction * (1 - TARGET_TOLERANCE)) {
+      throw new TargetNotMetError(`target not met: MACs reduced by ${(reduction * 100).toFixed(2)} %, ${target.fraction * 100} % requested`);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
+import { readJsonFile } from './atomic-file.js';
+import { SuiteValidationError } from './errors.js';
+import type { TaskDefinition, TaskSizing } from './tasks/types.js';
+
+/** A suite as written in benchmarks/suites/*.json (see benchmarks/README.md). */
+export interface SuiteFile {
+  name: string;
+  description?: string;
+  tasks: Array<string | ({ id: string } & Partial<TaskSizing>)>;
+  methods: Array<string | { name: string; options?: Record<string, unknown> }>;
+  targets: Array<{ compression: number } | { flopsReduction: number }>;
+  seeds: number[];
+  /** Training budget per run, in examples passed forward and backward. */
+  budget: number;
+  latency?: boolean;
+  backend?: string;
+}
+
+/** A validated suite in the harness's terms. */
+export interface Suite {
+  name: string;
+  description?: string;
+  tasks: Array<{ id: string; sizing: Partial<TaskSizing> }>;
+  methods: Array<{ name: string; options: Record<string, unknown> }>;
+  targets: PruningTarget[];
+  seeds: number[];
+  budget: number;
+  latency: boolean;
+  backend?: string;
+}
+
+export interface SuiteRegistries {
+  tasks: ReadonlyMap<string, TaskDefinition>;
+  methods: ReadonlyMap<string, PruningMethod<any>>;
+}
+
+export const KNOWN_BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
+const SUITE_FIELDS = ['$schema', 'name', 'description', 'tasks', 'methods', 'targets', 'seeds', 'budget', 'latency', 'backend'];
+const SIZING_FIELDS: Array<keyof TaskSizing> = ['trainPerClass', 'valSize', 'testSize', 'evalBatchSize'];
+
+export function loadSuiteFile(path: string, registries: SuiteRegistries): Suite {
+  let parsed: unknown;
+  try {
+    parsed = readJsonFile(path);
+  } catch (error) {
+    throw new SuiteValidationError([(error as Error).message]);
+  }
+  return validateSuite(parsed, registries, path);
+}
+
+/** Checks a parsed suite file; every problem is reported at once, each naming its field. */
+export function validateSuite(input: unknown, registries: SuiteRegistries, file?: string): Suite {
+  const problems: string[] = [];
+  const fail = (path: string, message: string) => problems.push(`${path}: ${message}`);
+  if (!isObject(input)) throw new SuiteValidationError(['suite: must be a JSON object'], file);
+  for (const key of Object.keys(input)) if (!SUITE_FIELDS.includes(key)) fail(`suite.${key}`, `unknown field; allowed: ${SUITE_FIELDS.slice(1).join(', ')}`);
+
+  const name = input.name;
+  if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/i.test(name)) fail('suite.name', 'must be a non-empty name of letters, digits, ".", "_" or "-"');
+  if (input.description !== undefined && typeof input.description !== 'string') fail('suite.description', 'must be a string');
+
+  const knownTasks = [...registries.tasks.keys()].join(', ');
+  const tasks: Suite['tasks'] = [];
+  forEachOf(input.tasks, 'suite.tasks', fail, (entry, path) => {
+    const spec = typeof entry === 'string' ? { id: entry } : entry;
+    if (!isObject(spec)) return fail(path, 'must be a task id or an object { "id": ..., sizing fields }');
+    if (typeof spec.id !== 'string') return fail(`${path}.id`, 'must be a task id string');
+    if (!registries.tasks.has(spec.id)) return fail(`${path}.id`, `unknown task "${spec.id}"; known: ${knownTasks}`);
+    const sizing: Partial<TaskSizing> = {};
+    for (const [key, value] of Object.entries(spec)) {
+      if (key === 'id') continue;
+      if (!(SIZING_FIELDS as string[]).includes(key)) {
+        fail(`${path}.${key}`, `unknown field; allowed: id, ${SIZING_FIELDS.join(', ')}`);
+        continue;
+      }
+      const min = key === 'evalBatchSize' ? 1 : 0;
+      if (!Number.isInteger(value) || (value as number) < min) fail(`${path}.${key}`, `must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+      else sizing[key as keyof TaskSizing] = value as number;
+    }
+    if (tasks.some((t) => t.id === spec.id)) return fail(`${path}.id`, `task "${spec.id}" is listed twice`);
+    tasks.push({ id: spec.id, sizing });
+  });
+
+  const knownMethods = [...registries.methods.keys()].join(', ');
+  const methods: Suite['methods'] = [];
+  forEachOf(input.methods, 'suite.methods', fail, (entry, path) => {
+    const spec = typeof entry === 'string' ? { name: entry } : entry;
+    if (!isObject(spec)) return fail(path, 'must be a method name or an object { "name": ..., "options": {...} }');
+    for (const key of Object.keys(spec)) if (key !== 'name' && key !== 'options') fail(`${path}.${key}`, 'unknown field; allowed: name, options');
+    const methodName = spec.name;
+    if (typeof methodName !== 'string') return fail(`${path}.name`, 'must be a method name string');
+    const method = registries.methods.get(methodName);
+    if (!method) return fail(`${path}.name`, `unknown method "${methodName}"; known: ${knownMethods}`);
+    if (spec.options !== undefined && !isObject(spec.options)) return fail(`${path}.options`, 'must be an object');
+    const options = (spec.options ?? {}) as Record<string, unknown>;
+    try {
+      method.parseOptions(options);
+    } catch (error) {
+      return fail(`${path}.options`, (error as Error).message);
+    }
+    methods.push({ name: methodName, options });
+  });
+
+  const targets: PruningTarget[] = [];
+  forEachOf(input.targets, 'suite.targets', fail, (entry, path) => {
+    if (!isObject(entry) || Object.keys(entry).length !== 1) {
+      return fail(path, 'must be exactly one of { "compression": ratio > 1 } or { "flopsReduction": fraction in (0, 1) }');
+    }
+    if ('compression' in entry) {
+      const ratio = entry.compression;
+      if (typeof ratio !== 'number' || !(ratio > 1) || !Number.isFinite(ratio)) return fail(`${path}.compression`, `must be a number > 1, got ${JSON.stringify(ratio)}`);
+      targets.push({ kind: 'compression', ratio });
+    } else if ('flopsReduction' in entry) {
+      const fraction = entry.flopsReduction;
+      if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) return fail(`${path}.flopsReduction`, `must be a number in (0, 1), got ${JSON.stringify(fraction)}`);
+      targets.push({ kind: 'flops-reduction', fraction });
+    } else {
+      fail(`${path}.${Object.keys(entry)[0]}`, 'unknown target; use "compression" or "flopsReduction"');
+    }
+  });
+
+  const seeds: number[] = [];
+  forEachOf(input.seeds, 'suite.seeds', fail, (seed, path) => {
+    if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff) return fail(path, `must be an integer in [0, 2^32), got ${JSON.stringify(seed)}`);
+    if (seeds.includes(seed as number)) return fail(path, `seed ${seed} is listed twice`);
+    seeds.push(seed as number);
+  });
+
+  const budget = input.budget;
+  if (!Number.isInteger(budget) || (budget as number) < 0) fail('suite.budget', `must be a non-negative integer number of training examples, got ${JSON.stringify(budget)}`);
+  if (input.latency !== undefined && typeof input.latency !== 'boolean') fail('suite.latency', 'must be true or false');
+  if (input.backend !== undefined && !(KNOWN_BACKENDS as readonly unknown[]).includes(input.backend)) {
+    fail('suite.backend', `unknown backend ${JSON.stringify(input.backend)}; known: ${KNOWN_BACKENDS.join(', ')}`);
+  }
+
+  if (problems.length > 0) throw new SuiteValidationError(problems, file);
+  return {
+    name: name as string,
+    ...(typeof input.description === 'string' ? { description: input.description } : {}),
+    tasks, methods, targets, seeds,
+    budget: budget as number,
+    latency: input.latency === true,
+    ...(typeof input.backend === 'string' ? { backend: input.backend } : {}),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function forEachOf(list: unknown, path: string, fail: (path: string, message: string) => void, visit: (entry: any, path: string) => void): void {
+  if (!Array.isArray(list) || list.length === 0) {
+    fail(path, 'must be a non-empty array');
+    return;
+  }
+  list.forEach((entry, i) => visit(entry, `${path}[${i}]`));
+}

@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs';
+import { SeededRng } from '@prunebench/engine';
+import { BudgetExceededError, disposeMasks, globalMasks, magnitudeScores, disposeScores } from '@prunebench/pruning';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NonFiniteLossError } from './errors.js';
+import { learningRateAt } from './schedule.js';
+import { FAKE_RECIPE, fakeTask } from './testing/fake-task.js';
+import { HarnessTrainer } from './trainer.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+async function setup(budget: number, faults?: { nanAfterBatches?: number }) {
+  const task = await fakeTask('fake-blobs', { batchesDrawn: 0, ...faults }).load({ trainPerClass: 0, valSize: 12, testSize: 0, evalBatchSize: 16 }, {
+    cacheDir: '/nonexistent', log: () => {},
+  });
+  const model = await task.startingModel();
+  const trainer = new HarnessTrainer({ task, recipe: FAKE_RECIPE, totalExamples: budget, rng: new SeededRng(3), chunkExamples: 16 });
+  return { task, model, trainer };
+}
+
+describe('HarnessTrainer', () => {
+  it('charges examples × gradient evaluations and refuses to go over the budget', async () => {
+    const { model, trainer } = await setup(40);
+    const summary = await trainer.train(model, { examples: 12, gradientEvaluationsPerStep: 2 });
+    expect(summary.examples).toBe(12);
+    expect(summary.steps).toBe(2); // a batch of 8 and a truncated batch of 4
+    expect(trainer.usedExamples()).toBe(24);
+    await expect(trainer.train(model, { examples: 17 })).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(trainer.usedExamples()).toBe(24); // a refused request charges nothing
+    const { grads } = trainer.gradients(model, trainer.sampleBatches(1, 8, new SeededRng(1))[0]);
+    tf.dispose([...grads.values()]);
+    expect(trainer.usedExamples()).toBe(32);
+    await trainer.train(model, { examples: 8 });
+    expect(trainer.remainingExamples()).toBe(0);
+    expect(() => trainer.gradients(model, trainer.sampleBatches(1, 1, new SeededRng(1))[0])).toThrow(BudgetExceededError);
+    model.dispose();
+  });
+
+  it('keeps pruned weights exactly zero through training and logs per chunk', async () => {
+    const { model, trainer } = await setup(64);
+    const names = ['fc1.weight', 'fc2.weight'];
+    const scores = magnitudeScores(model, names);
+    const masks = globalMasks(scores, 20);
+    disposeScores(scores);
+    const before = model.params.get('fc1.weight')!.dataSync().slice();
+    await trainer.train(model, { examples: 48, masks, label: 'ft' });
+    for (const name of names) {
+      const w = model.params.get(name)!.dataSync();
+      const m = masks.get(name)!.dataSync();
+      for (let i = 0; i < w.length; i++) if (m[i] === 0) expect(w[i]).toBe(0);
+    }
+    const after = model.params.get('fc1.weight')!.dataSync();
+    const m1 = masks.get('fc1.weight')!.dataSync();
+    expect(after.some((v, i) => m1[i] !== 0 && v !== before[i])).toBe(true); // kept weights did train
+    expect(trainer.log.map((r) => r.examples)).toEqual([16, 16, 16]);
+    expect(trainer.log.every((r) => r.label === 'ft' && Number.isFinite(r.loss))).toBe(true);
+    disposeMasks(masks);
+    model.dispose();
+  });
+
+  it('raises a clear error on a non-finite loss', async () => {
+    const { model, trainer } = await setup(64, { nanAfterBatches: 1 });
+    await expect(trainer.train(model, { examples: 32, label: 'ft' })).rejects.toThrow(NonFiniteLossError);
+    await expect(setup(64, { nanAfterBatches: 0 }).then(({ model: m, trainer: t }) => t.train(m, { examples: 8, label: 'ft' })))
+      .rejects.toThrow(/training loss became (NaN|Infinity) at step 1 of train call 0 \(ft\)/);
+    model.dispose();
+  });
+
+  it('validates with masks without changing the weights', async () => {
+    const { model, trainer } = await setup(0);
+    const scores = magnitudeScores(model, ['fc1.weight']);
+    const masks = globalMasks(scores, 1);
+    disposeScores(scores);
+    const before = model.params.get('fc1.weight')!.dataSync().slice();
+    const score = await trainer.validate(model, masks);
+    expect(score).toBeGreaterThanOrEqual(0);
+    expect(Array.from(model.params.get('fc1.weight')!.dataSync())).toEqual(Array.from(before));
+    expect(trainer.usedExamples()).toBe(0);
+    disposeMasks(masks);
+    model.dispose();
+  });
+
+  it('decays the learning rate with a cosine over each call', () => {
+    expect(learningRateAt(FAKE_RECIPE, 1, 0, 100)).toBeCloseTo(0.05);
+    expect(learningRateAt(FAKE_RECIPE, 2, 50, 100)).toBeCloseTo(0.05);
+    expect(learningRateAt(FAKE_RECIPE, 1, 100, 100)).toBeCloseTo(0);
+  });
+});

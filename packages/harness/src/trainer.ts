@@ -1,0 +1,341 @@
+import * as tf from '@tensorflow/tfjs';
+import type { SeededRng } from '@prunebench/engine';
+import type { Model } from '@prunebench/models';
+import {
+  BudgetExceededError,
+  applyMasks,
+  lossAndGradients,
+  maskedSgdStep,
+  type Batch,
+  type BudgetedTrainer,
+  type Masks,
+  type TrainOptions,
+  type TrainSummary,
+} from '@prunebench/pruning';
+import { canonicalJson } from './canonical.js';
+import { CheckpointMismatchError, NonFiniteLossError, RunInterruptedError } from './errors.js';
+import { learningRateAt } from './schedule.js';
+import type { FineTuneRecipe, LoadedTask } from './tasks/types.js';
+import type { StoredArray, TensorFileContents } from './tensor-file.js';
+
+/** One row of a run's training log (`log.jsonl`): one per chunk of a `train` call. */
+export interface TrainLogRow {
+  /** Index of the `train` call within the run (0-based). */
+  call: number;
+  label?: string;
+  /** Optimizer steps done in this call so far. */
+  step: number;
+  /** Examples trained in this chunk. */
+  examples: number;
+  /** Budget used by the run after this chunk. */
+  budgetUsed: number;
+  /** Mean training loss over the chunk. */
+  loss: number;
+  /** Learning rate at the chunk's last step. */
+  lr: number;
+  /** Wall time of the run so far (across resumes). */
+  wallSeconds: number;
+}
+
+/** Where the trainer keeps its checkpoints (the run store implements it; absent = no checkpoints). */
+export interface TrainerCheckpoints {
+  readFinished(call: number): TensorFileContents | null;
+  readPartial(call: number): TensorFileContents | null;
+  /** Writes the state after a completed `train` call and drops that call's partial checkpoint. */
+  writeFinished(call: number, contents: TensorFileContents): void;
+  writePartial(call: number, contents: TensorFileContents): void;
+}
+
+export interface HarnessTrainerOptions {
+  task: Pick<LoadedTask, 'trainBatches' | 'sampleBatches' | 'evaluate' | 'trainExamples'>;
+  recipe: FineTuneRecipe;
+  totalExamples: number;
+  /** The run's generator; each train call draws its data order from `rng.fork('train-call-<k>')`. */
+  rng: SeededRng;
+  /** Examples per log row and per mid-call checkpoint. */
+  chunkExamples: number;
+  checkpoints?: TrainerCheckpoints;
+  /** Called after every chunk with the whole log so far (the store rewrites log.jsonl atomically). */
+  onChunk?: (rows: readonly TrainLogRow[]) => void;
+  /** Called after every step (and every `gradients` call) with the budget used. */
+  onProgress?: (usedExamples: number, totalExamples: number) => void;
+  /** Wall seconds spent before this process (restored on resume). */
+  priorWallSeconds?: number;
+  /** Checked before every step: when aborted, training stops with RunInterruptedError (nothing more is written). */
+  signal?: AbortSignal;
+}
+
+interface CallSignature {
+  call: number;
+  examples: number;
+  gradientEvaluationsPerStep: number;
+  lrScale: number;
+  label: string | null;
+  budgetBefore: number;
+  masks: string;
+}
+
+/**
+ * The real BudgetedTrainer: the task's recipe (SGD + momentum + weight decay, cosine decay over each
+ * train call; a fresh momentum buffer per call, as a method re-creating its optimizer per round) over the task's training stream. Budget = examples × gradient evaluations, charged before
+ * each step; a request larger than what remains is refused with BudgetExceededError before any training.
+ * Masks are re-applied after every step, so pruned weights stay exactly zero.
+ *
+ * Resume granularity: the state is checkpointed after every chunk of a train call (params, buffers,
+ * momentum, step, budget, log) and after every completed call (params + buffers). On resume the method
+ * runs again from its start with the same seed; completed calls are not retrained but restored from
+ * their checkpoints, and the interrupted call continues from its last chunk. Work a method does outside
+ * `train` (scoring, mask selection, `gradients`, `validate`) is recomputed, deterministically.
+ */
+export class HarnessTrainer implements BudgetedTrainer {
+  readonly totalExamples: number;
+  readonly log: TrainLogRow[] = [];
+  private used = 0;
+  private callIndex = 0;
+  private readonly started = Date.now();
+
+  constructor(private readonly options: HarnessTrainerOptions) {
+    if (!Number.isInteger(options.totalExamples) || options.totalExamples < 0) {
+      throw new Error(`budget must be a non-negative integer number of examples, got ${options.totalExamples}`);
+    }
+    if (!(options.chunkExamples > 0)) throw new Error(`chunkExamples must be positive, got ${options.chunkExamples}`);
+    this.totalExamples = options.totalExamples;
+  }
+
+  usedExamples(): number {
+    return this.used;
+  }
+
+  remainingExamples(): number {
+    return this.totalExamples - this.used;
+  }
+
+  wallSeconds(): number {
+    return (this.options.priorWallSeconds ?? 0) + (Date.now() - this.started) / 1000;
+  }
+
+  private charge(examples: number): void {
+    if (examples > this.remainingExamples()) throw new BudgetExceededError(examples, this.remainingExamples(), this.totalExamples);
+    this.used += examples;
+  }
+
+  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
+    const examples = options.examples;
+    const evals = options.gradientEvaluationsPerStep ?? 1;
+    const lrScale = options.lrScale ?? 1;
+    if (!Number.isInteger(examples) || examples <= 0) throw new Error(`train: examples must be a positive integer, got ${examples}`);
+    if (!Number.isInteger(evals) || evals < 1) throw new Error(`train: gradientEvaluationsPerStep must be an integer >= 1, got ${evals}`);
+    if (!(lrScale > 0) || !Number.isFinite(lrScale)) throw new Error(`train: lrScale must be a positive number, got ${lrScale}`);
+    const cost = examples * evals;
+    if (cost > this.remainingExamples()) throw new BudgetExceededError(cost, this.remainingExamples(), this.totalExamples);
+
+    const call = this.callIndex++;
+    const signature: CallSignature = {
+      call, examples, gradientEvaluationsPerStep: evals, lrScale, label: options.label ?? null,
+      budgetBefore: this.used, masks: masksDigest(options.masks),
+    };
+    const checkpoints = this.options.checkpoints;
+    const finished = checkpoints?.readFinished(call);
+    if (finished) {
+      checkSignature(finished, signature);
+      restoreModel(model, finished.arrays);
+      const meta = finished.meta as unknown as { budgetUsed: number; log: TrainLogRow[]; summary: TrainSummary };
+      this.used = meta.budgetUsed;
+      this.log.splice(0, this.log.length, ...meta.log);
+      this.options.onProgress?.(this.used, this.totalExamples);
+      return meta.summary;
+    }
+
+    const { recipe } = this.options;
+    const velocity = new Map<string, tf.Tensor>();
+    const stream = this.options.task.trainBatches(recipe.batchSize, this.options.rng.fork(`train-call-${call}`));
+    let step = 0;
+    let done = 0;
+    const losses: number[] = [];
+    let chunkLossSum = 0;
+    let chunkExamples = 0;
+    let lastLoss = NaN;
+    let lr = learningRateAt(recipe, lrScale, 0, examples);
+
+    const partial = checkpoints?.readPartial(call);
+    if (partial) {
+      checkSignature(partial, signature);
+      restoreModel(model, partial.arrays);
+      const meta = partial.meta as unknown as { step: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[] };
+      for (const [key, array] of partial.arrays) {
+        if (key.startsWith('momentum/')) velocity.set(key.slice('momentum/'.length), toTensor(array));
+      }
+      step = meta.step;
+      done = meta.done;
+      this.used = meta.budgetUsed;
+      losses.push(...meta.losses);
+      this.log.splice(0, this.log.length, ...meta.log);
+      // Fast-forward the data stream past the batches already trained on (same seed, same order).
+      for (let i = 0; i < step; i++) disposeBatch(nextBatch(stream));
+    }
+
+    try {
+      if (options.masks) applyMasks(model, options.masks);
+      while (done < examples) {
+        if (this.options.signal?.aborted) throw new RunInterruptedError();
+        let batch = nextBatch(stream);
+        const take = Math.min(batch.size, examples - done);
+        if (take < batch.size) batch = truncateBatch(batch, take);
+        this.charge(take * evals);
+        lr = learningRateAt(recipe, lrScale, done, examples);
+        let loss: number;
+        try {
+          loss = maskedSgdStep(model, batch, {
+            learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, masks: options.masks, velocity,
+          });
+        } finally {
+          disposeBatch(batch);
+        }
+        step++;
+        done += take;
+        this.options.onProgress?.(this.used, this.totalExamples);
+        if (!Number.isFinite(loss)) {
+          throw new NonFiniteLossError(loss, `at step ${step} of train call ${call}${options.label ? ` (${options.label})` : ''}`);
+        }
+        lastLoss = loss;
+        chunkLossSum += loss * take;
+        chunkExamples += take;
+        if (chunkExamples >= this.options.chunkExamples || done === examples) {
+          const mean = chunkLossSum / chunkExamples;
+          losses.push(mean);
+          this.log.push({
+            call, ...(options.label ? { label: options.label } : {}), step, examples: chunkExamples,
+            budgetUsed: this.used, loss: mean, lr, wallSeconds: this.wallSeconds(),
+          });
+          chunkLossSum = 0;
+          chunkExamples = 0;
+          if (done < examples && checkpoints) {
+            const arrays = modelArrays(model);
+            for (const [name, buf] of velocity) arrays.set(`momentum/${name}`, fromTensor(buf));
+            checkpoints.writePartial(call, {
+              meta: { signature, step, done, budgetUsed: this.used, log: this.log, losses, wallSeconds: this.wallSeconds() },
+              arrays,
+            });
+          }
+          this.options.onChunk?.(this.log);
+        }
+      }
+    } finally {
+      tf.dispose([...velocity.values()]);
+    }
+    const summary: TrainSummary = { steps: step, examples: done, finalLoss: lastLoss, losses };
+    checkpoints?.writeFinished(call, {
+      meta: { signature, budgetUsed: this.used, log: this.log, summary, wallSeconds: this.wallSeconds() } as unknown as Record<string, unknown>,
+      arrays: modelArrays(model),
+    });
+    return summary;
+  }
+
+  gradients(model: Model, batch: Batch, masks?: Masks): { loss: number; grads: Map<string, tf.Tensor> } {
+    this.charge(batch.size);
+    const { loss, grads } = lossAndGradients(model, batch);
+    this.options.onProgress?.(this.used, this.totalExamples);
+    if (masks) {
+      for (const [name, mask] of masks) {
+        const g = grads.get(name);
+        if (!g) continue;
+        grads.set(name, tf.mul(g, mask));
+        g.dispose();
+      }
+    }
+    return { loss, grads };
+  }
+
+  sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
+    return this.options.task.sampleBatches(count, batchSize, rng);
+  }
+
+  /** Validation quality with `masks` applied for the evaluation only (the model's weights are restored). */
+  async validate(model: Model, masks?: Masks): Promise<number> {
+    const saved = new Map<string, tf.Tensor>();
+    if (masks) for (const name of masks.keys()) saved.set(name, tf.clone(model.params.get(name)!));
+    try {
+      if (masks) applyMasks(model, masks);
+      return (await this.options.task.evaluate(model, 'val')).quality;
+    } finally {
+      for (const [name, value] of saved) {
+        model.params.get(name)!.assign(value);
+        value.dispose();
+      }
+    }
+  }
+}
+
+function nextBatch(stream: Iterator<Batch>): Batch {
+  const result = stream.next();
+  if (result.done) throw new Error('the task\'s training stream ended; trainBatches must be endless');
+  return result.value;
+}
+
+function truncateBatch(batch: Batch, size: number): Batch {
+  const head = (t: tf.Tensor) => tf.slice(t, 0, size);
+  const inputs = batch.inputs instanceof tf.Tensor
+    ? head(batch.inputs)
+    : Object.fromEntries(Object.entries(batch.inputs).map(([k, t]) => [k, head(t)]));
+  const labels = head(batch.labels);
+  disposeBatch(batch);
+  return { inputs, labels, size };
+}
+
+export function disposeBatch(batch: Batch): void {
+  if (batch.inputs instanceof tf.Tensor) batch.inputs.dispose();
+  else tf.dispose(Object.values(batch.inputs));
+  batch.labels.dispose();
+}
+
+function masksDigest(masks: Masks | undefined): string {
+  if (!masks) return 'none';
+  const parts: string[] = [];
+  for (const name of [...masks.keys()].sort()) {
+    const values = masks.get(name)!.dataSync();
+    let kept = 0;
+    let weighted = 0;
+    for (let i = 0; i < values.length; i++) if (values[i] !== 0) { kept++; weighted = (weighted + i * 2654435761) % 4294967296; }
+    parts.push(`${name}:${kept}:${weighted}`);
+  }
+  return parts.join(',');
+}
+
+function checkSignature(checkpoint: TensorFileContents, expected: CallSignature): void {
+  const found = (checkpoint.meta as { signature?: unknown }).signature;
+  if (canonicalJson(found) !== canonicalJson(expected)) {
+    throw new CheckpointMismatchError(
+      `cannot resume: train call ${expected.call} differs from the checkpointed one ` +
+        `(checkpoint ${JSON.stringify(found)}, now ${JSON.stringify(expected)}); the run restarts from scratch next time`,
+    );
+  }
+}
+
+function fromTensor(t: tf.Tensor): StoredArray {
+  return { dtype: t.dtype === 'int32' ? 'int32' : 'float32', shape: [...t.shape], data: t.dataSync() as Float32Array | Int32Array };
+}
+
+function toTensor(array: StoredArray): tf.Tensor {
+  return tf.tensor(array.data, array.shape, array.dtype);
+}
+
+/** Params and buffers under `param/<name>` and `buffer/<name>`. */
+export function modelArrays(model: Model): Map<string, StoredArray> {
+  const arrays = new Map<string, StoredArray>();
+  for (const [name, v] of model.params) arrays.set(`param/${name}`, fromTensor(v));
+  for (const [name, v] of model.buffers) arrays.set(`buffer/${name}`, fromTensor(v));
+  return arrays;
+}
+
+export function restoreModel(model: Model, arrays: Map<string, StoredArray>): void {
+  for (const [kind, table] of [['param', model.params], ['buffer', model.buffers]] as const) {
+    for (const [name, variable] of table) {
+      const stored = arrays.get(`${kind}/${name}`);
+      if (!stored) throw new Error(`checkpoint has no ${kind} "${name}"`);
+      if (stored.shape.join(',') !== variable.shape.join(',')) {
+        throw new Error(`checkpoint ${kind} "${name}" has shape [${stored.shape}], the model has [${variable.shape}]`);
+      }
+      tf.tidy(() => variable.assign(toTensor(stored)));
+    }
+  }
+}
