@@ -68,8 +68,8 @@ describe('prunebench CLI', () => {
     const store = mkdtempSync(join(tmpdir(), 'prunebench-cli-store-'));
     const result = await cli('run', 'benchmarks/suites/smoke.json', '--dry-run', '--store', store, '--shard', '1/2');
     expect(result.code).toBe(EXIT_OK);
-    expect(result.stdout).toContain('suite smoke (shard 1/2): 5 runs');
-    expect(result.stdout).toMatch(/to do: 5 runs, 4096 training examples in all, about \d+:\d\d on wasm/);
+    expect(result.stdout).toContain('suite smoke (shard 1/2): 6 runs');
+    expect(result.stdout).toMatch(/to do: 6 runs, 5120 training examples in all, about \d+:\d\d on wasm/);
   });
 
   it('lists tasks and methods', async () => {
@@ -77,6 +77,6 @@ describe('prunebench CLI', () => {
     expect(tasks.stdout).toContain('cifar10-resnet20');
     expect(tasks.stdout).toContain('cifar10-resnet110');
     const methods = await cli('list', 'methods');
-    for (const name of ['magnitude', 'random', 'lth', 'snip']) expect(methods.stdout).toContain(`${name}`);
+    for (const name of ['magnitude', 'random', 'lth', 'snip', 'safe']) expect(methods.stdout).toContain(`${name}`);
   });
 });
