@@ -1,6 +1,6 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { hashId, withoutDefaults } from './canonical.js';
-import type { RunDescription } from './record.js';
+import type { FlatnessSettings, RunDescription } from './record.js';
 import type { Suite, SuiteRegistries } from './suite.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
@@ -47,6 +47,8 @@ export function describeRun(args: {
   seed: number;
   budgetExamples: number;
   latency: boolean;
+  /** Settings that differ from FLATNESS_DEFAULTS, or false; absent/empty = the defaults (left out of the id). */
+  flatness?: Partial<FlatnessSettings> | false;
 }): RunDescription {
   const taskOptions = withoutDefaults(args.sizing, args.task.defaultSizing as unknown as Record<string, unknown>);
   const options = args.method ? withoutDefaults(args.method.parseOptions(args.options), args.method.defaults) : {};
@@ -60,6 +62,7 @@ export function describeRun(args: {
     budgetExamples: args.budgetExamples,
     ...(Object.keys(taskOptions).length > 0 ? { taskOptions } : {}),
     ...(args.latency ? { latency: true } : {}),
+    ...(args.flatness === false || (args.flatness && Object.keys(args.flatness).length > 0) ? { flatness: args.flatness } : {}),
   };
 }
 
@@ -77,7 +80,7 @@ export function planSuite(suite: Suite, registries: SuiteRegistries): SuitePlan 
     const task = registries.tasks.get(taskEntry.id);
     if (!task) throw new Error(`suite.tasks: unknown task "${taskEntry.id}"`);
     const sizing: TaskSizing = { ...task.defaultSizing, ...taskEntry.sizing };
-    const common = { suite: suite.name, task, sizing: taskEntry.sizing, latency: suite.latency };
+    const common = { suite: suite.name, task, sizing: taskEntry.sizing, latency: suite.latency, flatness: suite.flatness };
     const dense = describeRun({ ...common, method: null, options: {}, target: null, seed: 0, budgetExamples: 0 });
     add({ id: experimentId(dense), description: dense, task, sizing, method: null, parsedOptions: {} });
     for (const seed of suite.seeds) {

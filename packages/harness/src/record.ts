@@ -40,6 +40,33 @@ export interface RunDescription {
   taskOptions?: Record<string, unknown>;
   /** Present (true) when latency is measured; false is the default and left out of the id. */
   latency?: boolean;
+  /** Flatness settings that differ from FLATNESS_DEFAULTS (left out of the id at the defaults); `false` = not measured. */
+  flatness?: Partial<FlatnessSettings> | false;
+}
+
+/**
+ * How flatness is measured after every run: on the first `examples` validation examples (fixed), every prunable
+ * weight tensor is moved by `radius`·‖w‖ (pruned weights stay 0) along `samples` random directions and along the
+ * gradient (one ascent step, the first-order worst case); the record keeps the loss increases.
+ */
+export interface FlatnessSettings {
+  examples: number;
+  radius: number;
+  samples: number;
+}
+
+export interface FlatnessRecord {
+  radius: number;
+  examples: number;
+  samples: number;
+  /** Cross-entropy of the final model on the fixed set. */
+  baseLoss: number;
+  /** Mean loss increase over the random directions. */
+  lossIncrease: number;
+  /** Largest loss increase among the random directions. */
+  maxLossIncrease: number;
+  /** Loss increase along the normalised gradient (worst case to first order). */
+  worstCaseLossIncrease: number;
 }
 
 export interface RunMetrics {
@@ -59,8 +86,8 @@ export interface RunMetrics {
   /** dense MACs of the starting model / effective MACs of the final model. */
   theoreticalSpeedup: number;
   latency?: LatencyRecord;
-  /** Loss increase under weight perturbations of fixed relative norm (flatness). */
-  flatness?: { radius: number; lossIncrease: number };
+  /** Loss increase under weight perturbations of fixed relative norm (flatness; see FlatnessSettings). */
+  flatness?: FlatnessRecord;
 }
 
 export interface LatencyRecord {

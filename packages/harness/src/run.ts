@@ -3,6 +3,7 @@ import { countMacs, countParameters, prunableDensities } from '@prunebench/metri
 import { join } from 'node:path';
 import { saveSafetensors, type Model } from '@prunebench/models';
 import { applyMasks, disposeMasks, type Masks } from '@prunebench/pruning';
+import { measureRunFlatness, resolveFlatness } from './flatness.js';
 import { CheckpointMismatchError, RunInterruptedError, TargetNotMetError } from './errors.js';
 import type { PlannedRun } from './plan.js';
 import type { EnvironmentRecord, LatencyRecord, RunMetrics, RunRecord } from './record.js';
@@ -35,7 +36,7 @@ export interface RunContext {
 /**
  * Runs one planned experiment and stores its record: starting point → method (with a budgeted trainer,
  * checkpointed for resume) → final weights on the test split (never a best epoch) → parameters,
- * compression, MACs, per-layer density, optional latency. Never throws for a failure of the run itself:
+ * compression, MACs, per-layer density, flatness, optional latency. Never throws for a failure of the run itself:
  * it returns (and stores) a record with status `failed` and the error; only an interruption (the
  * context's signal) propagates, leaving the run resumable.
  */
@@ -117,6 +118,12 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       theoreticalSpeedup: denseMacs / macs.effective,
     };
     checkTargets(run, metrics, trainer);
+    const flatness = resolveFlatness(description.flatness);
+    if (flatness) {
+      metrics.flatness = await measureRunFlatness({
+        model: finalModel, task, prunable, masks, settings: flatness, rng: new SeededRng(description.seed).fork('flatness'),
+      });
+    }
     if (description.latency && ctx.measureLatency) metrics.latency = await ctx.measureLatency(finalModel, run);
     // The final weights (masks applied) for `prunebench export --run <id>`; written before the record.
     await saveSafetensors(join(ctx.store.runDir(id), FINAL_MODEL_FILE), finalModel, { experiment: id });

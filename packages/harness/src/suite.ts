@@ -1,5 +1,7 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { readJsonFile } from './atomic-file.js';
+import { FLATNESS_DEFAULTS } from './flatness.js';
+import type { FlatnessSettings } from './record.js';
 import { SuiteValidationError } from './errors.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
@@ -14,6 +16,8 @@ export interface SuiteFile {
   /** Training budget per run, in examples passed forward and backward. */
   budget: number;
   latency?: boolean;
+  /** Flatness settings over FLATNESS_DEFAULTS, or false to skip the measure. */
+  flatness?: Partial<FlatnessSettings> | false;
   backend?: string;
 }
 
@@ -27,6 +31,8 @@ export interface Suite {
   seeds: number[];
   budget: number;
   latency: boolean;
+  /** Only the settings that differ from FLATNESS_DEFAULTS; false = not measured. */
+  flatness: Partial<FlatnessSettings> | false;
   backend?: string;
 }
 
@@ -36,7 +42,7 @@ export interface SuiteRegistries {
 }
 
 export const KNOWN_BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
-const SUITE_FIELDS = ['$schema', 'name', 'description', 'tasks', 'methods', 'targets', 'seeds', 'budget', 'latency', 'backend'];
+const SUITE_FIELDS = ['$schema', 'name', 'description', 'tasks', 'methods', 'targets', 'seeds', 'budget', 'latency', 'flatness', 'backend'];
 const SIZING_FIELDS: Array<keyof TaskSizing> = ['trainPerClass', 'valSize', 'testSize', 'evalBatchSize'];
 
 export function loadSuiteFile(path: string, registries: SuiteRegistries): Suite {
@@ -130,6 +136,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
   const budget = input.budget;
   if (!Number.isInteger(budget) || (budget as number) < 0) fail('suite.budget', `must be a non-negative integer number of training examples, got ${JSON.stringify(budget)}`);
   if (input.latency !== undefined && typeof input.latency !== 'boolean') fail('suite.latency', 'must be true or false');
+  const flatness = validateFlatness(input.flatness, fail);
   if (input.backend !== undefined && !(KNOWN_BACKENDS as readonly unknown[]).includes(input.backend)) {
     fail('suite.backend', `unknown backend ${JSON.stringify(input.backend)}; known: ${KNOWN_BACKENDS.join(', ')}`);
   }
@@ -141,8 +148,36 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
     tasks, methods, targets, seeds,
     budget: budget as number,
     latency: input.latency === true,
+    flatness,
     ...(typeof input.backend === 'string' ? { backend: input.backend } : {}),
   };
+}
+
+const FLATNESS_LIMITS: Record<keyof FlatnessSettings, { integer: boolean; min: number; max: number }> = {
+  examples: { integer: true, min: 1, max: 1_000_000 },
+  radius: { integer: false, min: 0, max: 10 },
+  samples: { integer: true, min: 1, max: 1000 },
+};
+
+function validateFlatness(value: unknown, fail: (path: string, message: string) => void): Partial<FlatnessSettings> | false {
+  if (value === undefined) return {};
+  if (value === false) return false;
+  if (!isObject(value)) {
+    fail('suite.flatness', 'must be false or an object { "examples", "radius", "samples" }');
+    return {};
+  }
+  const out: Partial<FlatnessSettings> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const limits = FLATNESS_LIMITS[key as keyof FlatnessSettings];
+    if (!limits) {
+      fail(`suite.flatness.${key}`, `unknown field; allowed: ${Object.keys(FLATNESS_LIMITS).join(', ')}`);
+    } else if (typeof v !== 'number' || !Number.isFinite(v) || (limits.integer && !Number.isInteger(v)) || v < limits.min || v > limits.max) {
+      fail(`suite.flatness.${key}`, `must be ${limits.integer ? 'an integer' : 'a number'} in [${limits.min}, ${limits.max}], got ${JSON.stringify(v)}`);
+    } else if (v !== FLATNESS_DEFAULTS[key as keyof FlatnessSettings]) {
+      out[key as keyof FlatnessSettings] = v;
+    }
+  }
+  return out;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

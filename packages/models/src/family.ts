@@ -1,5 +1,6 @@
 import { resnetCifarFamily } from './resnet-cifar.js';
-import type { ArchSpec, LayerSpec, ModelFamily } from './types.js';
+import type { ModelStructure } from './structure.js';
+import type { ArchSpec, LayerSpec, Model, ModelFamily } from './types.js';
 
 /** Model families by name, so generic code (metrics, export, surgery) can trace any model's arch. */
 const families = new Map<string, ModelFamily>();
@@ -19,6 +20,13 @@ export function getModelFamily(name: string): ModelFamily {
 
 export function listModelFamilies(): string[] {
   return [...families.keys()].sort();
+}
+
+/** The structured-pruning interface of a model's family; an Error when the family has none. */
+export function getModelStructure(model: Model): ModelStructure {
+  const family = getModelFamily(model.arch.family);
+  if (!family.structure) throw new Error(`model family "${family.family}" does not support structured pruning (no surgery)`);
+  return family.structure;
 }
 
 /** Trace any arch through its registered family. */

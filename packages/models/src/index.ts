@@ -10,5 +10,6 @@ export * from './batchnorm.js';
 export * from './resnet-cifar.js';
 export * from './state-dict.js';
 export * from './family.js';
+export * from './structure.js';
 export * from './weights.js';
 export * from './onnx/index.js';

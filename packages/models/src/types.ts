@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { ModelStructure } from './structure.js';
 
 /**
  * Models are plain data: named tf.Variables plus a JSON description of their structure (the arch).
@@ -82,4 +83,6 @@ export interface ModelFamily<A extends ArchSpec = ArchSpec> {
   family: string;
   /** Layers for one example of the given input shape (no batch dimension). */
   traceLayers(arch: A, inputShape: number[]): LayerSpec[];
+  /** Groups, blocks, activations and surgery for structured pruning (see structure.ts); absent = unstructured only. */
+  structure?: ModelStructure<A>;
 }

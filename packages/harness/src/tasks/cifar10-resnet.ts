@@ -153,6 +153,13 @@ class CifarLoadedTask implements LoadedTask {
     return out;
   }
 
+  evaluationBatches(count: number, batchSize: number): Batch[] {
+    const n = Math.min(count, this.valSet.count);
+    const subset = selectImages(this.valSet, Array.from({ length: n }, (_, i) => i));
+    const loader = new ImageBatchLoader(subset, { batchSize, shuffle: false, augment: false, rng: new SeededRng(DATA_SEED) });
+    return [...loader.batches()].map((b) => ({ inputs: b.x, labels: b.y, size: b.size }));
+  }
+
   async evaluate(model: Model, split: 'val' | 'test') {
     const set = split === 'val' ? this.valSet : this.testSet;
     const loader = new ImageBatchLoader(set, { batchSize: this.sizing.evalBatchSize, shuffle: false, augment: false, rng: new SeededRng(DATA_SEED) });

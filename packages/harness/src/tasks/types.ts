@@ -63,6 +63,11 @@ export interface LoadedTask {
   trainBatches(batchSize: number, rng: SeededRng): Iterator<Batch>;
   /** Training batches without augmentation, for scoring (SNIP, HRank, CKA). */
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[];
+  /**
+   * The first `count` examples of the validation split, no augmentation, in fixed order (the same every call):
+   * the fixed set for post-run measures such as flatness. Fewer when the split is smaller.
+   */
+  evaluationBatches(count: number, batchSize: number): Batch[];
   /** Quality on the validation split (carved from train) or the test split; the model's current weights. */
   evaluate(model: Model, split: 'val' | 'test'): Promise<QualityScores>;
   /** A fresh copy of the dense starting model (pretrained, or the cached dense-training checkpoint). */

@@ -122,6 +122,14 @@ export function fakeTask(id = 'fake-blobs', faults: FakeTaskFaults = { batchesDr
           const perm = order.permutation(train.count);
           return Array.from({ length: count }, (_, i) => batchOf(train, Array.from({ length: batchSize }, (_, j) => perm[(i * batchSize + j) % train.count])));
         },
+        evaluationBatches(count, batchSize) {
+          const n = Math.min(count, val.count);
+          const batches: Batch[] = [];
+          for (let start = 0; start < n; start += batchSize) {
+            batches.push(batchOf(val, Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i)));
+          }
+          return batches;
+        },
         async evaluate(model, split) {
           const set = split === 'val' ? val : test;
           const batch = batchOf(set, Array.from({ length: set.count }, (_, i) => i));
