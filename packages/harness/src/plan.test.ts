@@ -29,6 +29,15 @@ describe('planning', () => {
     expect(plan.skipped).toEqual(expect.arrayContaining([expect.stringContaining('fake-iterative accepts only compression')]));
   });
 
+  it('leaves default flatness out of the ids and puts changed settings in', () => {
+    const other = planSuite({ ...suite, flatness: { samples: 8 } }, registries);
+    const off = planSuite({ ...suite, flatness: false }, registries);
+    expect(plan.runs.every((r) => !('flatness' in r.description))).toBe(true);
+    expect(other.runs[0].description.flatness).toEqual({ samples: 8 });
+    expect(off.runs[0].description.flatness).toBe(false);
+    expect(new Set([plan.runs[0].id, other.runs[0].id, off.runs[0].id]).size).toBe(3);
+  });
+
   it('splits into shards that cover every run exactly once', () => {
     for (const count of [1, 2, 3, 5, 30]) {
       const seen = [];

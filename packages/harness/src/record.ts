@@ -46,13 +46,15 @@ export interface RunDescription {
 
 /**
  * How flatness is measured after every run: on the first `examples` validation examples (fixed), every prunable
- * weight tensor is moved by `radius`·‖w‖ (pruned weights stay 0) along `samples` random directions and along the
- * gradient (one ascent step, the first-order worst case); the record keeps the loss increases.
+ * weight tensor is moved by `radius`·‖w‖ (pruned weights stay 0) along `samples` random directions, and by
+ * `gradientRadius`·‖w‖ along the gradient (one ascent step, the first-order worst case, as SAM's ascent per
+ * tensor); the record keeps the loss increases.
  */
 export interface FlatnessSettings {
   examples: number;
   radius: number;
   samples: number;
+  gradientRadius: number;
 }
 
 export interface FlatnessRecord {
@@ -65,6 +67,8 @@ export interface FlatnessRecord {
   lossIncrease: number;
   /** Largest loss increase among the random directions. */
   maxLossIncrease: number;
+  /** Relative radius of the gradient-direction step. */
+  gradientRadius: number;
   /** Loss increase along the normalised gradient (worst case to first order). */
   worstCaseLossIncrease: number;
 }

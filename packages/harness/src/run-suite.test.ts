@@ -70,13 +70,12 @@ describe('runSuite', () => {
     // Flatness on the 24 validation blobs, every run: perturbing can only be measured, never NaN.
     for (const record of outcome.completed) {
       const f = record.metrics.flatness!;
-      expect(f).toMatchObject({ radius: 0.05, examples: 24, samples: 3 });
+      expect(f).toMatchObject({ radius: 0.05, examples: 24, samples: 3, gradientRadius: 0.005 });
       expect(Number.isFinite(f.baseLoss) && Number.isFinite(f.lossIncrease) && Number.isFinite(f.worstCaseLossIncrease)).toBe(true);
-      // The gradient direction raises the loss at least as much as a typical random one (first order).
-      expect(f.worstCaseLossIncrease).toBeGreaterThanOrEqual(f.lossIncrease);
+      // A step up the gradient cannot lower the loss (first order) for a model that still learns.
+      expect(f.worstCaseLossIncrease).toBeGreaterThanOrEqual(0);
     }
-    expect(dense.metrics.flatness!.worstCaseLossIncrease).toBeGreaterThan(dense.metrics.flatness!.lossIncrease);
-    expect(dense.metrics.flatness!.lossIncrease).toBeGreaterThan(0);
+    expect(dense.metrics.flatness!.worstCaseLossIncrease).toBeGreaterThan(0);
     expect(store.readLog(c2.id).map((row) => row.call)).toEqual([0, 0, 0, 1, 1, 1]);
     expect(existsSync(join(store.runDir(c2.id), 'checkpoint'))).toBe(false); // dropped once completed
 

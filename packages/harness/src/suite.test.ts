@@ -35,6 +35,18 @@ describe('suite validation', () => {
     expect(suite.methods[0]).toEqual({ name: 'fake-iterative', options: {} });
     expect(suite.targets).toEqual([{ kind: 'compression', ratio: 2 }, { kind: 'flops-reduction', fraction: 0.5 }]);
     expect(suite.latency).toBe(false);
+    expect(suite.flatness).toEqual({});
+  });
+
+  it('keeps only flatness settings that differ from the defaults, so default runs keep their ids', () => {
+    expect(validateSuite({ ...good, flatness: { radius: 0.05, samples: 8 } }, registries).flatness).toEqual({ samples: 8 });
+    expect(validateSuite({ ...good, flatness: false }, registries).flatness).toBe(false);
+    expect(problems({ ...good, flatness: { radius: -1, samples: 2.5, width: 3 } })).toEqual([
+      'suite.flatness.radius: must be a number in [0, 10], got -1',
+      'suite.flatness.samples: must be an integer in [1, 1000], got 2.5',
+      'suite.flatness.width: unknown field; allowed: examples, radius, samples, gradientRadius',
+    ]);
+    expect(problems({ ...good, flatness: true })).toEqual(['suite.flatness: must be false or an object { "examples", "radius", "samples", "gradientRadius" }']);
   });
 
   it('names an unknown method and lists the known ones', () => {

@@ -157,13 +157,14 @@ const FLATNESS_LIMITS: Record<keyof FlatnessSettings, { integer: boolean; min: n
   examples: { integer: true, min: 1, max: 1_000_000 },
   radius: { integer: false, min: 0, max: 10 },
   samples: { integer: true, min: 1, max: 1000 },
+  gradientRadius: { integer: false, min: 0, max: 10 },
 };
 
 function validateFlatness(value: unknown, fail: (path: string, message: string) => void): Partial<FlatnessSettings> | false {
   if (value === undefined) return {};
   if (value === false) return false;
   if (!isObject(value)) {
-    fail('suite.flatness', 'must be false or an object { "examples", "radius", "samples" }');
+    fail('suite.flatness', 'must be false or an object { "examples", "radius", "samples", "gradientRadius" }');
     return {};
   }
   const out: Partial<FlatnessSettings> = {};

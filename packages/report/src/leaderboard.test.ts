@@ -38,9 +38,19 @@ describe('leaderboardMarkdown', () => {
     expect(rows[1][3]).toBe('n=3');
     expect(rows[1][4]).toBe('8.00×');
     expect(rows[1][8]).toMatch(/ms$/);
-    expect(rows[1][9]).toBe('48.0k / 50.0k');
+    expect(rows[1][9]).toBe('–'); // no flatness measured in these records
+    expect(rows[1][10]).toBe('48.0k / 50.0k');
     expect(markdown).toContain('| rank | method | top1 (%) |');
     for (const ratio of [2, 4, 8, 16, 32]) expect(markdown).toContain(`### Target compression=${ratio}`);
+  });
+
+  it('shows the flatness measure, mean over seeds, random beside gradient direction', () => {
+    const flat = [0, 1].map((seed) =>
+      syntheticRecord({ method: 'safe', target: { kind: 'compression', ratio: 8 }, seed, quality: 0.5, flatnessIncrease: 0.01 + seed * 0.02 }),
+    );
+    const rows = targetTable(leaderboardMarkdown([...records, ...flat], 'cifar10-resnet56'), 'compression=8');
+    const safe = rows.find((r) => r[1] === 'safe')!;
+    expect(safe[9]).toBe('0.020 / 0.080');
   });
 
   it('reorders when a method wins at a target, and separates methods by options', () => {

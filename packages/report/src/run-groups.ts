@@ -60,6 +60,8 @@ export interface RunGroup {
   paramsTotal: number;
   /** Mean batch-1 latency p50 in ms over the seeds that measured it; null when none did. */
   latencyP50Ms: Summary | null;
+  /** Flatness: mean loss increase under random / gradient-direction perturbations; null when no seed measured it. */
+  flatness: { random: Summary; worstCase: Summary; radius: number } | null;
   budgetUsed: Summary;
   budgetGranted: number;
 }
@@ -106,8 +108,19 @@ function makeGroup(records: RunRecord[]): RunGroup {
     paramsNonzero: summarize(records.map((r) => r.metrics.params.nonzero)),
     paramsTotal: first.metrics.params.total,
     latencyP50Ms: latencies.length > 0 ? summarize(latencies) : null,
+    flatness: flatnessSummary(records),
     budgetUsed: summarize(records.map((r) => r.budget.usedExamples)),
     budgetGranted: d.budgetExamples ?? first.budget.totalExamples,
+  };
+}
+
+function flatnessSummary(records: RunRecord[]): RunGroup['flatness'] {
+  const measured = records.flatMap((r) => (r.metrics.flatness ? [r.metrics.flatness] : []));
+  if (measured.length === 0) return null;
+  return {
+    random: summarize(measured.map((f) => f.lossIncrease)),
+    worstCase: summarize(measured.map((f) => f.worstCaseLossIncrease)),
+    radius: measured[0].radius,
   };
 }
 

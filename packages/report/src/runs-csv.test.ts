@@ -17,6 +17,7 @@ describe('runsCsv', () => {
     quality: 0.9123,
     options: { scope: 'global', note: 'a, "quoted" value' },
     latencyP50Ms: 2.5,
+    flatnessIncrease: 0.02,
   });
   const flops = syntheticRecord({ method: 'hrank', target: { kind: 'flops-reduction', fraction: 0.5 }, seed: 0, quality: 0.9 });
   const dense = syntheticRecord({ method: 'dense', target: null, seed: 0, quality: 0.9339 });
@@ -42,6 +43,9 @@ describe('runsCsv', () => {
     expect(Number(c.latency_batch1_p50_ms)).toBe(2.5);
     expect(Number(c.latency_batch1_p99_ms)).toBeCloseTo(3.75, 10);
     expect(c.latency_provider).toBe('cpu');
+    expect(Number(c.flatness_loss_increase)).toBeCloseTo(0.02, 10);
+    expect(Number(c.flatness_worst_case_loss_increase)).toBeCloseTo(0.08, 10);
+    expect(f.flatness_loss_increase).toBe('');
     expect(c.env_backend).toBe('tensorflow');
     expect(c.env_git_commit).toBe('abc1234');
     expect(f.target).toBe('flops=0.5');

@@ -4,7 +4,7 @@ import { targetLabel } from './run-groups.js';
 
 type Cell = string | number | boolean | null;
 
-const KNOWN_DESCRIPTION_FIELDS = new Set(['suite', 'task', 'method', 'options', 'target', 'seed', 'budgetExamples', 'taskOptions', 'latency']);
+const KNOWN_DESCRIPTION_FIELDS = new Set(['suite', 'task', 'method', 'options', 'target', 'seed', 'budgetExamples', 'taskOptions', 'latency', 'flatness']);
 
 /** The columns always present, in this order; metrics the record format gains later follow, sorted by name. */
 export const RUNS_CSV_BASE_COLUMNS = [
@@ -21,6 +21,7 @@ export const RUNS_CSV_BASE_COLUMNS = [
   'budget_examples',
   'task_options',
   'latency_measured',
+  'flatness_settings',
   'quality_name',
   'quality',
   'top1',
@@ -44,7 +45,12 @@ export const RUNS_CSV_BASE_COLUMNS = [
   'latency_throughput_batch',
   'latency_throughput_per_second',
   'flatness_radius',
+  'flatness_examples',
+  'flatness_samples',
+  'flatness_base_loss',
   'flatness_loss_increase',
+  'flatness_max_loss_increase',
+  'flatness_worst_case_loss_increase',
   'budget_total_examples',
   'budget_used_examples',
   'wall_time_seconds',
@@ -94,6 +100,7 @@ export function runCsvRow(record: RunRecord): Record<string, Cell> {
     error: record.error ?? null,
     task_options: d.taskOptions === undefined ? null : JSON.stringify(d.taskOptions),
     latency_measured: d.latency ?? null,
+    flatness_settings: d.flatness === undefined ? null : JSON.stringify(d.flatness),
     resumed: record.resumed ?? null,
     details: record.details === undefined ? null : JSON.stringify(record.details),
   };
