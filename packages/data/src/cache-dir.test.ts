@@ -2,7 +2,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findRepoRoot, defaultCacheDir } from './cache-dir.js';
+import { findRepoRoot } from '@prunebench/engine';
+import { defaultCacheDir } from './cache-dir.js';
 
 describe('cache location', () => {
   const dir = mkdtempSync(join(tmpdir(), 'prunebench-root-'));

@@ -1,3 +1,6 @@
 export * from './rng.js';
 export * from './backend.js';
 export * from './wasm-kernels/register.js';
+export * from './zip.js';
+export * from './zip-writer.js';
+export * from './repo-root.js';

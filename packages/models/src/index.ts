@@ -3,7 +3,6 @@ export * from './tensor-map.js';
 export * from './dtype.js';
 export * from './safetensors.js';
 export * from './pytorch/pickle.js';
-export * from './pytorch/zip.js';
 export * from './pytorch/checkpoint.js';
 export * from './layout.js';
 export * from './batchnorm.js';

@@ -2,7 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findRepoRoot, resolvePretrainedResNet, type FetchLike } from './weights.js';
+import { findRepoRoot } from '@prunebench/engine';
+import { resolvePretrainedResNet, type FetchLike } from './weights.js';
 
 const realWeights = process.env.PRUNEBENCH_WEIGHTS;
 const th20 = realWeights ? join(realWeights, 'resnet-cifar10', 'resnet20-12fca82f.th') : '';

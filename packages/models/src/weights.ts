@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findRepoRoot } from '@prunebench/engine';
 import { parseTorchCheckpoint } from './pytorch/checkpoint.js';
 import { createResNetCifar, type ResNetCifarModel } from './resnet-cifar.js';
 import { readSafetensors, writeFileAtomic } from './safetensors.js';
@@ -54,16 +55,6 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** The nearest folder at or above `start` that holds nx.json (the repository root), or null. */
-export function findRepoRoot(start = process.cwd()): string | null {
-  let dir = resolve(start);
-  for (;;) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return null;
-    dir = parent;
-  }
-}
 
 export function defaultWeightsCacheDir(): string {
   const root = findRepoRoot() ?? findRepoRoot(dirname(fileURLToPath(import.meta.url)));

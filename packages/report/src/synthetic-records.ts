@@ -58,7 +58,7 @@ export function syntheticRecord(run: SyntheticRun): RunRecord {
       ...(run.flatnessIncrease !== undefined
         ? {
             flatness: {
-              radius: 0.05, examples: 500, samples: 3, baseLoss: 0.3,
+              radius: 0.05, examples: 500, samples: 3, baseLoss: 0.3, gradientRadius: 0.005,
               lossIncrease: run.flatnessIncrease, maxLossIncrease: run.flatnessIncrease * 1.5, worstCaseLossIncrease: run.flatnessIncrease * 4,
             },
           }

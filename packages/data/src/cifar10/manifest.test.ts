@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findRepoRoot } from '../cache-dir.js';
+import { findRepoRoot } from '@prunebench/engine';
 import * as format from './format.js';
 
 describe('datasets/cifar10.json', () => {

@@ -7,7 +7,7 @@ import { resolveGlueTask, type ResolveGlueOptions } from './resolve.js';
 import { readGlueTask } from './read.js';
 import { DatasetError } from '../errors.js';
 import { GLUE_FIXTURE_TEXT, writeGlueFixture } from './glue-fixture.js';
-import { writeZip } from './zip-fixture.js';
+import { writeZip } from '@prunebench/engine';
 import { GLUE_DOWNLOADS } from './sources.js';
 
 let root: string;

@@ -8,13 +8,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, resolve as resolvePath } from 'node:path';
+import { ZipFormatError, ZipReader } from '@prunebench/engine';
 import { DatasetError } from '../errors.js';
 import { downloadWithMd5, type FetchLike } from '../download.js';
 import { defaultCacheDir } from '../cache-dir.js';
 import { GLUE_SPLITS, glueSplitFile, glueTaskInfo, type GlueTaskInfo, type GlueTaskName } from './tasks.js';
 import { verifyGlueTaskDir, type GlueFormatOptions } from './verify.js';
 import { GLUE_DOWNLOADS, type GlueDownloadFile } from './sources.js';
-import { listZipEntries, readZipEntry } from './zip.js';
 import { buildMrpcTsv } from './mrpc.js';
 
 export interface ResolveGlueOptions extends GlueFormatOptions {
@@ -129,8 +129,8 @@ async function extractZipIntoCache(task: GlueTaskInfo, archive: string, cacheRoo
   const old = readProvenance(target);
   if (old && JSON.stringify(old) === JSON.stringify(provenance) && isValidFolder(task, target, opts)) return target;
 
-  const zip = new Uint8Array(await readFile(archive));
-  const entries = listZipEntries(zip, archive);
+  const zip = openZip(new Uint8Array(await readFile(archive)), archive);
+  const entries = [...zip.entries.values()];
   // The shallowest train.tsv marks the task folder inside the archive (CoLA.zip also holds original/ files).
   const trainEntry = entries
     .filter((e) => !e.isDirectory && (e.name === 'train.tsv' || e.name.endsWith('/train.tsv')) && !e.name.startsWith('__MACOSX/'))
@@ -149,7 +149,7 @@ async function extractZipIntoCache(task: GlueTaskInfo, archive: string, cacheRoo
       if (rel.startsWith('..') || rel.startsWith('/')) throw new DatasetError(`archive ${archive}: unsafe path ${entry.name}`, archive);
       const dest = join(out, rel);
       await mkdir(dirname(dest), { recursive: true });
-      await writeFile(dest, readZipEntry(zip, entry, archive));
+      await writeFile(dest, readZipEntryOrFail(zip, entry.name, archive));
     }
     await verifyStaged(task, out, archive, opts);
     await writeFile(join(out, PROVENANCE_FILE), JSON.stringify(provenance, null, 2) + '\n');
@@ -232,4 +232,24 @@ async function buildMrpcIntoCache(task: GlueTaskInfo, paths: string[], workDir: 
   const target = join(cacheRoot, task.folder);
   await swapInto(out, target);
   return target;
+}
+
+function openZip(bytes: Uint8Array, archive: string): ZipReader {
+  try {
+    return new ZipReader(bytes, archive);
+  } catch (error) {
+    throw asDatasetError(error, archive);
+  }
+}
+
+function readZipEntryOrFail(zip: ZipReader, name: string, archive: string): Uint8Array {
+  try {
+    return zip.read(name);
+  } catch (error) {
+    throw asDatasetError(error, archive);
+  }
+}
+
+function asDatasetError(error: unknown, archive: string): Error {
+  return error instanceof ZipFormatError ? new DatasetError(error.message, archive) : (error as Error);
 }

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../safetensors.js';
 import { loadTorchCheckpoint, parseTorchCheckpoint } from './checkpoint.js';
 import { unpickle } from './pickle.js';
-import { ZipReader } from './zip.js';
+import { writeZip } from '@prunebench/engine';
 
 const weightsRoot = process.env.PRUNEBENCH_WEIGHTS;
 const dir = weightsRoot ? join(weightsRoot, 'resnet-cifar10') : '';
@@ -71,58 +70,9 @@ describe('unpickler', () => {
   });
 });
 
-describe('zip reader', () => {
-  function makeZip(files: { name: string; data: Uint8Array; deflate: boolean }[]): Uint8Array {
-    const parts: Uint8Array[] = [];
-    const central: Uint8Array[] = [];
-    let offset = 0;
-    for (const f of files) {
-      const body = f.deflate ? new Uint8Array(deflateRawSync(f.data)) : f.data;
-      const name = new TextEncoder().encode(f.name);
-      const local = new DataView(new ArrayBuffer(30));
-      local.setUint32(0, 0x04034b50, true);
-      local.setUint16(8, f.deflate ? 8 : 0, true);
-      local.setUint32(18, body.byteLength, true);
-      local.setUint32(22, f.data.byteLength, true);
-      local.setUint16(26, name.byteLength, true);
-      const c = new DataView(new ArrayBuffer(46));
-      c.setUint32(0, 0x02014b50, true);
-      c.setUint16(10, f.deflate ? 8 : 0, true);
-      c.setUint32(20, body.byteLength, true);
-      c.setUint32(24, f.data.byteLength, true);
-      c.setUint16(28, name.byteLength, true);
-      c.setUint32(42, offset, true);
-      parts.push(new Uint8Array(local.buffer), name, body);
-      central.push(new Uint8Array(c.buffer), name);
-      offset += 30 + name.byteLength + body.byteLength;
-    }
-    const dirSize = central.reduce((s, b) => s + b.byteLength, 0);
-    const eocd = new DataView(new ArrayBuffer(22));
-    eocd.setUint32(0, 0x06054b50, true);
-    eocd.setUint16(8, files.length, true);
-    eocd.setUint16(10, files.length, true);
-    eocd.setUint32(12, dirSize, true);
-    eocd.setUint32(16, offset, true);
-    const all = [...parts, ...central, new Uint8Array(eocd.buffer)];
-    const out = new Uint8Array(all.reduce((s, b) => s + b.byteLength, 0));
-    let at = 0;
-    for (const b of all) { out.set(b, at); at += b.byteLength; }
-    return out;
-  }
-
-  it('reads stored and deflated entries', () => {
-    const a = new TextEncoder().encode('stored entry');
-    const b = new TextEncoder().encode('deflated '.repeat(50));
-    const zip = new ZipReader(makeZip([{ name: 'x/a', data: a, deflate: false }, { name: 'x/b', data: b, deflate: true }]), 't.zip');
-    expect([...zip.entries.keys()]).toEqual(['x/a', 'x/b']);
-    expect(zip.read('x/a')).toEqual(a);
-    expect(zip.read('x/b')).toEqual(b);
-    expect(() => zip.read('x/c')).toThrow(/t\.zip.*x\/c/);
-  });
-
+describe('zip checkpoints', () => {
   it('names the file when the zip is truncated', () => {
-    const bytes = makeZip([{ name: 'a', data: new Uint8Array(100), deflate: false }]);
-    expect(() => new ZipReader(bytes.subarray(0, 60), 'cut.zip')).toThrow(/cut\.zip/);
+    const bytes = writeZip([{ name: 'a', data: new Uint8Array(100) }]);
     expect(() => parseTorchCheckpoint(bytes.subarray(0, 60), 'cut.pt')).toThrow(/cut\.pt/);
   });
 });

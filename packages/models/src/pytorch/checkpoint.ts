@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { bytesToFloat32, DTYPE_BYTES, isFloatDType, type RawDType } from '../dtype.js';
 import { elementCount, type HostTensor, type TensorMap } from '../tensor-map.js';
 import { unpickle, type PickleGlobal } from './pickle.js';
-import { isZip, ZipReader } from './zip.js';
+import { isZip, ZipReader } from '@prunebench/engine';
 
 /**
  * PyTorch checkpoints without PyTorch: the zip format (torch.save's default since 1.6) and the legacy

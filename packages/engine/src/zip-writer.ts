@@ -1,4 +1,4 @@
-/** Test helper: writes small zip archives (stored or deflated entries). Not exported from the package. */
+/** Writes small zip archives (stored or deflated entries, CRC-32 set): test fixtures and tiny exports. */
 import { crc32, deflateRawSync } from 'node:zlib';
 
 export interface ZipFixtureEntry {
