@@ -48,6 +48,9 @@ describe('prunebench CLI', () => {
     expect((await cli('list', 'things')).stderr).toContain('list: expected "tasks" or "methods"');
     expect((await cli('merge', 'a')).stderr).toContain('merge: --into is required');
     expect((await cli('data', 'fetch', 'imagenet')).stderr).toContain('unknown dataset "imagenet"');
+    const valSize = await cli('sensitivity', '--task', 'cifar10-resnet20', '--sparsities', '0.5', '--out', 'x.csv', '--val-size', '0');
+    expect(valSize.code).toBe(EXIT_USAGE);
+    expect(valSize.stderr).toContain('sensitivity: --val-size: "0" is not a positive integer');
   });
 
   it('rejects a malformed suite and an unknown method with the field named', async () => {
