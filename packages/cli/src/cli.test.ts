@@ -58,7 +58,7 @@ describe('prunebench CLI', () => {
       name: 'x', tasks: ['cifar10-resnet20'], methods: ['magnitude', 'magnitud'], targets: [{ compression: 2 }], seeds: [0], budget: 10,
     }), '--dry-run');
     expect(bad.code).toBe(EXIT_USAGE);
-    expect(bad.stderr).toMatch(/suite\.methods\[1\]\.name: unknown method "magnitud"; known: magnitude, random, lth, snip, safe/);
+    expect(bad.stderr).toMatch(/suite\.methods\[1\]\.name: unknown method "magnitud"; known: magnitude, random, lth, snip, safe, hrank, cka-hybrid/);
     const broken = await cli('run', suiteFile('{"name": "x", '), '--dry-run');
     expect(broken.code).toBe(EXIT_USAGE);
     expect(broken.stderr).toMatch(/suite\.json is not valid JSON/);
@@ -80,6 +80,6 @@ describe('prunebench CLI', () => {
     expect(tasks.stdout).toContain('cifar10-resnet20');
     expect(tasks.stdout).toContain('cifar10-resnet110');
     const methods = await cli('list', 'methods');
-    for (const name of ['magnitude', 'random', 'lth', 'snip', 'safe']) expect(methods.stdout).toContain(`${name}`);
+    for (const name of ['magnitude', 'random', 'lth', 'snip', 'safe', 'hrank', 'cka-hybrid']) expect(methods.stdout).toContain(`${name}`);
   });
 });

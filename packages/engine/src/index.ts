@@ -4,3 +4,4 @@ export * from './wasm-kernels/register.js';
 export * from './zip.js';
 export * from './zip-writer.js';
 export * from './repo-root.js';
+export * from './wasm-kernels/batch-norm-training.js';

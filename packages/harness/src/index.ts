@@ -15,4 +15,5 @@ export * from './environment.js';
 export * from './methods.js';
 export * from './tasks/types.js';
 export * from './tasks/cifar10-resnet.js';
+export * from './tasks/glue-bert.js';
 export * from './tasks/registry.js';

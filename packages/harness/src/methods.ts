@@ -1,3 +1,5 @@
+import { ckaHybridMethod } from '@prunebench/method-cka-hybrid';
+import { hrankMethod } from '@prunebench/method-hrank';
 import { lthMethod } from '@prunebench/method-lth';
 import { magnitudeMethod } from '@prunebench/method-magnitude';
 import { randomMethod } from '@prunebench/method-random';
@@ -24,6 +26,8 @@ export const BUILTIN_METHODS: ReadonlyArray<PruningMethod<any>> = [
   lthMethod,
   snipMethod,
   safeMethod,
+  hrankMethod,
+  ckaHybridMethod,
 ];
 
 export const METHODS: MethodRegistry = createMethodRegistry(BUILTIN_METHODS);

@@ -5,6 +5,7 @@ import {
   BudgetExceededError,
   applyMasks,
   lossAndGradients,
+  maskTensor,
   maskedSgdStep,
   type Batch,
   type BudgetedTrainer,
@@ -76,13 +77,14 @@ interface CallSignature {
 }
 
 /**
- * The real BudgetedTrainer: the task's recipe (SGD + momentum + weight decay, cosine decay over each
- * train call; a fresh momentum buffer per call, as a method re-creating its optimizer per round) over the task's training stream. Budget = examples × gradient evaluations, charged before
+ * The real BudgetedTrainer: the task's recipe (SGD + momentum + weight decay, or AdamW; cosine, linear-with-warm-up or
+ * constant learning rate over each train call; fresh momentum / Adam moments per call, as a method re-creating its
+ * optimizer per round) over the task's training stream. Budget = examples × gradient evaluations, charged before
  * each step; a request larger than what remains is refused with BudgetExceededError before any training.
  * Masks are re-applied after every step, so pruned weights stay exactly zero.
  *
  * Resume granularity: the state is checkpointed after every chunk of a train call (params, buffers,
- * momentum, step, budget, log) and after every completed call (params + buffers). On resume the method
+ * momentum or Adam moments, step, budget, log) and after every completed call (params + buffers). On resume the method
  * runs again from its start with the same seed; completed calls are not retrained but restored from
  * their checkpoints, and the interrupted call continues from its last chunk. Work a method does outside
  * `train` (scoring, mask selection, `gradients`, `validate`) is recomputed, deterministically.
@@ -148,6 +150,7 @@ export class HarnessTrainer implements BudgetedTrainer {
 
     const { recipe } = this.options;
     const velocity = new Map<string, tf.Tensor>();
+    const adam: AdamWState = { m: new Map(), v: new Map() };
     const stream = this.options.task.trainBatches(recipe.batchSize, this.options.rng.fork(`train-call-${call}`));
     let step = 0;
     let done = 0;
@@ -164,6 +167,8 @@ export class HarnessTrainer implements BudgetedTrainer {
       const meta = partial.meta as unknown as { step: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[] };
       for (const [key, array] of partial.arrays) {
         if (key.startsWith('momentum/')) velocity.set(key.slice('momentum/'.length), toTensor(array));
+        if (key.startsWith('adam-m/')) adam.m.set(key.slice('adam-m/'.length), toTensor(array));
+        if (key.startsWith('adam-v/')) adam.v.set(key.slice('adam-v/'.length), toTensor(array));
       }
       step = meta.step;
       done = meta.done;
@@ -185,9 +190,11 @@ export class HarnessTrainer implements BudgetedTrainer {
         lr = learningRateAt(recipe, lrScale, done, examples);
         let loss: number;
         try {
-          loss = maskedSgdStep(model, batch, {
-            learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, masks: options.masks, velocity,
-          });
+          loss = recipe.optimizer === 'adamw'
+            ? maskedAdamWStep(model, batch, { recipe, learningRate: lr, step: step + 1, masks: options.masks, state: adam })
+            : maskedSgdStep(model, batch, {
+              learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, masks: options.masks, velocity,
+            });
         } finally {
           disposeBatch(batch);
         }
@@ -212,6 +219,8 @@ export class HarnessTrainer implements BudgetedTrainer {
           if (done < examples && checkpoints) {
             const arrays = modelArrays(model);
             for (const [name, buf] of velocity) arrays.set(`momentum/${name}`, fromTensor(buf));
+            for (const [name, buf] of adam.m) arrays.set(`adam-m/${name}`, fromTensor(buf));
+            for (const [name, buf] of adam.v) arrays.set(`adam-v/${name}`, fromTensor(buf));
             checkpoints.writePartial(call, {
               meta: { signature, step, done, budgetUsed: this.used, log: this.log, losses, wallSeconds: this.wallSeconds() },
               arrays,
@@ -221,7 +230,7 @@ export class HarnessTrainer implements BudgetedTrainer {
         }
       }
     } finally {
-      tf.dispose([...velocity.values()]);
+      tf.dispose([...velocity.values(), ...adam.m.values(), ...adam.v.values()]);
     }
     const summary: TrainSummary = { steps: step, examples: done, finalLoss: lastLoss, losses };
     checkpoints?.writeFinished(call, {
@@ -264,6 +273,58 @@ export class HarnessTrainer implements BudgetedTrainer {
       }
     }
   }
+}
+
+/** AdamW's first and second moments by parameter name (fresh per train call, like SGD's momentum). */
+interface AdamWState {
+  m: Map<string, tf.Tensor>;
+  v: Map<string, tf.Tensor>;
+}
+
+/** Kinds AdamW decays (weight matrices and tables); biases and norms are not decayed, as in BERT fine-tuning. */
+const ADAMW_DECAYED_KINDS = new Set(['linear', 'conv2d', 'embedding']);
+
+/**
+ * One AdamW step (PyTorch's algorithm: w ← w·(1 − lr·wd); m, v updated with bias correction at step t;
+ * w ← w − lr·m̂/(√v̂ + ε)) with masks enforced: pruned weights get zero gradient (so their moments stay 0) and are
+ * re-zeroed after the update. Returns the batch loss before the step.
+ */
+export function maskedAdamWStep(
+  model: Model,
+  batch: Batch,
+  options: { recipe: FineTuneRecipe; learningRate: number; step: number; masks?: Masks; state: AdamWState },
+): number {
+  const { recipe, learningRate, step, masks, state } = options;
+  const [beta1, beta2] = recipe.betas ?? [0.9, 0.999];
+  const eps = recipe.eps ?? 1e-6;
+  const names = [...model.params.keys()];
+  const { loss, grads } = lossAndGradients(model, batch, names);
+  const correction1 = 1 - beta1 ** step;
+  const correction2 = 1 - beta2 ** step;
+  for (const name of names) {
+    const param = model.params.get(name)!;
+    const grad = grads.get(name)!;
+    const mask = masks?.get(name);
+    tf.tidy(() => {
+      const g = mask ? tf.mul(grad, mask) : grad;
+      const previousM = state.m.get(name);
+      const previousV = state.v.get(name);
+      const m = previousM ? tf.add(tf.mul(previousM, beta1), tf.mul(g, 1 - beta1)) : tf.mul(g, 1 - beta1);
+      const v = previousV ? tf.add(tf.mul(previousV, beta2), tf.mul(tf.square(g), 1 - beta2)) : tf.mul(tf.square(g), 1 - beta2);
+      previousM?.dispose();
+      previousV?.dispose();
+      state.m.set(name, tf.keep(m));
+      state.v.set(name, tf.keep(v));
+      const decay = recipe.weightDecay !== 0 && ADAMW_DECAYED_KINDS.has(model.paramKinds.get(name) ?? '') ? learningRate * recipe.weightDecay : 0;
+      const decayed = decay !== 0 ? tf.mul(param, 1 - decay) : param;
+      const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), eps));
+      let updated = tf.sub(decayed, tf.mul(update, learningRate));
+      if (mask) updated = maskTensor(updated, mask);
+      param.assign(updated);
+    });
+    grad.dispose();
+  }
+  return loss;
 }
 
 function nextBatch(stream: Iterator<Batch>): Batch {
@@ -331,9 +392,10 @@ export function restoreModel(model: Model, arrays: Map<string, StoredArray>): vo
   for (const [kind, table] of [['param', model.params], ['buffer', model.buffers]] as const) {
     for (const [name, variable] of table) {
       const stored = arrays.get(`${kind}/${name}`);
-      if (!stored) throw new Error(`checkpoint has no ${kind} "${name}"`);
+      // A mismatch means the checkpoint belongs to another model (e.g. another surgery): the run starts afresh.
+      if (!stored) throw new CheckpointMismatchError(`checkpoint has no ${kind} "${name}"`);
       if (stored.shape.join(',') !== variable.shape.join(',')) {
-        throw new Error(`checkpoint ${kind} "${name}" has shape [${stored.shape}], the model has [${variable.shape}]`);
+        throw new CheckpointMismatchError(`checkpoint ${kind} "${name}" has shape [${stored.shape}], the model has [${variable.shape}]`);
       }
       tf.tidy(() => variable.assign(toTensor(stored)));
     }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, hasFusedBatchNormTraining } from '@prunebench/engine';
 
 /** PyTorch BatchNorm2d defaults. */
 export const BN_EPS = 1e-5;
@@ -7,7 +8,9 @@ export const BN_MOMENTUM = 0.1;
 /**
  * Training-mode batch norm over NHWC with an analytic gradient: normalise with the batch statistics and
  * return them (kept, the caller disposes) so the running statistics can be updated after the forward.
- * The closed-form backward avoids the Tile-heavy gradient tfjs derives from `tf.moments`.
+ * The closed-form backward avoids the Tile-heavy gradient tfjs derives from `tf.moments`. Where
+ * @prunebench/engine's fused kernels are registered for the active backend (wasm), forward and backward are
+ * one kernel each (same numbers up to float rounding; tested in batchnorm.test.ts).
  */
 export function batchNormTraining(
   x: tf.Tensor4D,
@@ -15,6 +18,7 @@ export function batchNormTraining(
   beta: tf.Tensor1D,
   eps = BN_EPS,
 ): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  if (hasFusedBatchNormTraining()) return fusedBatchNormTraining(x, gamma, beta, eps);
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
   const count = x.shape[0] * x.shape[1] * x.shape[2];
@@ -38,6 +42,45 @@ export function batchNormTraining(
         const centred = tf.sub(tf.sub(dy, tf.div(dBeta, count)), tf.mul(savedXHat, tf.div(dGamma, count)));
         const dx = tf.mul(centred, tf.mul(savedGamma, savedInvStd));
         return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  const y = op(x, gamma, beta) as tf.Tensor4D;
+  return { y, mean: mean!, variance: variance! };
+}
+
+/**
+ * The same through @prunebench/engine's fused kernels (one forward kernel, one backward kernel; registered
+ * for wasm): same values and gradients as the composite path up to float rounding (statistics accumulate in
+ * float64 there). Gradients reaching the returned mean/variance are not propagated (as in the composite
+ * path): they are statistics for the running-stat update, not part of the loss.
+ */
+function fusedBatchNormTraining(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  let mean: tf.Tensor1D | undefined;
+  let variance: tf.Tensor1D | undefined;
+  const attrs = { varianceEpsilon: eps };
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, gammaIn, betaIn] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const [value, batchMean, batchVariance] = tf.engine().runKernel(
+      BATCH_NORM_TRAINING, { x: xIn!, gamma: gammaIn!, beta: betaIn! }, attrs) as tf.Tensor[];
+    save([xIn!, gammaIn!, batchMean!, batchVariance!]);
+    mean = tf.keep(batchMean as tf.Tensor1D);
+    variance = tf.keep(batchVariance as tf.Tensor1D);
+    return {
+      value: value!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedX, savedGamma, savedMean, savedVariance] = saved;
+        const zeros = tf.zerosLike(savedMean!);
+        const grads = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, {
+          dy, x: savedX!, gamma: savedGamma!, mean: savedMean!, variance: savedVariance!, dMean: zeros, dVariance: zeros,
+        }, attrs) as tf.Tensor[];
+        return grads;
       },
     };
   });

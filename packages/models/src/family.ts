@@ -1,4 +1,5 @@
-import { resnetCifarFamily } from './resnet-cifar.js';
+import { bertFamily } from './bert/family.js';
+import { resnetCifarFamily } from './resnet-cifar-structure.js';
 import type { ModelStructure } from './structure.js';
 import type { ArchSpec, LayerSpec, Model, ModelFamily } from './types.js';
 
@@ -35,3 +36,4 @@ export function traceLayers(arch: ArchSpec, inputShape: number[]): LayerSpec[] {
 }
 
 registerModelFamily(resnetCifarFamily);
+registerModelFamily(bertFamily);

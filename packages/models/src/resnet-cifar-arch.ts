@@ -1,14 +1,21 @@
 import type { ArchSpec } from './types.js';
 
-/** One BasicBlock: conv3×3(stride) in→mid, conv3×3 mid→out; option-A shortcut when stride ≠ 1 or in ≠ out. */
+/**
+ * One BasicBlock: conv3×3(stride) in→mid, conv3×3 mid→out; option-A shortcut when stride ≠ 1 or in ≠ out.
+ * A block removed by surgery (`removed: true`, `mid: 0`) has no parameters and computes only its shortcut
+ * (identity, or subsample + zero-pad for a stride-2 / widening block); it keeps its place, so the names of the
+ * blocks after it (`layer2.3` …) do not change.
+ */
 export interface ResNetCifarBlock {
   mid: number;
   out: number;
   stride: number;
+  removed?: boolean;
 }
 
 export interface ResNetCifarArch extends ArchSpec {
   family: 'resnet-cifar';
+  /** 2 · blocks + 2, counting removed blocks too: the depth of the architecture a surgered model was cut from. */
   depth: number;
   numClasses: number;
   /** Output channels of the stem convolution `conv1`. */
@@ -54,8 +61,15 @@ export function validateResNetCifarArch(arch: unknown): ResNetCifarArch {
     blocks.forEach((block: unknown, b: number) => {
       const where = `stages[${s}].blocks[${b}]`;
       if (typeof block !== 'object' || block === null) throw new Error(`resnet-cifar arch: ${where} must be an object`);
-      const { mid, out, stride } = block as Record<string, unknown>;
-      positiveInt(mid, `${where}.mid`);
+      const { mid, out, stride, removed } = block as Record<string, unknown>;
+      if (removed !== undefined && typeof removed !== 'boolean') {
+        throw new Error(`resnet-cifar arch: ${where}.removed must be true or false, got ${JSON.stringify(removed)}`);
+      }
+      if (removed === true) {
+        if (mid !== 0) throw new Error(`resnet-cifar arch: ${where}.mid must be 0 for a removed block, got ${JSON.stringify(mid)}`);
+      } else {
+        positiveInt(mid, `${where}.mid`);
+      }
       positiveInt(out, `${where}.out`);
       positiveInt(stride, `${where}.stride`);
       if ((stride !== 1 || out !== channels) && (out as number) < channels) {
@@ -78,6 +92,7 @@ export interface ResolvedBlock extends ResNetCifarBlock {
   prefix: string; // e.g. `layer2.0`
   in: number;
   optionA: boolean;
+  removed: boolean;
 }
 
 export function resolveBlocks(arch: ResNetCifarArch): ResolvedBlock[] {
@@ -85,7 +100,9 @@ export function resolveBlocks(arch: ResNetCifarArch): ResolvedBlock[] {
   let channels = arch.stem;
   arch.stages.forEach((stage, s) =>
     stage.blocks.forEach((block, b) => {
-      out.push({ ...block, prefix: `layer${s + 1}.${b}`, in: channels, optionA: block.stride !== 1 || block.out !== channels });
+      out.push({
+        ...block, prefix: `layer${s + 1}.${b}`, in: channels, optionA: block.stride !== 1 || block.out !== channels, removed: block.removed === true,
+      });
       channels = block.out;
     }),
   );

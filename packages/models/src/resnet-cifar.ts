@@ -10,7 +10,7 @@ import {
   validateResNetCifarArch,
   type ResNetCifarArch,
 } from './resnet-cifar-arch.js';
-import type { LayerSpec, Model, ModelFamily, ParamKind } from './types.js';
+import type { LayerSpec, Model, ParamKind } from './types.js';
 
 export * from './resnet-cifar-arch.js';
 
@@ -42,6 +42,7 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
     conv('conv1.weight', 3, 3, arch.stem);
     bn('bn1', arch.stem);
     for (const block of resolveBlocks(arch)) {
+      if (block.removed) continue;
       conv(`${block.prefix}.conv1.weight`, 3, block.in, block.mid);
       bn(`${block.prefix}.bn1`, block.mid);
       conv(`${block.prefix}.conv2.weight`, 3, block.mid, block.out);
@@ -70,13 +71,35 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
   }
 
   forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: { training: boolean }): tf.Tensor {
+    return this.run(input, opts.training, null).logits;
+  }
+
+  /**
+   * Inference-mode forward that also returns, for the blocks named in `capture` (prefixes like `layer1.0`), the
+   * feature maps after `bn1` + ReLU (NHWC, the filters of `conv1`), and the pooled features fed to `linear`.
+   * The caller disposes every returned tensor.
+   */
+  forwardCapturing(input: tf.Tensor, capture: ReadonlySet<string>): { logits: tf.Tensor; mids: Map<string, tf.Tensor4D>; features: tf.Tensor2D } {
+    const known = new Set(resolveBlocks(this.arch).filter((b) => !b.removed).map((b) => b.prefix));
+    for (const prefix of capture) {
+      if (!known.has(prefix)) throw new Error(`resnet-cifar: no live block "${prefix}" to capture`);
+    }
+    const mids = new Map<string, tf.Tensor4D>();
+    const { logits, features } = this.run(input, false, { blocks: capture, mids });
+    return { logits, mids, features: features! };
+  }
+
+  private run(
+    input: tf.Tensor | Record<string, tf.Tensor>,
+    training: boolean,
+    capture: { blocks: ReadonlySet<string>; mids: Map<string, tf.Tensor4D> } | null,
+  ): { logits: tf.Tensor; features?: tf.Tensor2D } {
     if (this.disposed) throw new Error('resnet-cifar: forward on a disposed model');
     if (!(input instanceof tf.Tensor)) throw new Error('resnet-cifar: input must be an image tensor [batch, height, width, 3]');
     if (input.rank !== 4 || input.shape[3] !== 3) {
       throw new Error(`resnet-cifar: input must be NHWC [batch, height, width, 3], got shape [${input.shape}]`);
     }
     if (input.dtype !== 'float32') throw new Error(`resnet-cifar: input must be float32, got ${input.dtype}`);
-    const training = opts.training;
     const [batch, height, width] = input.shape as [number, number, number, number];
     if (training && batch * height * width < 2) {
       throw new Error('resnet-cifar: training-mode batch norm needs more than one value per channel');
@@ -84,6 +107,7 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
     // Running-stat updates are computed during the forward and assigned once it is done (also inside
     // tf.variableGrads / optimizer.minimize, where the buffers are not trainable and take no gradient).
     const pending: [tf.Variable, tf.Tensor][] = [];
+    let features: tf.Tensor2D | undefined;
     const logits = tf.tidy(() => {
       const batchNorm = (x: tf.Tensor4D, prefix: string): tf.Tensor4D => {
         const gamma = this.param<tf.Rank.R1>(`${prefix}.weight`);
@@ -122,18 +146,26 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
       let x = convBn(input as tf.Tensor4D, 'conv1.weight', 'bn1', 1, true);
       for (const block of resolveBlocks(this.arch)) {
         const p = block.prefix;
-        const h = convBn(convBn(x, `${p}.conv1.weight`, `${p}.bn1`, block.stride, true), `${p}.conv2.weight`, `${p}.bn2`, 1, false);
         const shortcut = block.optionA ? optionAShortcut(x, block.stride, block.out) : x;
+        // A removed block is its shortcut; x ≥ 0 (after a ReLU), so the block's final ReLU would change nothing.
+        if (block.removed) {
+          x = shortcut;
+          continue;
+        }
+        const mid = convBn(x, `${p}.conv1.weight`, `${p}.bn1`, block.stride, true);
+        if (capture?.blocks.has(p)) capture.mids.set(p, tf.keep(mid));
+        const h = convBn(mid, `${p}.conv2.weight`, `${p}.bn2`, 1, false);
         x = tf.relu(tf.add(h, shortcut)) as tf.Tensor4D;
       }
       const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
+      if (capture) features = tf.keep(pooled);
       return tf.add(tf.matMul(pooled, this.param<tf.Rank.R2>('linear.weight')), this.param('linear.bias'));
     });
     for (const [variable, value] of pending) {
       variable.assign(value);
       value.dispose();
     }
-    return logits;
+    return { logits, features };
   }
 
   dispose(): void {
@@ -200,6 +232,17 @@ export function traceResNetCifar(arch: ResNetCifarArch, inputShape: number[]): L
   for (const block of resolveBlocks(arch)) {
     const p = block.prefix;
     const [ih, iw] = [h, w];
+    if (block.removed) {
+      // only the shortcut is left: nothing at all for an identity, subsample + pad for an option-A block
+      if (block.optionA) {
+        [h, w] = [convOutSize(ih, 1, block.stride), convOutSize(iw, 1, block.stride)];
+        layers.push({
+          name: `${p}.shortcut`, op: 'shortcut', inShape: [ih, iw, block.in], outShape: [h, w, block.out],
+          stride: [block.stride, block.stride],
+        });
+      }
+      continue;
+    }
     [h, w] = conv(`${p}.conv1`, block.in, block.mid, block.stride);
     bn(`${p}.bn1`, [h, w, block.mid]);
     pointwise(`${p}.relu1`, 'relu', [h, w, block.mid]);
@@ -222,7 +265,5 @@ export function traceResNetCifar(arch: ResNetCifarArch, inputShape: number[]): L
   return layers;
 }
 
-export const resnetCifarFamily: ModelFamily<ResNetCifarArch> = {
-  family: 'resnet-cifar',
-  traceLayers: traceResNetCifar,
-};
+/** The image size MACs are counted at when no input shape is given (CIFAR: 32×32 RGB). */
+export const RESNET_CIFAR_REFERENCE_INPUT: readonly number[] = [32, 32, 3];

@@ -61,6 +61,13 @@ export interface ActivationCapture {
 
 export interface ModelStructure<A extends ArchSpec = ArchSpec> {
   channelGroups(model: Model<A>): ChannelGroup[];
+  /**
+   * Headline MACs per example of the whole model (conv + linear + matmul, the convention of metrics' countMacs) at
+   * the family's reference input (resnet-cifar: 32×32×3): what a FLOP-reduction target is a fraction of, in the
+   * same units as `macsPerUnit` and `RemovableBlock.macs`. Optional so families can add it later; structured
+   * methods need it for `flops-reduction` targets and say so when it is missing.
+   */
+  totalMacs?(model: Model<A>): number;
   removableBlocks(model: Model<A>): RemovableBlock[];
   /** Inference-mode forward that also returns activations of the named groups (unknown id: an Error naming it). */
   forwardWithActivations(model: Model<A>, input: tf.Tensor | Record<string, tf.Tensor>, groupIds: readonly string[]): ActivationCapture;

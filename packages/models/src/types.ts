@@ -85,4 +85,6 @@ export interface ModelFamily<A extends ArchSpec = ArchSpec> {
   traceLayers(arch: A, inputShape: number[]): LayerSpec[];
   /** Groups, blocks, activations and surgery for structured pruning (see structure.ts); absent = unstructured only. */
   structure?: ModelStructure<A>;
+  /** A freshly initialised model of this arch (used to rebuild a saved, possibly surgered, model from its arch metadata). */
+  create?(arch: A, options?: { seed?: number }): Model<A>;
 }

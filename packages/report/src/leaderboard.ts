@@ -125,7 +125,7 @@ export function leaderboardMarkdown(records: RunRecord[], task: string, referenc
     lines.push(`### Target ${target.targetLabel}`, '', markdownTable(header, rows), '');
   }
   lines.push(
-    `Quality is ${board.qualityName} on the test/dev split, mean ± sample std over seeds (n shown). Compression = total / nonzero parameters; MAC reduction and speedup count conv + linear multiply-accumulates; budget in training examples (forward + backward). Flatness: increase of the cross-entropy on fixed validation examples when every prunable weight tensor moves by a fixed fraction of its norm (pruned weights stay 0), along random directions (mean) and along the gradient (one ascent step); lower is flatter. Defaults: 500 examples, 5 % of the norm, 3 directions; runs.csv has each run's settings.`,
+    `Quality is ${board.qualityName} on the test/dev split, mean ± sample std over seeds (n shown). Compression = total / nonzero parameters; MAC reduction and speedup count conv + linear multiply-accumulates (plus the attention matmuls for BERT; docs/metrics.md); budget in training examples (forward + backward). Flatness: increase of the cross-entropy on fixed validation examples when every prunable weight tensor moves by a fixed fraction of its norm (pruned weights stay 0), along random directions (mean) and along the gradient (one ascent step); lower is flatter. Defaults: 500 examples, 5 % of the norm, 3 directions; runs.csv has each run's settings.`,
     '',
   );
   if (board.references.length > 0) lines.push(referencesMarkdown(board), '');

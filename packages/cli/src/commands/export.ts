@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL_MODEL_FILE, RunStore, writeFileAtomic } from '@prunebench/harness';
-import { exportOnnx, loadStateDict, readSafetensors } from '@prunebench/models';
+import { exportOnnx, loadModelFromSafetensors, type Model } from '@prunebench/models';
 import { defaultStoreDir } from '../paths.js';
 import { EXIT_OK, UsageError, parseFlags, requireString, type CliIO } from '../usage.js';
 import { TASK_FLAGS, loadTaskFromFlags } from './task-loading.js';
@@ -9,7 +9,8 @@ import { TASK_FLAGS, loadTaskFromFlags } from './task-loading.js';
 export const EXPORT_HELP = `Usage: prunebench export --task <task> [--run <id>] [--store dir] --out <file.onnx>
 
 Exports a model to ONNX (NCHW float32 input, normalised; logits out): the task's dense starting model,
-or with --run the final weights of a completed run in the store (unstructured runs).
+or with --run the final model of a completed run in the store (masked weights, or the smaller model
+that structured pruning left, rebuilt from the arch saved with it).
   --task <id>      task id (prunebench list tasks)
   --run <id>       experiment id of a completed run
   --store <dir>    run store (default reports/runs)
@@ -41,12 +42,12 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
     if (!existsSync(weightsFile)) throw new Error(`export: ${weightsFile} is missing (the run was recorded before final weights were stored)`);
   }
   const { task } = await loadTaskFromFlags('export', values, io);
-  const model = await task.startingModel();
+  let model: Model | undefined;
   try {
-    if (weightsFile) loadStateDict(model, await readSafetensors(weightsFile), { strict: true });
+    model = weightsFile ? await loadModelFromSafetensors(weightsFile) : await task.startingModel();
     writeFileAtomic(out, exportOnnx(model));
   } finally {
-    model.dispose();
+    model?.dispose();
     task.dispose();
   }
   io.out(`${out}\n`);

@@ -16,7 +16,7 @@ export async function listCommand(args: string[], io: CliIO): Promise<number> {
     for (const task of TASKS.values()) {
       const r = task.recipe;
       io.out(`${task.id}\n  ${task.description}\n`);
-      io.out(`  metric ${task.qualityName}; fine-tuning: SGD momentum ${r.momentum}, lr ${r.learningRate} (${r.schedule}), weight decay ${r.weightDecay}, batch ${r.batchSize}${r.augment ? ', crop+flip' : ''}\n`);
+      io.out(`  metric ${task.qualityName}; fine-tuning: ${r.optimizer === 'adamw' ? `AdamW betas ${(r.betas ?? [0.9, 0.999]).join('/')}` : `SGD momentum ${r.momentum}`}, lr ${r.learningRate} (${r.schedule}${r.warmupFraction ? `, ${r.warmupFraction * 100} % warm-up` : ''}), weight decay ${r.weightDecay}, batch ${r.batchSize}${r.augment ? ', crop+flip' : ''}\n`);
       io.out(`  sizing defaults ${JSON.stringify(task.defaultSizing)}\n`);
     }
   } else {

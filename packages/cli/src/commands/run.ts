@@ -19,6 +19,7 @@ import { measureLatency, toLatencyRecord } from '@prunebench/metrics';
 import { exportOnnx } from '@prunebench/models';
 import { ProgressBar, formatDuration } from '../progress.js';
 import { defaultCheckpointCache, defaultDataSource, defaultStoreDir, defaultWeightsDir } from '../paths.js';
+import { defaultGlueDir, defaultVocabDir } from './task-loading.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILURES, UsageError, parseFlags, type CliIO } from '../usage.js';
 
 export const RUN_HELP = `Usage: prunebench run <suite.json> [options]
@@ -33,6 +34,8 @@ Options:
   --backend <name>   tfjs backend: auto | tensorflow | webgpu | wasm | cpu (default: the suite's, else auto)
   --data <path>      CIFAR-10: a .tar.gz, the cifar-10-batches-bin folder or its parent
   --weights <dir>    folder with pretrained weights (resnet-cifar10/resnet20.safetensors, ...)
+  --vocab <dir>      BERT vocabulary folder (bert-base-uncased/vocab.txt; default $PRUNEBENCH_VOCAB)
+  --glue <dir>       GLUE data: a folder holding SST-2/, CoLA/, MRPC/, RTE/ (default $PRUNEBENCH_GLUE, $PRUNEBENCH_DATA/glue)
   --cache <dir>      dense-training checkpoint cache (default datasets/cache/checkpoints)
   -h, --help         this help
 
@@ -43,7 +46,7 @@ Exit codes: 0 all runs completed, 1 some run failed (recorded; the suite went on
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseFlags('run', args, {
     shard: { type: 'string' }, 'dry-run': { type: 'boolean' }, store: { type: 'string' }, backend: { type: 'string' },
-    data: { type: 'string' }, weights: { type: 'string' }, cache: { type: 'string' },
+    data: { type: 'string' }, weights: { type: 'string' }, cache: { type: 'string' }, vocab: { type: 'string' }, glue: { type: 'string' },
   });
   if (values.help) return io.out(RUN_HELP), EXIT_OK;
   if (positionals.length !== 1) throw new UsageError('run: expected exactly one suite file (prunebench run <suite.json>)');
@@ -86,6 +89,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       taskEnvironment: {
         dataDir: values.data ?? defaultDataSource(),
         weightsDir: values.weights ?? defaultWeightsDir(),
+        vocabDir: values.vocab ?? defaultVocabDir(),
+        glueDir: values.glue ?? defaultGlueDir(),
         cacheDir: values.cache ?? defaultCheckpointCache(),
         log: (message) => io.err(`  ${message}\n`),
       },
@@ -126,8 +131,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
 }
 
-async function latencyOf(model: Parameters<typeof exportOnnx>[0], _run: PlannedRun): Promise<LatencyRecord> {
-  const report = await measureLatency(exportOnnx(model), { inputShape: [3, 32, 32], provider: 'cpu' });
+/** Latency of the exported final model: at the task's inputs (BERT: token inputs at its sequence length), else a CIFAR image. */
+async function latencyOf(model: Parameters<typeof exportOnnx>[0], run: PlannedRun): Promise<LatencyRecord> {
+  const inputs = run.task.latencyInputs;
+  const report = await measureLatency(exportOnnx(model), inputs ? { inputs, provider: 'cpu' } : { inputShape: [3, 32, 32], provider: 'cpu' });
   return toLatencyRecord(report);
 }
 

@@ -12,7 +12,10 @@ describe('registerWasmTrainingKernels', () => {
     expect(builtInInput).toBeDefined();
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
     const names = registerWasmTrainingKernels();
-    expect(names).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum', '_FusedMatMul']);
+    expect(names).toEqual([
+      'BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'PrunebenchBatchNormTraining', 'PrunebenchBatchNormTrainingGrad',
+      'Slice', 'Sum', 'Transpose', 'UnsortedSegmentSum', '_FusedMatMul',
+    ]);
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc).toBe(conv2dBackpropInputWasmConfig.kernelFunc);
     await tf.setBackend('wasm');
     // Restoring the built-in after the backend started: it was set up through our registration.
@@ -32,6 +35,15 @@ describe('registerWasmTrainingKernels', () => {
     const second = registerWasmTrainingKernels();
     expect(second).toEqual(first);
     expect(first).toHaveLength(MISSING_WASM_KERNELS.length + FASTER_WASM_KERNELS.length);
+  });
+
+  it('registers only the kernels named in `only`, and rejects unknown names', async () => {
+    await tf.setBackend('wasm');
+    unregisterWasmTrainingKernels();
+    expect(registerWasmTrainingKernels({ only: ['Conv2DBackpropFilter', 'Slice'] })).toEqual(['Conv2DBackpropFilter', 'Slice']);
+    unregisterWasmTrainingKernels();
+    expect(() => registerWasmTrainingKernels({ only: ['Conv3D'] })).toThrow(/unknown kernels Conv3D/);
+    registerWasmTrainingKernels();
   });
 
   it('rejects a non-boolean fasterKernels option by name', () => {

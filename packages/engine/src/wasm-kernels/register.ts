@@ -6,8 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasmConfig, fusedMatMulWasmConfig } from './batch-mat-mul.js';
+import { batchNormTrainingGradWasmConfig, batchNormTrainingWasmConfig } from './batch-norm-training.js';
 import { conv2dBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputWasmConfig } from './conv2d-backprop-input.js';
+import { sliceWasmConfig } from './slice.js';
+import { sumWasmConfig } from './sum.js';
+import { transposeWasmConfig } from './transpose.js';
 import { unsortedSegmentSumWasmConfig } from './unsorted-segment-sum.js';
 import { rememberReplacedKernel, replacedKernel } from './wasm-kernel-calls.js';
 
@@ -17,16 +21,29 @@ export const MISSING_WASM_KERNELS: readonly tf.KernelConfig[] = [
   unsortedSegmentSumWasmConfig,
 ];
 
-/** Replacements for built-in wasm kernels that are much slower than the path we route them through. */
+/**
+ * Replacements for built-in wasm kernels that are much slower than the path we route them through, and
+ * fused kernels of our own (training-mode batch norm; used by @prunebench/models when registered).
+ */
 export const FASTER_WASM_KERNELS: readonly tf.KernelConfig[] = [
   conv2dBackpropInputWasmConfig,
   batchMatMulWasmConfig,
   fusedMatMulWasmConfig,
+  sliceWasmConfig,
+  sumWasmConfig,
+  transposeWasmConfig,
+  batchNormTrainingWasmConfig,
+  batchNormTrainingGradWasmConfig,
 ];
 
 export interface WasmTrainingKernelOptions {
   /** Also replace slow built-in kernels (default true); false registers only the missing ones. */
   fasterKernels?: boolean;
+  /**
+   * Register only these kernels (names from MISSING_WASM_KERNELS and FASTER_WASM_KERNELS), e.g. to measure
+   * an older set against the current one; default: all that `fasterKernels` allows.
+   */
+  only?: readonly string[];
 }
 
 /** Names of the kernels prunebench currently has registered for wasm. */
@@ -54,8 +71,15 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
   if (typeof fasterKernels !== 'boolean') {
     throw new Error(`registerWasmTrainingKernels: option 'fasterKernels' must be a boolean, got ${typeof fasterKernels}`);
   }
-  for (const config of MISSING_WASM_KERNELS) install(config);
-  if (fasterKernels) for (const config of FASTER_WASM_KERNELS) install(config);
+  const only = options.only;
+  if (only !== undefined) {
+    const known = [...MISSING_WASM_KERNELS, ...FASTER_WASM_KERNELS].map((k) => k.kernelName);
+    const unknown = only.filter((name) => !known.includes(name));
+    if (unknown.length > 0) throw new Error(`registerWasmTrainingKernels: option 'only' names unknown kernels ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  }
+  const wanted = (config: tf.KernelConfig) => only === undefined || only.includes(config.kernelName);
+  for (const config of MISSING_WASM_KERNELS) if (wanted(config)) install(config);
+  if (fasterKernels) for (const config of FASTER_WASM_KERNELS) if (wanted(config)) install(config);
   return [...installed].sort();
 }
 

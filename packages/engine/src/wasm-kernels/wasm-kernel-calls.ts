@@ -41,8 +41,13 @@ export function reshapeInfo(x: tf.TensorInfo, shape: number[], backend: tf.Kerne
   return runWasmKernel('Reshape', { x }, { shape }, backend);
 }
 
+/** A transpose through the Transpose kernel registered now (prunebench's faster one where installed). */
 export function transposeInfo(x: tf.TensorInfo, perm: number[], backend: tf.KernelBackend): tf.TensorInfo {
-  return runWasmKernel('Transpose', { x }, { perm }, backend);
+  const config = tf.getKernel('Transpose', 'wasm');
+  if (config === undefined) throw new Error(`wasm kernel 'Transpose' is not registered`);
+  const out = config.kernelFunc({ inputs: { x }, attrs: { perm }, backend });
+  if (Array.isArray(out)) throw new Error('wasm kernel Transpose returned several outputs');
+  return out;
 }
 
 /** Spatial padding of an NHWC tensor where a negative amount means "crop that many rows/columns". */

@@ -1,4 +1,5 @@
 import type { SeededRng } from '@prunebench/engine';
+import type { LatencyInputSpec } from '@prunebench/metrics';
 import type { LayerSpec, Model } from '@prunebench/models';
 import type { Batch } from '@prunebench/pruning';
 
@@ -16,17 +17,32 @@ export interface TaskSizing {
 
 /** How the harness fine-tunes: the same for every method, so comparisons are fair. */
 export interface FineTuneRecipe {
-  optimizer: 'sgd';
+  /**
+   * `sgd`: PyTorch's SGD with heavy-ball momentum and coupled L2 weight decay on every parameter.
+   * `adamw`: PyTorch's AdamW (bias-corrected moments, decoupled weight decay), decay on weight matrices and
+   * embedding tables only (not biases or norms, as Hugging Face's GLUE fine-tuning).
+   */
+  optimizer: 'sgd' | 'adamw';
+  /** SGD momentum (ignored by AdamW). */
   momentum: number;
-  /** Learning rate at the start of every `train` call (times the call's lrScale). */
+  /** Learning rate at the start of every `train` call (times the call's lrScale); the peak after warm-up. */
   learningRate: number;
-  /** `cosine`: decays to 0 over the examples of each `train` call; `constant`: no decay. */
-  schedule: 'cosine' | 'constant';
-  /** Coupled L2 weight decay, as PyTorch's SGD, on every trainable parameter. */
+  /**
+   * `cosine`: decays to 0 over the examples of each `train` call; `constant`: no decay; `linear`: linear warm-up over
+   * `warmupFraction` of the call, then linear decay to 0 (BERT's schedule).
+   */
+  schedule: 'cosine' | 'constant' | 'linear';
+  /** Weight decay: coupled L2 for SGD (PyTorch's weight_decay), decoupled for AdamW. */
   weightDecay: number;
   batchSize: number;
-  /** Standard CIFAR augmentation: random crop with 4-pixel zero padding + horizontal flip. */
+  /** Standard CIFAR augmentation: random crop with 4-pixel zero padding + horizontal flip (image tasks only). */
   augment: boolean;
+  /** AdamW's (β1, β2); default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** AdamW's ε; default 1e-6 (BERT's). */
+  eps?: number;
+  /** Fraction of each train call spent warming up (`linear` schedule); default 0. */
+  warmupFraction?: number;
 }
 
 /** Where a task gets its dense starting point. */
@@ -50,6 +66,12 @@ export interface TaskEnvironment {
   dataDir?: string;
   /** Folder with pretrained weights. */
   weightsDir?: string;
+  /** Folder with the BERT vocabulary (`bert-base-uncased/vocab.txt` or `vocab.txt`); default env PRUNEBENCH_VOCAB. */
+  vocabDir?: string;
+  /** GLUE data (a GLUE root or a task folder); default: resolveGlueTask's order (PRUNEBENCH_GLUE, PRUNEBENCH_DATA, cache). */
+  glueDir?: string;
+  /** Folder with Hugging Face BERT checkpoints `bert-tiny/`, `bert-mini/` to fine-tune from; default env PRUNEBENCH_BERT_CHECKPOINTS. */
+  bertCheckpointsDir?: string;
   /** Cache for dense-training checkpoints (`datasets/cache/checkpoints`). */
   cacheDir: string;
   log(message: string): void;
@@ -90,5 +112,10 @@ export interface TaskDefinition {
   startingPoint: StartingPoint;
   /** Rough speeds for the dry-run's time estimate (measured or scaled from a measurement; say which backend). */
   throughputHint?: { backend: string; trainPerSecond: number; evalPerSecond: number };
+  /**
+   * The exported model's inputs for latency (one example, no batch dimension), e.g. BERT's three token inputs at the
+   * task's sequence length. Absent: one float32 image input [3, 32, 32] (the CIFAR tasks).
+   */
+  latencyInputs?: LatencyInputSpec[];
   load(sizing: TaskSizing, env: TaskEnvironment): Promise<LoadedTask>;
 }

@@ -4,11 +4,30 @@ import { SeededRng } from '@prunebench/engine';
 import { createOrtSession, deviceName, latencyToolVersions, type ExecutionProvider } from './session.js';
 import { summarizeLatency, throughputPerSecond, type LatencySummary } from './summary.js';
 
+/**
+ * One graph input to feed: its shape for one example (no batch dimension) and its values. `float32`: seeded uniform
+ * [0, 1). Integer inputs (token ids, masks): seeded uniform integers in [low, high), or all equal to `fill`.
+ */
+export interface LatencyInputSpec {
+  name: string;
+  dtype: 'float32' | 'int32' | 'int64';
+  shape: number[];
+  /** Integer inputs: values drawn uniformly from [low, high). Default [0, 1) (zeros). */
+  range?: [number, number];
+  /** Integer inputs: every value equal to this (e.g. an all-ones attention mask). */
+  fill?: number;
+}
+
 export interface MeasureLatencyOptions {
-  /** Input shape of one example, without the batch dimension (e.g. [3, 32, 32] for an NCHW image model). */
-  inputShape: number[];
-  /** The graph input to feed; default: the session's first input. Inputs are float32, seeded uniform [0, 1). */
+  /**
+   * Input shape of one example, without the batch dimension (e.g. [3, 32, 32] for an NCHW image model), for a
+   * model with one float32 input. Models with several or integer inputs (BERT) give `inputs` instead.
+   */
+  inputShape?: number[];
+  /** The graph input to feed with `inputShape`; default: the session's first input. Inputs are float32, seeded uniform [0, 1). */
   inputName?: string;
+  /** Every graph input, by spec (replaces inputShape/inputName). */
+  inputs?: LatencyInputSpec[];
   /** Batch for the latency percentiles and batch for throughput. Default { latency: 1, throughput: 128 }. */
   batchSizes?: { latency: number; throughput: number };
   provider?: ExecutionProvider;
@@ -45,8 +64,12 @@ export interface LatencyReport {
   graphOptimizationLevel: 'all';
   device: string;
   versions: Record<string, string>;
+  /** The fed inputs' names, comma-separated (one name for single-input models). */
   inputName: string;
+  /** Shape of one example of the first input. */
   inputShape: number[];
+  /** Every fed input (present when measured with `inputs`). */
+  inputs?: LatencyInputSpec[];
   modelBytes: number;
   latency: BatchMeasurement;
   throughput: BatchMeasurement;
@@ -79,7 +102,12 @@ export async function measureLatency(onnxBytes: Uint8Array, options: MeasureLate
   const minIterations = options.minIterations ?? 200;
   const minTimeMs = options.minTimeMs ?? 2000;
   const throughputMinIterations = options.throughputMinIterations ?? 20;
-  checkShape(options.inputShape, 'inputShape');
+  if (options.inputs) {
+    if (options.inputs.length === 0) throw new Error('inputs must list at least one graph input');
+    for (const spec of options.inputs) checkShape(spec.shape, `inputs "${spec.name}" shape`);
+  } else {
+    checkShape(options.inputShape as number[], 'inputShape');
+  }
   checkPositiveInteger(batchSizes.latency, 'batchSizes.latency');
   checkPositiveInteger(batchSizes.throughput, 'batchSizes.throughput');
   checkPositiveInteger(minIterations, 'minIterations');
@@ -89,10 +117,15 @@ export async function measureLatency(onnxBytes: Uint8Array, options: MeasureLate
 
   const session = await createOrtSession(onnxBytes, { provider, threads, spinning });
   try {
-    const inputName = options.inputName ?? session.inputNames[0];
-    if (!session.inputNames.includes(inputName)) throw new Error(`inputName "${inputName}" is not an input of the model (inputs: ${session.inputNames.join(', ')})`);
+    const specs: LatencyInputSpec[] = options.inputs
+      ?? [{ name: options.inputName ?? session.inputNames[0], dtype: 'float32', shape: options.inputShape as number[] }];
+    for (const spec of specs) {
+      if (!session.inputNames.includes(spec.name)) {
+        throw new Error(`${options.inputs ? 'input' : 'inputName'} "${spec.name}" is not an input of the model (inputs: ${session.inputNames.join(', ')})`);
+      }
+    }
     const timeBatch = (batch: number, iterations: number) =>
-      timeSessionRun(session, randomFeeds(inputName, batch, options.inputShape), { warmupIterations, iterations, minTimeMs, batch });
+      timeSessionRun(session, feedsFromSpecs(specs, batch), { warmupIterations, iterations, minTimeMs, batch });
     const latency = await timeBatch(batchSizes.latency, minIterations);
     const throughput = await timeBatch(batchSizes.throughput, throughputMinIterations);
     return {
@@ -103,13 +136,15 @@ export async function measureLatency(onnxBytes: Uint8Array, options: MeasureLate
       graphOptimizationLevel: 'all',
       device: deviceName(provider),
       versions: latencyToolVersions(),
-      inputName,
-      inputShape: [...options.inputShape],
+      inputName: specs.map((spec) => spec.name).join(','),
+      inputShape: [...specs[0].shape],
+      ...(options.inputs ? { inputs: specs.map((spec) => structuredClone(spec)) } : {}),
       modelBytes: onnxBytes.length,
       latency,
       throughput,
       measuredAt: new Date().toISOString(),
-      method: 'tinybench Bench (performance.now, one sample per awaited session.run, no timer-overhead correction), float32 inputs uniform [0, 1)',
+      method: `tinybench Bench (performance.now, one sample per awaited session.run, no timer-overhead correction), ${
+        options.inputs ? 'inputs by spec (seeded)' : 'float32 inputs uniform [0, 1)'}`,
     };
   } finally {
     await session.release();
@@ -149,6 +184,27 @@ export function randomFeeds(inputName: string, batch: number, shape: number[]): 
   const size = dims.reduce((a, b) => a * b, 1);
   const data = new SeededRng(0).uniformArray(size, 0, 1);
   return { [inputName]: new ort.Tensor('float32', data, dims) };
+}
+
+/** Feeds [batch, ...shape] for every spec, seeded (input k draws from seed k), so every measurement sees the same values. */
+export function feedsFromSpecs(specs: readonly LatencyInputSpec[], batch: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  specs.forEach((spec, k) => {
+    const dims = [batch, ...spec.shape];
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (spec.dtype === 'float32') {
+      feeds[spec.name] = new ort.Tensor('float32', new SeededRng(k).uniformArray(size, 0, 1), dims);
+      return;
+    }
+    const [low, high] = spec.range ?? [0, 1];
+    if (!(Number.isInteger(low) && Number.isInteger(high) && high > low)) throw new Error(`inputs "${spec.name}": range must be integers [low, high) with high > low`);
+    const rng = new SeededRng(k);
+    const values = Array.from({ length: size }, () => spec.fill ?? low + rng.int(high - low));
+    feeds[spec.name] = spec.dtype === 'int64'
+      ? new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims)
+      : new ort.Tensor('int32', Int32Array.from(values), dims);
+  });
+  return feeds;
 }
 
 /** The harness's LatencyRecord fields, from a full report. */

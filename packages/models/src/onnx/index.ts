@@ -1,5 +1,6 @@
 /** ONNX export (protobuf encoder, per-family exporters) and onnxruntime-node runner. */
 import './resnet-cifar-exporter.js'; // registers the 'resnet-cifar' exporter
+import './bert-exporter.js'; // registers the 'bert' exporter
 
 export { ProtoWriter, type ProtoInt } from './protobuf.js';
 export {
@@ -33,6 +34,7 @@ export {
   type OnnxExporter,
 } from './export.js';
 export { exportResNetCifarOnnx } from './resnet-cifar-exporter.js';
+export { exportBertOnnx } from './bert-exporter.js';
 export { hwioToOihw } from './tensor-data.js';
 export {
   OnnxRunner,

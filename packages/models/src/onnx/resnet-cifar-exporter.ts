@@ -8,7 +8,8 @@
  * Internally prunebench works in NHWC; use `nhwcToNchw` (runner.ts) to feed NHWC images.
  *
  * Widths come from the parameters themselves (and are checked against the arch), so a structurally
- * pruned model exports physically smaller; masked weights (unstructured) export dense with zeros.
+ * pruned model exports physically smaller; masked weights (unstructured) export dense with zeros. Blocks
+ * removed by surgery (`removed: true`) export as their shortcut only.
  */
 import type { Model } from '../types.js';
 import { BN_EPS } from '../batchnorm.js';
@@ -92,11 +93,16 @@ class ResNetCifarGraph {
     let channels = arch.stem;
     for (const block of resolveBlocks(arch)) {
       const p = block.prefix;
+      channels = block.out;
+      if (block.removed) {
+        // a block removed by surgery is its shortcut alone (its input is ≥ 0, so no ReLU is needed)
+        x = this.shortcut(x, p, block.in, block.out, block.stride);
+        continue;
+      }
       const h = this.g.node('Relu', `${p}.relu1`, [this.convBn(x, `${p}.conv1`, `${p}.bn1`, block.in, block.mid, block.stride)]);
       const residual = this.convBn(h, `${p}.conv2`, `${p}.bn2`, block.mid, block.out, 1);
       const sum = this.g.node('Add', `${p}.add`, [residual, this.shortcut(x, p, block.in, block.out, block.stride)]);
       x = this.g.node('Relu', `${p}.relu2`, [sum]);
-      channels = block.out;
     }
     x = this.g.node('GlobalAveragePool', 'avgpool', [x]);
     x = this.g.node('Flatten', 'flatten', [x], [intAttr('axis', 1)]);

@@ -1,0 +1,52 @@
+/**
+ * Where one prunebench training step goes: ResNet-CIFAR (`createResNetCifar`, batch-norm in training mode) or
+ * BERT-mini (`createBert`, sequences of 128 tokens),
+ * `maskedSgdStep` (SGD momentum 0.9, weight decay 5e-4) exactly as the harness trainer does it, profiled
+ * with tf.profile and grouped by kernel name.
+ *
+ *   npx tsx benchmarks/perf/profile-train-step.ts [--model resnet20|resnet56|bert-mini] [--batch 128 (bert: 32)] [--backend wasm]
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initEngine, parseBackendRequest, SeededRng } from '@prunebench/engine';
+import { bertMiniArch, createBert, createResNetCifar, type Model } from '@prunebench/models';
+import { maskedSgdStep } from '@prunebench/pruning';
+
+function arg(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+const modelName = arg('model') ?? 'resnet20';
+const bert = modelName === 'bert-mini';
+const depth = bert ? 0 : Number(modelName.replace('resnet', ''));
+const batch = Number(arg('batch') ?? (bert ? 32 : 128));
+const engine = await initEngine({ backend: parseBackendRequest(arg('backend') ?? 'wasm', '--backend') });
+const rng = new SeededRng(0);
+const model: Model = bert ? createBert(bertMiniArch(2), { seed: 0 }) : createResNetCifar(depth, { seed: 0 });
+const inputs = bert
+  ? { input_ids: tf.tensor2d(Int32Array.from({ length: batch * 128 }, () => 1 + rng.int(30_000)), [batch, 128], 'int32') }
+  : tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
+const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(bert ? 2 : 10)), 'int32');
+const velocity = new Map<string, tf.Tensor>();
+const step = () => maskedSgdStep(model, { inputs, labels, size: batch }, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity });
+
+step();
+step();
+const t0 = performance.now();
+step();
+const wallMs = performance.now() - t0;
+const profile = await tf.profile(() => { step(); });
+const byKernel = new Map<string, { ms: number; calls: number }>();
+for (const k of profile.kernels) {
+  const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+  entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  entry.calls += 1;
+  byKernel.set(k.name, entry);
+}
+const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+console.log(`${engine.backend} ${engine.device}; ${modelName}, batch ${batch}; one step ${wallMs.toFixed(0)} ms wall (${(batch * 1000 / wallMs).toFixed(1)} img/s)`);
+console.log('| kernel | calls | ms | share |');
+console.log('| --- | ---: | ---: | ---: |');
+for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
+  console.log(`| ${name} | ${e.calls} | ${e.ms.toFixed(1)} | ${((100 * e.ms) / total).toFixed(1)} % |`);
+}
+console.log(`| all kernels | ${profile.kernels.length} | ${total.toFixed(0)} | 100 % |`);

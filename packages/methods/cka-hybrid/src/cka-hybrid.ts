@@ -1,0 +1,217 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  StructureError,
+  getModelStructure,
+  keepIndicesByScore,
+  removalCountsForAmount,
+  structuredCost,
+  type Model,
+  type ModelStructure,
+  type SurgeryPlan,
+} from '@prunebench/models';
+import {
+  booleanOption,
+  disposeBatch,
+  numberOption,
+  parseMethodOptions,
+  trainUnlessEmpty,
+  type Batch,
+  type BudgetedTrainer,
+  type MethodContext,
+  type MethodResult,
+  type PruningMethod,
+} from '@prunebench/pruning';
+import { linearCka } from './linear-cka.js';
+
+export interface CkaHybridOptions extends Record<string, unknown> {
+  /** Training images (not augmented) on which representations are compared. */
+  probeSize: number;
+  /** Each step removes about this fraction of the starting model's MACs (or parameters, for a compression target). */
+  stepFraction: number;
+  /** Examples each candidate is fine-tuned on before it is scored (both candidates, charged; 0: score right after surgery). */
+  candidateExamples: number;
+  /** Share of the budget kept for the final fine-tuning at the target; the rest is spread over the steps. */
+  finalFraction: number;
+  /** false: prune only (no fine-tuning at all, candidates included). */
+  finetune: boolean;
+}
+
+const CKA_HYBRID_DEFAULTS: CkaHybridOptions = { probeSize: 256, stepFraction: 0.1, candidateExamples: 128, finalFraction: 0.5, finetune: true };
+
+export const ckaHybridMethod: PruningMethod<CkaHybridOptions> = {
+  name: 'cka-hybrid',
+  description: 'Iterative structured pruning: per step, drop blocks or prune units, whichever keeps linear CKA to the parent higher',
+  structured: true,
+  targetKinds: ['flops-reduction', 'compression'],
+  defaults: CKA_HYBRID_DEFAULTS,
+  parseOptions(options) {
+    return parseMethodOptions('cka-hybrid', CKA_HYBRID_DEFAULTS, options, {
+      probeSize: numberOption({ min: 2, integer: true }),
+      stepFraction: numberOption({ minExclusive: 0, max: 1 }),
+      candidateExamples: numberOption({ min: 0, integer: true }),
+      finalFraction: numberOption({ min: 0, max: 1 }),
+      finetune: booleanOption(),
+    });
+  },
+  run: runCkaHybrid,
+};
+
+interface Candidate {
+  kind: 'blocks' | 'units';
+  model: Model;
+  removed: string[] | Record<string, number>;
+  saving: number;
+  cka?: number;
+}
+
+/** Pooled features of the probe, as a host array [examples × features]. */
+function probeFeatures(structure: ModelStructure, model: Model, probe: Batch): Float32Array {
+  const capture = structure.forwardWithActivations(model, probe.inputs, []);
+  try {
+    return Float32Array.from(capture.features.dataSync() as Float32Array);
+  } finally {
+    tf.dispose([capture.output, capture.features, ...capture.activations.values()]);
+  }
+}
+
+/** Mean |activation| of every unit of every group on the probe (lower = pruned first). */
+function meanAbsActivations(structure: ModelStructure, model: Model, probe: Batch, groupIds: string[]): Map<string, Float64Array> {
+  const capture = structure.forwardWithActivations(model, probe.inputs, groupIds);
+  try {
+    return new Map(groupIds.map((id) => {
+      const t = capture.activations.get(id)!;
+      const values = tf.tidy(() => tf.mean(tf.abs(t), [0, 2, 3])).dataSync();
+      return [id, Float64Array.from(values)];
+    }));
+  } finally {
+    tf.dispose([capture.output, capture.features, ...capture.activations.values()]);
+  }
+}
+
+async function runCkaHybrid(context: MethodContext<CkaHybridOptions>): Promise<MethodResult> {
+  const { options, trainer, log } = context;
+  const structure = getModelStructure(context.model);
+  const cost = structuredCost(structure, context.target);
+  const start = cost.measure(context.model);
+  const allowed = cost.allowed(context.model);
+  const stepAmount = options.stepFraction * start;
+  const estimatedSteps = Math.max(1, Math.ceil((start - allowed) / stepAmount));
+  const budget = options.finetune ? trainer.remainingExamples() : 0;
+  const finalReserve = Math.floor(budget * options.finalFraction);
+  const candidateExamples = options.finetune ? options.candidateExamples : 0;
+  const perStep = Math.max(0, Math.floor((budget - finalReserve - estimatedSteps * 2 * candidateExamples) / estimatedSteps));
+  const [probe] = trainer.sampleBatches(1, options.probeSize, context.rng.fork('cka-probe'));
+
+  let model: Model = context.model;
+  const history: Record<string, unknown>[] = [];
+  const owned = (m: Model) => m !== context.model;
+  try {
+    for (let step = 1; cost.measure(model) > allowed; step++) {
+      const parent = probeFeatures(structure, model, probe);
+      const want = Math.min(stepAmount, cost.measure(model) - allowed);
+      const candidates: Candidate[] = [];
+      try {
+        const blocks = blockCandidate(structure, model, probe, parent, want, cost.blockCost);
+        if (blocks) candidates.push(blocks);
+        const units = unitCandidate(structure, model, probe, blocks?.saving ?? want, cost.unitCost);
+        if (units) candidates.push(units);
+        if (candidates.length === 0) {
+          throw new StructureError(`cka-hybrid: step ${step} can neither drop a block nor cut units; the target cannot be reached`);
+        }
+        for (const candidate of candidates) {
+          await trainUnlessEmpty(trainer, candidate.model, {
+            examples: Math.min(candidateExamples, remainingFor(trainer, 0)), label: `cka-step-${step}-${candidate.kind}`,
+          });
+          candidate.cka = linearCka(parent, probeFeatures(structure, candidate.model, probe), probe.size);
+        }
+      } catch (error) {
+        for (const c of candidates) c.model.dispose();
+        throw error;
+      }
+      // the more similar candidate wins; a tie goes to dropping blocks (the bigger speed-up on real hardware)
+      const winner = candidates.reduce((best, c) => (c.cka! > best.cka! ? c : best));
+      for (const c of candidates) if (c !== winner) c.model.dispose();
+      if (owned(model)) model.dispose();
+      model = winner.model;
+      log(`cka-hybrid step ${step}: ${winner.kind} (CKA ${candidates.map((c) => `${c.kind} ${c.cka!.toFixed(4)}`).join(', ')}), ` +
+        `${cost.metric} ${Math.round(cost.measure(model))} → target ${Math.round(allowed)}`);
+      history.push({
+        step, choice: winner.kind, removed: winner.removed, measure: cost.measure(model),
+        cka: Object.fromEntries(candidates.map((c) => [c.kind, round(c.cka!)])),
+      });
+      await trainUnlessEmpty(trainer, model, { examples: Math.min(perStep, remainingFor(trainer, finalReserve)), label: `cka-step-${step}-finetune` });
+    }
+    await trainUnlessEmpty(trainer, model, { examples: options.finetune ? trainer.remainingExamples() : 0, label: 'cka-final' });
+  } catch (error) {
+    if (owned(model)) model.dispose();
+    throw error;
+  } finally {
+    disposeBatch(probe);
+  }
+  return {
+    model,
+    details: { metric: cost.metric, start, final: cost.measure(model), reduction: 1 - cost.measure(model) / start, probeSize: probe.size, steps: history },
+  };
+}
+
+/** What may be spent now while keeping `reserve` examples for later. */
+function remainingFor(trainer: BudgetedTrainer, reserve: number): number {
+  return Math.max(0, trainer.remainingExamples() - reserve);
+}
+
+/**
+ * Drop the blocks whose individual removal changes the probe representation least (highest CKA to the parent),
+ * as many as it takes to save `want`. Null when the model has no block left to drop.
+ */
+function blockCandidate(
+  structure: ModelStructure, model: Model, probe: Batch, parent: Float32Array, want: number, blockCost: (b: ReturnType<ModelStructure['removableBlocks']>[number]) => number,
+): Candidate | null {
+  const blocks = structure.removableBlocks(model);
+  if (blocks.length === 0) return null;
+  const scored = blocks.map((block, index) => {
+    const without = structure.applySurgery(model, { removeBlocks: [block.id] });
+    try {
+      return { block, index, cka: linearCka(parent, probeFeatures(structure, without, probe), probe.size) };
+    } finally {
+      without.dispose();
+    }
+  });
+  scored.sort((a, b) => b.cka - a.cka || a.index - b.index);
+  const chosen: string[] = [];
+  let saving = 0;
+  for (const { block } of scored) {
+    if (saving >= want) break;
+    chosen.push(block.id);
+    saving += blockCost(block);
+  }
+  return { kind: 'blocks', model: structure.applySurgery(model, { removeBlocks: chosen }), removed: chosen, saving };
+}
+
+/** Cut the same fraction of every group, lowest mean |activation| first, to save `amount`. Null when impossible. */
+function unitCandidate(
+  structure: ModelStructure, model: Model, probe: Batch, amount: number, unitCost: (g: ReturnType<ModelStructure['channelGroups']>[number]) => number,
+): Candidate | null {
+  const groups = structure.channelGroups(model);
+  if (groups.length === 0) return null;
+  let counts: Map<string, number>;
+  try {
+    counts = removalCountsForAmount(groups, new Map(groups.map((g) => [g.id, 1])), unitCost, amount);
+  } catch (error) {
+    if (error instanceof StructureError) return null;
+    throw error;
+  }
+  const cut = groups.filter((g) => (counts.get(g.id) ?? 0) > 0);
+  const scores = meanAbsActivations(structure, model, probe, cut.map((g) => g.id));
+  const plan: SurgeryPlan = { keep: {} };
+  let saving = 0;
+  for (const group of cut) {
+    const count = counts.get(group.id)!;
+    plan.keep![group.id] = keepIndicesByScore(Array.from(scores.get(group.id)!, (s) => [s]), count);
+    saving += count * unitCost(group);
+  }
+  return { kind: 'units', model: structure.applySurgery(model, plan), removed: Object.fromEntries(counts), saving };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

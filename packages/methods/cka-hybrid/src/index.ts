@@ -1,0 +1,5 @@
+import { ckaHybridMethod } from './cka-hybrid.js';
+
+export { ckaHybridMethod, type CkaHybridOptions } from './cka-hybrid.js';
+export { linearCka } from './linear-cka.js';
+export default ckaHybridMethod;

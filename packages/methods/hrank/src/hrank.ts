@@ -1,0 +1,134 @@
+import {
+  getModelStructure,
+  keepIndicesByScore,
+  removalCountsForAmount,
+  structuredCost,
+  type Model,
+  type SurgeryPlan,
+} from '@prunebench/models';
+import {
+  booleanOption,
+  disposeBatch,
+  numberOption,
+  optionalOption,
+  parseMethodOptions,
+  recordOption,
+  splitBudget,
+  trainUnlessEmpty,
+  type MethodContext,
+  type MethodResult,
+  type PruningMethod,
+} from '@prunebench/pruning';
+import { averageRanks } from './ranks.js';
+
+export interface HRankOptions extends Record<string, unknown> {
+  /** Batches of training images whose feature maps are ranked (HRank's `--limit`, 5 in its rank_generation.py). */
+  rankBatches: number;
+  /** Images per rank batch (HRank: 128, its training batch size). */
+  rankBatchSize: number;
+  /**
+   * Relative pruning ratio per channel group (HRank's per-layer `compress_rate`), e.g. `{ "layer1.0.conv1": 0.6 }`.
+   * Group g loses c · ratio_g of its units, with c solved so the target is met exactly (at least); unlisted groups
+   * stay whole. Left out: the same fraction in every group.
+   */
+  layerRatios?: Record<string, number>;
+  /** Prune-and-fine-tune steps: ranks are recomputed on the current (already pruned) model at each step. */
+  steps: number;
+  /** Spend the budget fine-tuning (split equally after each step); false: prune only. */
+  finetune: boolean;
+}
+
+const HRANK_DEFAULTS: HRankOptions = { rankBatches: 5, rankBatchSize: 128, steps: 1, finetune: true };
+
+export const hrankMethod: PruningMethod<HRankOptions> = {
+  name: 'hrank',
+  description: 'HRank (Lin et al. 2020): remove the filters whose feature maps have the lowest average rank, by model surgery',
+  structured: true,
+  targetKinds: ['flops-reduction', 'compression'],
+  defaults: HRANK_DEFAULTS,
+  parseOptions(options) {
+    return parseMethodOptions('hrank', HRANK_DEFAULTS, options, {
+      rankBatches: numberOption({ min: 1, integer: true }),
+      rankBatchSize: numberOption({ min: 1, integer: true }),
+      layerRatios: optionalOption(recordOption(numberOption({ min: 0 }))),
+      steps: numberOption({ min: 1, integer: true }),
+      finetune: booleanOption(),
+    });
+  },
+  run: runHRank,
+};
+
+async function runHRank(context: MethodContext<HRankOptions>): Promise<MethodResult> {
+  const { options, trainer, log } = context;
+  const structure = getModelStructure(context.model);
+  const cost = structuredCost(structure, context.target);
+  const startMeasure = cost.measure(context.model);
+  const allowed = cost.allowed(context.model);
+  const startGroups = structure.channelGroups(context.model);
+  if (options.layerRatios) {
+    const known = new Set(startGroups.map((g) => g.id));
+    for (const id of Object.keys(options.layerRatios)) {
+      if (!known.has(id)) throw new Error(`hrank: option layerRatios names "${id}", which is not a channel group (known: ${[...known].join(', ')})`);
+    }
+  }
+  const ratios = new Map(startGroups.map((g) => [g.id, options.layerRatios ? (options.layerRatios[g.id] ?? 0) : 1]));
+  const chunks = splitBudget(options.finetune ? trainer.remainingExamples() : 0, options.steps);
+  const rankRng = context.rng.fork('hrank-rank-batches');
+
+  let model: Model = context.model;
+  const steps: Record<string, unknown>[] = [];
+  try {
+    for (let step = 1; step <= options.steps; step++) {
+      // Each step removes an equal share of what the target asks for, from the model as it now is.
+      const goal = startMeasure - ((startMeasure - allowed) * step) / options.steps;
+      const amount = cost.measure(model) - goal;
+      const groups = structure.channelGroups(model).filter((g) => (ratios.get(g.id) ?? 0) > 0);
+      const counts = removalCountsForAmount(groups, ratios, cost.unitCost, amount);
+      const batches = trainer.sampleBatches(options.rankBatches, options.rankBatchSize, rankRng.fork(`step-${step}`));
+      let ranks;
+      try {
+        ranks = averageRanks(structure, model, batches, groups.map((g) => g.id));
+      } finally {
+        for (const b of batches) disposeBatch(b);
+      }
+      const plan: SurgeryPlan = { keep: {} };
+      const record: Record<string, { kept: number; of: number; meanRank: number }> = {};
+      for (const group of groups) {
+        const r = ranks.get(group.id)!;
+        const keep = keepIndicesByScore(Array.from(r.rank, (rank, i) => [rank, r.norm[i]]), counts.get(group.id) ?? 0);
+        if (keep.length < group.size) plan.keep![group.id] = keep;
+        record[group.id] = { kept: keep.length, of: group.size, meanRank: round(mean(r.rank)) };
+      }
+      const pruned = structure.applySurgery(model, plan);
+      if (model !== context.model) model.dispose();
+      model = pruned;
+      log(`hrank step ${step}/${options.steps}: ${cost.metric} ${Math.round(cost.measure(model))} (goal ${Math.round(goal)}), fine-tune ${chunks[step - 1]} examples`);
+      steps.push({ step, measure: cost.measure(model), groups: record });
+      await trainUnlessEmpty(trainer, model, { examples: chunks[step - 1], label: `hrank-step-${step}` });
+    }
+  } catch (error) {
+    if (model !== context.model) model.dispose();
+    throw error;
+  }
+  return {
+    model,
+    details: {
+      metric: cost.metric,
+      start: startMeasure,
+      final: cost.measure(model),
+      reduction: 1 - cost.measure(model) / startMeasure,
+      rankExamples: options.rankBatches * options.rankBatchSize,
+      steps,
+    },
+  };
+}
+
+function mean(values: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i];
+  return values.length ? s / values.length : 0;
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,11 @@
+import type { ModelFamily } from '../types.js';
+import type { BertArch } from './arch.js';
+import { bertStructure } from './structure.js';
+import { traceBert } from './trace.js';
+
+/** The `bert` model family: tracing for MAC counts and the structure for heads / FFN neurons / encoder layers. */
+export const bertFamily: ModelFamily<BertArch> = {
+  family: 'bert',
+  traceLayers: traceBert,
+  structure: bertStructure,
+};
