@@ -63,9 +63,10 @@ for (const r of records) {
     layerCheck = `max |kept − share| = ${worst.toFixed(2)} weights`;
   } else if (allocation === 'min-threshold') {
     const floor = (r.description.options as { minKeepPerLayer?: { fraction?: number } }).minKeepPerLayer?.fraction ?? 0;
-    const worst = Math.min(...kept.map((l) => l.kept - Math.floor(l.size * floor)));
+    const margins = kept.map((l) => l.kept - Math.floor(l.size * floor));
+    const worst = Math.min(...margins);
     layerOk = worst >= 0;
-    layerCheck = `min (kept − floor ${floor}) = ${worst} weights`;
+    layerCheck = `min (kept − floor ${floor}) = ${worst} weights; ${margins.filter((m) => m <= 1).length} of ${kept.length} layers at the floor`;
   }
   const ok = Math.abs(diff) <= kept.length && layerOk;
   if (!ok) misses++;

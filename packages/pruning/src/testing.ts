@@ -304,3 +304,42 @@ export function testMethodContext<O extends Record<string, unknown>>(
     messages,
   };
 }
+
+/**
+ * A budgeted trainer over random 8×8×3 images with 3 classes, for methods that change the model's shape (structured
+ * pruning): honest about the budget (charged before training, refused when short) and recording every train call
+ * with the arch it trained, so a test can check the surgered model was the one fine-tuned.
+ */
+export class RandomImageTrainer implements BudgetedTrainer {
+  readonly calls: { examples: number; label?: string; arch: unknown }[] = [];
+  private used = 0;
+  private readonly rng = new SeededRng(11);
+  constructor(readonly totalExamples: number) {}
+  usedExamples() { return this.used; }
+  remainingExamples() { return this.totalExamples - this.used; }
+  private batch(size: number, rng: SeededRng): Batch {
+    const labels = Array.from({ length: size }, (_, i) => i % 3);
+    return { inputs: tf.tensor4d(rng.normalArray(size * 8 * 8 * 3), [size, 8, 8, 3]), labels: tf.tensor1d(labels, 'int32'), size };
+  }
+  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
+    if (options.examples > this.remainingExamples()) throw new BudgetExceededError(options.examples, this.remainingExamples(), this.totalExamples);
+    this.used += options.examples;
+    this.calls.push({ examples: options.examples, label: options.label, arch: structuredClone(model.arch) });
+    const velocity = new Map<string, tf.Tensor>();
+    let done = 0;
+    let loss = 0;
+    while (done < options.examples) {
+      const batch = this.batch(Math.min(8, options.examples - done), this.rng);
+      loss = maskedSgdStep(model, batch, { learningRate: 0.01, momentum: 0.9, velocity });
+      tf.dispose([batch.inputs as tf.Tensor, batch.labels]);
+      done += batch.size;
+    }
+    tf.dispose([...velocity.values()]);
+    return { steps: Math.ceil(options.examples / 8), examples: options.examples, finalLoss: loss, losses: [loss] };
+  }
+  gradients(): never { throw new Error('RandomImageTrainer: gradients() is not supported'); }
+  sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
+    return Array.from({ length: count }, () => this.batch(batchSize, rng));
+  }
+  async validate() { return 0; }
+}

@@ -2,15 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng } from '@prunebench/engine';
 import { createResNetCifar, getModelStructure, type Model, type ResNetCifarArch } from '@prunebench/models';
-import {
-  BudgetExceededError,
-  maskedSgdStep,
-  testMethodContext,
-  type Batch,
-  type BudgetedTrainer,
-  type TrainOptions,
-  type TrainSummary,
-} from '@prunebench/pruning';
+import { RandomImageTrainer, testMethodContext } from '@prunebench/pruning';
 import defaultExport, { ckaHybridMethod, linearCka } from './index.js';
 
 beforeAll(async () => {
@@ -66,41 +58,6 @@ describe('linearCka', () => {
   });
 });
 
-/** A budgeted trainer over random 8×8 images (honest about the budget: charged before training, refused when short). */
-class ImageTrainer implements BudgetedTrainer {
-  readonly calls: { examples: number; label?: string; arch: unknown }[] = [];
-  private used = 0;
-  private readonly rng = new SeededRng(11);
-  constructor(readonly totalExamples: number) {}
-  usedExamples() { return this.used; }
-  remainingExamples() { return this.totalExamples - this.used; }
-  private batch(size: number, rng: SeededRng): Batch {
-    const labels = Array.from({ length: size }, (_, i) => i % 3);
-    return { inputs: tf.tensor4d(rng.normalArray(size * 8 * 8 * 3), [size, 8, 8, 3]), labels: tf.tensor1d(labels, 'int32'), size };
-  }
-  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
-    if (options.examples > this.remainingExamples()) throw new BudgetExceededError(options.examples, this.remainingExamples(), this.totalExamples);
-    this.used += options.examples;
-    this.calls.push({ examples: options.examples, label: options.label, arch: structuredClone(model.arch) });
-    const velocity = new Map<string, tf.Tensor>();
-    let done = 0;
-    let loss = 0;
-    while (done < options.examples) {
-      const batch = this.batch(Math.min(8, options.examples - done), this.rng);
-      loss = maskedSgdStep(model, batch, { learningRate: 0.01, momentum: 0.9, velocity });
-      tf.dispose([batch.inputs as tf.Tensor, batch.labels]);
-      done += batch.size;
-    }
-    tf.dispose([...velocity.values()]);
-    return { steps: Math.ceil(options.examples / 8), examples: options.examples, finalLoss: loss, losses: [loss] };
-  }
-  gradients(): never { throw new Error('not used'); }
-  sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
-    return Array.from({ length: count }, () => this.batch(batchSize, rng));
-  }
-  async validate() { return 0; }
-}
-
 const ARCH: ResNetCifarArch = {
   family: 'resnet-cifar', depth: 8, numClasses: 3, stem: 4,
   stages: [{ blocks: [{ mid: 6, out: 4, stride: 1 }] }, { blocks: [{ mid: 8, out: 8, stride: 2 }] }, { blocks: [{ mid: 8, out: 8, stride: 2 }] }],
@@ -129,7 +86,7 @@ describe('cka-hybrid method', () => {
     const model = createResNetCifar(DEEPER, { seed: 4 });
     const structure = getModelStructure(model);
     const before = structure.totalMacs!(model);
-    const trainer = new ImageTrainer(400);
+    const trainer = new RandomImageTrainer(400);
     const context = testMethodContext(ckaHybridMethod, {
       model, trainer, target: { kind: 'flops-reduction', fraction: 0.4 },
       options: { probeSize: 12, stepFraction: 0.1, candidateExamples: 8, finalFraction: 0.5 },
@@ -159,7 +116,7 @@ describe('cka-hybrid method', () => {
   it('prunes without training when finetune is false, and meets a compression target', async () => {
     const model = createResNetCifar(ARCH, { seed: 6 });
     const params = (m: Model) => [...m.params.values()].reduce((n, v) => n + v.size, 0);
-    const trainer = new ImageTrainer(100);
+    const trainer = new RandomImageTrainer(100);
     const result = await ckaHybridMethod.run(testMethodContext(ckaHybridMethod, {
       model, trainer, target: { kind: 'compression', ratio: 1.5 }, options: { probeSize: 6, finetune: false, stepFraction: 0.15 },
     }));

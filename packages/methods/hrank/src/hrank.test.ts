@@ -2,15 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng } from '@prunebench/engine';
 import { createResNetCifar, getModelStructure, type Model, type ResNetCifarArch } from '@prunebench/models';
-import {
-  BudgetExceededError,
-  maskedSgdStep,
-  testMethodContext,
-  type Batch,
-  type BudgetedTrainer,
-  type TrainOptions,
-  type TrainSummary,
-} from '@prunebench/pruning';
+import { RandomImageTrainer, testMethodContext } from '@prunebench/pruning';
 import defaultExport, { FLOAT32_EPSILON, RankAccumulator, hrankMethod, matrixRank } from './index.js';
 
 beforeAll(async () => {
@@ -92,41 +84,6 @@ describe('RankAccumulator', () => {
   });
 });
 
-/** A budgeted trainer over random 8×8 images (honest about the budget: charged before training, refused when short). */
-class ImageTrainer implements BudgetedTrainer {
-  readonly calls: { examples: number; label?: string; arch: unknown }[] = [];
-  private used = 0;
-  private readonly rng = new SeededRng(11);
-  constructor(readonly totalExamples: number) {}
-  usedExamples() { return this.used; }
-  remainingExamples() { return this.totalExamples - this.used; }
-  private batch(size: number, rng: SeededRng): Batch {
-    const labels = Array.from({ length: size }, (_, i) => i % 3);
-    return { inputs: tf.tensor4d(rng.normalArray(size * 8 * 8 * 3), [size, 8, 8, 3]), labels: tf.tensor1d(labels, 'int32'), size };
-  }
-  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
-    if (options.examples > this.remainingExamples()) throw new BudgetExceededError(options.examples, this.remainingExamples(), this.totalExamples);
-    this.used += options.examples;
-    this.calls.push({ examples: options.examples, label: options.label, arch: structuredClone(model.arch) });
-    const velocity = new Map<string, tf.Tensor>();
-    let done = 0;
-    let loss = 0;
-    while (done < options.examples) {
-      const batch = this.batch(Math.min(8, options.examples - done), this.rng);
-      loss = maskedSgdStep(model, batch, { learningRate: 0.01, momentum: 0.9, velocity });
-      tf.dispose([batch.inputs as tf.Tensor, batch.labels]);
-      done += batch.size;
-    }
-    tf.dispose([...velocity.values()]);
-    return { steps: Math.ceil(options.examples / 8), examples: options.examples, finalLoss: loss, losses: [loss] };
-  }
-  gradients(): never { throw new Error('not used'); }
-  sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
-    return Array.from({ length: count }, () => this.batch(batchSize, rng));
-  }
-  async validate() { return 0; }
-}
-
 const ARCH: ResNetCifarArch = {
   family: 'resnet-cifar', depth: 8, numClasses: 3, stem: 4,
   stages: [{ blocks: [{ mid: 6, out: 4, stride: 1 }] }, { blocks: [{ mid: 8, out: 8, stride: 2 }] }, { blocks: [{ mid: 8, out: 8, stride: 2 }] }],
@@ -157,7 +114,7 @@ describe('hrank method', () => {
     silence('layer3.0', [0]);
     const structure = getModelStructure(model);
     const before = structure.totalMacs!(model);
-    const trainer = new ImageTrainer(48);
+    const trainer = new RandomImageTrainer(48);
     const context = testMethodContext(hrankMethod, {
       model, trainer, target: { kind: 'flops-reduction', fraction: 0.3 }, options: { rankBatches: 2, rankBatchSize: 4 },
     });
@@ -175,7 +132,7 @@ describe('hrank method', () => {
     expect(trainer.calls[0].arch).toEqual(result.model.arch); // fine-tuning trained the surgered model
     // the silenced filters (rank 0) went first: pruned without fine-tuning, no surviving filter has a zero gamma
     const pruneOnly = await hrankMethod.run(testMethodContext(hrankMethod, {
-      model, trainer: new ImageTrainer(0), target: { kind: 'flops-reduction', fraction: 0.3 }, options: { rankBatches: 2, rankBatchSize: 4, finetune: false },
+      model, trainer: new RandomImageTrainer(0), target: { kind: 'flops-reduction', fraction: 0.3 }, options: { rankBatches: 2, rankBatchSize: 4, finetune: false },
     }));
     for (const prefix of ['layer1.0', 'layer3.0']) {
       expect(Array.from(pruneOnly.model.params.get(`${prefix}.bn1.weight`)!.dataSync()).every((g) => g !== 0)).toBe(true);
@@ -188,7 +145,7 @@ describe('hrank method', () => {
   it('follows per-layer ratios (unlisted groups stay whole), steps, and a compression target', async () => {
     const model = createResNetCifar(ARCH, { seed: 3 });
     const params = (m: Model) => [...m.params.values()].reduce((n, v) => n + v.size, 0);
-    const trainer = new ImageTrainer(40);
+    const trainer = new RandomImageTrainer(40);
     const context = testMethodContext(hrankMethod, {
       model, trainer, target: { kind: 'compression', ratio: 1.25 },
       options: { rankBatches: 1, rankBatchSize: 3, steps: 2, layerRatios: { 'layer2.0.conv1': 1, 'layer3.0.conv1': 0.5 } },
@@ -201,7 +158,7 @@ describe('hrank method', () => {
     expect(8 - mids[2]).toBeLessThanOrEqual(8 - mids[1]);
     expect(trainer.calls.map((c) => [c.label, c.examples])).toEqual([['hrank-step-1', 20], ['hrank-step-2', 20]]);
     await expect(hrankMethod.run(testMethodContext(hrankMethod, {
-      model, trainer: new ImageTrainer(0), target: { kind: 'flops-reduction', fraction: 0.2 }, options: { layerRatios: { 'layer9.0.conv1': 1 } },
+      model, trainer: new RandomImageTrainer(0), target: { kind: 'flops-reduction', fraction: 0.2 }, options: { layerRatios: { 'layer9.0.conv1': 1 } },
     }))).rejects.toThrow(/layerRatios names "layer9.0.conv1", which is not a channel group/);
     result.model.dispose();
     model.dispose();
