@@ -8,3 +8,4 @@ export * from './environment-summary.js';
 export * from './html-report.js';
 export * from './atomic-write.js';
 export * from './generate-report.js';
+export * from './sparsity-exactness.js';
