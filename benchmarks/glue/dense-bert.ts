@@ -8,11 +8,15 @@ import { initEngine } from '@prunebench/engine';
 import { TASKS } from '@prunebench/harness';
 
 const ids = process.argv.slice(2);
-if (ids.length === 0) throw new Error('usage: dense-bert.ts <task id> [...]');
+const unknown = ids.filter((id) => !TASKS.get(id)?.id.startsWith('glue-'));
+if (ids.length === 0 || unknown.length > 0) {
+  const known = [...TASKS.keys()].filter((id) => id.startsWith('glue-')).join(', ');
+  console.error(`${ids.length === 0 ? 'usage: dense-bert.ts <task id> [...]' : `dense-bert: unknown GLUE task ${unknown.join(', ')}`}; known: ${known}`);
+  process.exit(2);
+}
 await initEngine({ backend: 'wasm' });
 for (const id of ids) {
-  const definition = TASKS.get(id);
-  if (!definition) throw new Error(`unknown task ${id}`);
+  const definition = TASKS.get(id)!;
   const started = Date.now();
   const task = await definition.load(definition.defaultSizing, {
     cacheDir: process.env.PRUNEBENCH_CHECKPOINT_CACHE ?? join(process.cwd(), 'datasets', 'cache', 'checkpoints'),

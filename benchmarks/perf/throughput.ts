@@ -51,18 +51,30 @@ import { maskedSgdStep, type Batch } from '@prunebench/pruning';
 // ------------------------------------------------------------------ options
 
 const argv = process.argv.slice(2);
+const VALUE_OPTIONS = ['backend', 'bert-batch', 'cases', 'eval-batch', 'label', 'out', 'python', 'reps', 'steps', 'torch-blas-dir'];
+const FLAG_OPTIONS = ['baseline', 'no-torch', 'quick'];
+/** Bad arguments end the run before anything is measured or written: message, usage, exit code 2. */
+function usageError(message: string): never {
+  console.error(`throughput: ${message}\n(options: see the header of benchmarks/perf/throughput.ts)`);
+  process.exit(2);
+}
+for (let i = 0; i < argv.length; i++) {
+  const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+  if (name !== null && VALUE_OPTIONS.includes(name)) i++;
+  else if (name === null || !FLAG_OPTIONS.includes(name)) usageError(`unknown argument '${argv[i]}'`);
+}
 function option(name: string): string | undefined {
   const at = argv.indexOf(`--${name}`);
   if (at < 0) return undefined;
   const value = argv[at + 1];
-  if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`);
+  if (value === undefined || value.startsWith('--')) usageError(`--${name} needs a value`);
   return value;
 }
 function intOption(name: string, fallback: number): number {
   const raw = option(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, got '${raw}'`);
+  if (!Number.isInteger(value) || value <= 0) usageError(`--${name} must be a positive integer, got '${raw}'`);
   return value;
 }
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -83,7 +95,7 @@ const withBaseline = flag('baseline');
 const BASELINE_WASM_KERNELS = ['Conv2DBackpropFilter', 'UnsortedSegmentSum', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul'];
 const label = option('label');
 const cases = (option('cases')?.split(',') ?? [...ALL_CASES]).map((name) => {
-  if (!(ALL_CASES as readonly string[]).includes(name)) throw new Error(`--cases: unknown case '${name}'; known: ${ALL_CASES.join(', ')}`);
+  if (!(ALL_CASES as readonly string[]).includes(name)) usageError(`--cases: unknown case '${name}'; known: ${ALL_CASES.join(', ')}`);
   return name as CaseName;
 });
 const cores = os.cpus().length;

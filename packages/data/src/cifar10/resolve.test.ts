@@ -89,7 +89,7 @@ describe('resolveCifar10 from local sources', () => {
   });
 
   it('names a missing source and a folder without CIFAR-10 files', async () => {
-    await expect(resolveCifar10(opts({ source: join(root, 'absent.tar.gz') }))).rejects.toThrow(/source from opts\.source does not exist: .*absent\.tar\.gz/);
+    await expect(resolveCifar10(opts({ source: join(root, 'absent.tar.gz') }))).rejects.toThrow(/source from the given path does not exist: .*absent\.tar\.gz/);
     await expect(resolveCifar10(opts({ env: { PRUNEBENCH_CIFAR10: join(root, 'gone') } }))).rejects.toThrow(/PRUNEBENCH_CIFAR10 does not exist/);
     const empty = join(root, 'empty-folder');
     mkdirSync(empty);

@@ -46,10 +46,10 @@ export async function resolveCifar10(opts: ResolveCifar10Options = {}): Promise<
   const env = opts.env ?? process.env;
   const cacheRoot = join(resolvePath(opts.cacheDir ?? defaultCacheDir()), 'cifar10');
 
-  if (opts.source) return resolveLocalSource(opts.source, 'opts.source', cacheRoot, opts);
+  if (opts.source) return resolveLocalSource(opts.source, 'the given path', cacheRoot, opts);
   if (env.PRUNEBENCH_CIFAR10) return resolveLocalSource(env.PRUNEBENCH_CIFAR10, 'PRUNEBENCH_CIFAR10', cacheRoot, opts);
 
-  const tried: string[] = ['opts.source (not given)', 'PRUNEBENCH_CIFAR10 (not set)'];
+  const tried: string[] = ['a given path (none)', 'PRUNEBENCH_CIFAR10 (not set)'];
   if (env.PRUNEBENCH_DATA) {
     const base = join(env.PRUNEBENCH_DATA, 'cifar-10');
     const folder = join(base, CIFAR10_ARCHIVE_ROOT);

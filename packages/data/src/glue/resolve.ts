@@ -48,10 +48,10 @@ export async function resolveGlueTask(taskName: GlueTaskName, opts: ResolveGlueO
   const env = opts.env ?? process.env;
   const cacheRoot = join(resolvePath(opts.cacheDir ?? defaultCacheDir()), 'glue');
 
-  if (opts.source) return resolveLocalSource(task, opts.source, 'opts.source', cacheRoot, opts);
+  if (opts.source) return resolveLocalSource(task, opts.source, 'the given path', cacheRoot, opts);
   if (env.PRUNEBENCH_GLUE) return resolveLocalSource(task, env.PRUNEBENCH_GLUE, 'PRUNEBENCH_GLUE', cacheRoot, opts);
 
-  const tried = ['opts.source (not given)', 'PRUNEBENCH_GLUE (not set)'];
+  const tried = ['a given path (none)', 'PRUNEBENCH_GLUE (not set)'];
   if (env.PRUNEBENCH_DATA) {
     const folder = join(env.PRUNEBENCH_DATA, 'glue', task.folder);
     if (existsSync(folder)) return resolveLocalSource(task, folder, 'PRUNEBENCH_DATA', cacheRoot, opts);

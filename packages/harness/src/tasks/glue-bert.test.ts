@@ -157,6 +157,9 @@ describe('GLUE BERT tasks', () => {
     expect(distance(query(fresh), query(source))).toBeGreaterThan(1e-2);
     fresh.dispose();
     for (const m of [source, model]) m.dispose();
+    // A checkpoint root that does not exist is refused, naming it (a typo must not silently train from scratch).
+    await expect(definition.load(definition.defaultSizing, { ...environment(), bertCheckpointsDir: '/nonexistent/bert' }))
+      .rejects.toThrow('PRUNEBENCH_BERT_CHECKPOINTS (or the task\'s bertCheckpointsDir) names /nonexistent/bert, which does not exist');
   });
 
   it('runs every unstructured method (magnitude, random, lth, snip, safe) on BERT at compression 2', async () => {

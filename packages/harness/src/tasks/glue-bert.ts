@@ -205,6 +205,10 @@ async function glueStartingWeights(
   env: TaskEnvironment,
 ): Promise<TensorMap> {
   const checkpointRoot = env.bertCheckpointsDir ?? process.env[BERT_CHECKPOINTS_ENV];
+  // A root that does not exist is a mistake (a typo would silently train from scratch); one without this size is not.
+  if (checkpointRoot && !existsSync(checkpointRoot)) {
+    throw new Error(`${BERT_CHECKPOINTS_ENV} (or the task's bertCheckpointsDir) names ${checkpointRoot}, which does not exist`);
+  }
   const checkpointDir = checkpointRoot ? join(checkpointRoot, size) : undefined;
   const fromCheckpoint = checkpointDir !== undefined && existsSync(join(checkpointDir, 'config.json'));
   if (checkpointRoot && !fromCheckpoint) env.log(`${id}: ${checkpointRoot} has no ${size}/config.json; training the dense model from scratch`);
