@@ -39,22 +39,21 @@ export async function measureRunFlatness(args: {
   if (examples === 0) throw new Error('flatness: the task has no validation examples to measure on');
   const params = args.prunable.filter((name) => model.params.has(name));
   try {
-    const common = { model, params, masks: args.masks, lossOn: (m: Model) => meanLoss(m, batches, examples) };
-    const random = await measureFlatness({ ...common, radius: settings.radius, samples: settings.samples, rng: args.rng.fork('random') });
-    // One (discarded) random sample comes with it: measureFlatness always draws at least one.
-    const ascent = await measureFlatness({
-      ...common, radius: settings.gradientRadius, samples: 1, rng: args.rng.fork('gradient'),
+    const result = await measureFlatness({
+      model, params, masks: args.masks, rng: args.rng.fork('random'),
+      radius: settings.radius, samples: settings.samples, gradientRadius: settings.gradientRadius,
+      lossOn: (m) => meanLoss(m, batches, examples),
       gradientOf: (m) => lossGradients(m, batches, params, examples),
     });
     return {
       radius: settings.radius,
       examples,
       samples: settings.samples,
-      baseLoss: random.baseLoss,
-      lossIncrease: random.lossIncrease,
-      maxLossIncrease: random.maxLoss - random.baseLoss,
+      baseLoss: result.baseLoss,
+      lossIncrease: result.lossIncrease,
+      maxLossIncrease: result.maxLoss - result.baseLoss,
       gradientRadius: settings.gradientRadius,
-      worstCaseLossIncrease: ascent.worstCase!.lossIncrease,
+      worstCaseLossIncrease: result.worstCase!.lossIncrease,
     };
   } finally {
     for (const b of batches) tf.dispose([...inputTensors(b), b.labels]);

@@ -128,6 +128,14 @@ describe('measureFlatness', () => {
     expect(large.lossIncrease).toBeGreaterThan(small.lossIncrease);
     expect(large.worstCase!.lossIncrease).toBeGreaterThan(large.lossIncrease);
     expect(large.worstCase!.lossIncrease).toBeGreaterThan(small.worstCase!.lossIncrease);
+    // A separate gradient radius moves only the ascent step: the random part is the same as at radius 0.5.
+    const mixed = await measureFlatness({
+      lossOn: loss, model, params: ['fc.weight', 'fc.bias'], radius: 0.5, gradientRadius: 0.1, samples: 8, rng: new SeededRng(11), gradientOf,
+    });
+    expect(mixed.losses).toEqual(large.losses);
+    expect(mixed.worstCase).toEqual({ ...small.worstCase, radius: 0.1 });
+    await expect(measureFlatness({ lossOn: loss, model, params: ['fc.weight'], radius: 0.1, gradientRadius: -1, samples: 1, rng: new SeededRng(1) }))
+      .rejects.toThrow('measureFlatness: gradientRadius must be a finite number >= 0, got -1');
   });
 
   it('with masks, moves only the surviving weights: pruned weights stay exactly zero', async () => {

@@ -29,6 +29,8 @@ export interface FlatnessOptions {
   rng: SeededRng;
   /** 0/1 masks by parameter name: entries with mask 0 are not perturbed (pruned weights stay 0). */
   masks?: ReadonlyMap<string, tf.Tensor>;
+  /** Relative radius of the gradient-direction step (default: `radius`); the ascent direction is far more harmful than a random one. */
+  gradientRadius?: number;
   /** Gradients of the same loss by parameter name, for the worst-case (gradient-ascent) variant; the caller's tensors are disposed here. */
   gradientOf?: (model: Model) => Map<string, tf.Tensor> | Promise<Map<string, tf.Tensor>>;
 }
@@ -44,8 +46,8 @@ export interface FlatnessResult {
   samples: number;
   /** The loss at every random perturbation, in draw order. */
   losses: number[];
-  /** One-step gradient-ascent perturbation of the same radius (only with `gradientOf`). */
-  worstCase?: { loss: number; lossIncrease: number };
+  /** One-step gradient-ascent perturbation of radius `gradientRadius` (only with `gradientOf`). */
+  worstCase?: { loss: number; lossIncrease: number; radius: number };
 }
 
 export async function measureFlatness(options: FlatnessOptions): Promise<FlatnessResult> {
@@ -53,6 +55,10 @@ export async function measureFlatness(options: FlatnessOptions): Promise<Flatnes
   if (typeof options.lossOn !== 'function') throw new Error('measureFlatness: lossOn must be a function (model) => loss');
   if (typeof radius !== 'number' || !Number.isFinite(radius) || radius < 0) {
     throw new Error(`measureFlatness: radius must be a finite number >= 0, got ${JSON.stringify(radius)}`);
+  }
+  const gradientRadius = options.gradientRadius ?? radius;
+  if (typeof gradientRadius !== 'number' || !Number.isFinite(gradientRadius) || gradientRadius < 0) {
+    throw new Error(`measureFlatness: gradientRadius must be a finite number >= 0, got ${JSON.stringify(options.gradientRadius)}`);
   }
   if (!Number.isInteger(samples) || samples < 1) throw new Error(`measureFlatness: samples must be an integer >= 1, got ${JSON.stringify(samples)}`);
   if (!Array.isArray(params) || params.length === 0) throw new Error('measureFlatness: params must name at least one parameter');
@@ -78,16 +84,16 @@ export async function measureFlatness(options: FlatnessOptions): Promise<Flatnes
   );
   const restore = () => variables.forEach((v, i) => v.assign(originals[i]));
 
-  /** Move every tensor by radius·‖w_l‖ along its direction (masked), evaluate, restore. */
-  const lossAlong = async (directions: tf.Tensor[]): Promise<number> => {
+  /** Move every tensor by r·‖w_l‖ along its direction (masked), evaluate, restore. */
+  const lossAlong = async (directions: tf.Tensor[], r: number): Promise<number> => {
     try {
       variables.forEach((v, i) => {
         tf.tidy(() => {
           const mask = masks?.get(params[i]);
           const d = mask ? tf.where(tf.notEqual(mask, 0), directions[i], tf.zerosLike(directions[i])) : directions[i];
           const dNorm = tf.norm(d).dataSync()[0];
-          if (dNorm === 0 || norms[i] === 0 || radius === 0) return;
-          const moved = tf.add(originals[i], tf.mul(d, (radius * norms[i]) / dNorm));
+          if (dNorm === 0 || norms[i] === 0 || r === 0) return;
+          const moved = tf.add(originals[i], tf.mul(d, (r * norms[i]) / dNorm));
           // Pruned entries keep their stored value bit for bit (no −0 → +0 from adding a zero).
           v.assign(mask ? tf.where(tf.notEqual(mask, 0), moved, originals[i]) : moved);
         });
@@ -104,7 +110,7 @@ export async function measureFlatness(options: FlatnessOptions): Promise<Flatnes
     for (let s = 0; s < samples; s++) {
       const directions = variables.map((v) => tf.tensor(rng.normalArray(v.size), v.shape, 'float32'));
       try {
-        losses.push(await lossAlong(directions));
+        losses.push(await lossAlong(directions, radius));
       } finally {
         directions.forEach((d) => d.dispose());
       }
@@ -127,8 +133,8 @@ export async function measureFlatness(options: FlatnessOptions): Promise<Flatnes
           if (!g) throw new Error(`measureFlatness: gradientOf returned no gradient for "${name}"`);
           return g;
         });
-        const loss = await lossAlong(directions);
-        result.worstCase = { loss, lossIncrease: loss - baseLoss };
+        const loss = await lossAlong(directions, gradientRadius);
+        result.worstCase = { loss, lossIncrease: loss - baseLoss, radius: gradientRadius };
       } finally {
         for (const g of grads.values()) g.dispose();
       }

@@ -1,6 +1,7 @@
 import { getModelFamily } from './family.js';
 import { readSafetensorsFile, safetensorsToFloat32 } from './safetensors.js';
 import { loadStateDict } from './state-dict.js';
+import type { TensorMap } from './tensor-map.js';
 import type { ArchSpec, Model } from './types.js';
 
 /**
@@ -18,14 +19,23 @@ export async function loadModelFromSafetensors(path: string): Promise<Model> {
   } catch (error) {
     throw new Error(`${path}: "arch" metadata is not JSON: ${(error as Error).message}`);
   }
+  try {
+    return modelFromStateDict(arch, safetensorsToFloat32(file));
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`);
+  }
+}
+
+/** A new model of `arch` (through its family) with `tensors` loaded strictly; nothing is left allocated on failure. */
+export function modelFromStateDict(arch: ArchSpec, tensors: TensorMap): Model {
   const family = getModelFamily(arch.family);
-  if (!family.create) throw new Error(`${path}: model family "${arch.family}" cannot create models from an arch`);
+  if (!family.create) throw new Error(`model family "${arch.family}" cannot create models from an arch`);
   const model = family.create(arch);
   try {
-    loadStateDict(model, safetensorsToFloat32(file), { strict: true });
+    loadStateDict(model, tensors, { strict: true });
   } catch (error) {
     model.dispose();
-    throw new Error(`${path}: ${(error as Error).message}`);
+    throw error;
   }
   return model;
 }

@@ -4,12 +4,13 @@
  * a temp folder that is verified before it replaces the cached copy, so a bad archive never spoils a good cache.
  */
 import { existsSync, statSync, realpathSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { DatasetError } from '../errors.js';
 import { extractTarArchive } from '../tar.js';
 import { downloadWithMd5, type FetchLike } from '../download.js';
 import { defaultCacheDir } from '../cache-dir.js';
+import { swapInto } from '../swap-into.js';
 import { CIFAR10_ARCHIVE_ROOT, CIFAR10_BATCH_FILES, CIFAR10_MD5, CIFAR10_META_FILE, CIFAR10_URL } from './format.js';
 import { verifyCifar10Dir, type Cifar10FormatOptions } from './verify.js';
 
@@ -161,20 +162,6 @@ async function extractIntoCache(archive: string, cacheRoot: string, opts: Resolv
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-}
-
-/** Replaces `target` by `fresh` with renames only; the old copy is restored if the second rename fails. */
-async function swapInto(fresh: string, target: string): Promise<void> {
-  const retired = `${target}.old-${process.pid}-${Date.now()}`;
-  const hadOld = existsSync(target);
-  if (hadOld) await rename(target, retired);
-  try {
-    await rename(fresh, target);
-  } catch (err) {
-    if (hadOld) await rename(retired, target);
-    throw err;
-  }
-  if (hadOld) await rm(retired, { recursive: true, force: true });
 }
 
 async function downloadIntoCache(cacheRoot: string, opts: ResolveCifar10Options): Promise<string> {

@@ -6,12 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, resolve as resolvePath } from 'node:path';
 import { ZipFormatError, ZipReader } from '@prunebench/engine';
 import { DatasetError } from '../errors.js';
 import { downloadWithMd5, type FetchLike } from '../download.js';
 import { defaultCacheDir } from '../cache-dir.js';
+import { swapInto } from '../swap-into.js';
 import { GLUE_SPLITS, glueSplitFile, glueTaskInfo, type GlueTaskInfo, type GlueTaskName } from './tasks.js';
 import { verifyGlueTaskDir, type GlueFormatOptions } from './verify.js';
 import { GLUE_DOWNLOADS, type GlueDownloadFile } from './sources.js';
@@ -167,20 +168,6 @@ async function verifyStaged(task: GlueTaskInfo, dir: string, source: string, opt
     if (err instanceof DatasetError) throw new DatasetError(`${source} failed verification: ${err.message}`, err.file ?? source);
     throw err;
   }
-}
-
-/** Replaces `target` by `fresh` with renames only; the old copy is restored if the second rename fails. */
-async function swapInto(fresh: string, target: string): Promise<void> {
-  const retired = `${target}.old-${process.pid}-${Date.now()}`;
-  const hadOld = existsSync(target);
-  if (hadOld) await rename(target, retired);
-  try {
-    await rename(fresh, target);
-  } catch (err) {
-    if (hadOld) await rename(retired, target);
-    throw err;
-  }
-  if (hadOld) await rm(retired, { recursive: true, force: true });
 }
 
 async function sha256OfFile(path: string): Promise<string> {

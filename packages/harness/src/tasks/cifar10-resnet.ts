@@ -14,7 +14,8 @@ import {
 import { defaultPrunableNames, topKAccuracy } from '@prunebench/metrics';
 import {
   createResNetCifar,
-  loadStateDict,
+  modelFromStateDict,
+  resnetCifarArch,
   readPretrainedTensors,
   readSafetensors,
   resolvePretrainedResNet,
@@ -181,14 +182,7 @@ class CifarLoadedTask implements LoadedTask {
 
   async startingModel(): Promise<Model> {
     if (!this.startingWeights) throw new Error('task not loaded: no starting weights');
-    const model = createResNetCifar(this.depth);
-    try {
-      loadStateDict(model, this.startingWeights, { strict: true });
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
+    return modelFromStateDict(resnetCifarArch(this.depth), this.startingWeights);
   }
 
   prunable(model: Model): string[] {

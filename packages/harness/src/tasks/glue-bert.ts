@@ -20,7 +20,7 @@ import {
   bertTinyArch,
   createBert,
   loadHuggingFaceBert,
-  loadStateDict,
+  modelFromStateDict,
   readSafetensors,
   saveSafetensors,
   traceLayers,
@@ -356,14 +356,7 @@ export class GlueBertLoadedTask implements LoadedTask {
 
   async startingModel(): Promise<Model> {
     if (!this.startingWeights) throw new Error('task not loaded: no starting weights');
-    const model = createBert(this.arch);
-    try {
-      loadStateDict(model, this.startingWeights, { strict: true });
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
+    return modelFromStateDict(this.arch, this.startingWeights);
   }
 
   /**
