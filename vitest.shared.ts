@@ -24,6 +24,9 @@ export default defineConfig({
     pool: 'forks',
     // 2-core machines: tfjs backends are process-global, keep files in separate processes but not too many at once.
     maxWorkers: 2,
+    // Two test files run at once on two cores, so each gets one wasm thread (XNNPACK's pool threads spin while
+    // they wait, which only burns a shared core); wasm-threads.test.ts starts the threaded build itself.
+    env: { PRUNEBENCH_WASM_THREADS: process.env.PRUNEBENCH_WASM_THREADS ?? '1' },
     // A JSON result per Nx project, summed into one closing line by scripts/test-summary.mjs.
     reporters: ['default', 'json'],
     outputFile: { json: resolve(root, 'reports/tmp/vitest', `${(process.env.NX_TASK_TARGET_PROJECT ?? 'all').replace(/[^a-z0-9-]+/gi, '_')}.json`) },

@@ -211,6 +211,8 @@ async function twoWorkerCase(depth: number): Promise<TfjsCase | { unavailable: s
   ].join('\n');
   const workers = [0, 1].map((k) => new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), {
     workerData: { depth, batch: trainBatch / 2, seed: k },
+    // One XNNPACK thread per worker: the two workers are the two cores' threads.
+    env: { ...process.env, PRUNEBENCH_WASM_THREADS: '1' },
   }));
   const next = (w: InstanceType<typeof Worker>) => new Promise<void>((resolve, reject) => {
     w.once('message', () => resolve());

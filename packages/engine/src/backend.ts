@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { registerWasmTrainingKernels, wasmTrainingKernelNames } from './wasm-kernels/register.js';
+import { registerThreadedWasmBackend, wasmThreadsRequested } from './wasm-threads.js';
 
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -23,7 +24,7 @@ export interface EngineInfo {
     backendPackage: string;
     node: string;
   };
-  /** Threads the backend computes with, where it says (wasm: 1 in Node; cpu: 1). */
+  /** Threads the backend computes with, where it says (wasm: XNNPACK's pool, env PRUNEBENCH_WASM_THREADS; cpu: 1). */
   threads?: number;
   /** prunebench kernels registered for this backend (wasm only). */
   customKernels: string[];
@@ -170,7 +171,23 @@ async function tryWebgpu(timeoutMs: number): Promise<Attempt> {
 async function tryWasm(): Promise<Attempt> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasmThreadCount = wasm.getThreadsCount;
-  const attempt = await activate('wasm', cpuModel(), `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm}`);
+  const threads = wasmThreadsRequested();
+  const packageName = `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm}`;
+  let attempt: Attempt;
+  if (threads > 1 && tf.findBackend('wasm') === null) {
+    // The stock registration is kept so a machine where the threaded build cannot start still gets wasm.
+    const stockFactory = tf.findBackendFactory('wasm');
+    await registerThreadedWasmBackend(threads);
+    attempt = await activate('wasm', cpuModel(), `${packageName} (threaded-SIMD build)`);
+    if (!attempt.ok && stockFactory !== null) {
+      console.warn(`prunebench: the threaded wasm build did not start (${attempt.reason}); using the single-threaded one`);
+      tf.removeBackend('wasm');
+      tf.registerBackend('wasm', stockFactory, 2);
+      attempt = await activate('wasm', cpuModel(), packageName);
+    }
+  } else {
+    attempt = await activate('wasm', cpuModel(), packageName);
+  }
   if (attempt.ok) {
     registerWasmTrainingKernels();
     attempt.info = describe('wasm');
@@ -187,7 +204,6 @@ function describe(name: BackendName): EngineInfo {
     customKernels: name === 'wasm' ? wasmTrainingKernelNames() : [],
   };
   if (name === 'cpu') info.threads = 1;
-  // Threads are hard-wired off for wasm in Node (1); the threaded binary would report its pool size.
   if (name === 'wasm' && wasmThreadCount !== null) info.threads = wasmThreadCount();
   return info;
 }

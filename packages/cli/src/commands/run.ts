@@ -39,6 +39,9 @@ Options:
   --cache <dir>      dense-training checkpoint cache (default datasets/cache/checkpoints)
   -h, --help         this help
 
+Environment: PRUNEBENCH_BACKEND (as --backend), PRUNEBENCH_WASM_THREADS (wasm threads, 1-8; default one per
+core; results do not depend on it), PRUNEBENCH_DATA, PRUNEBENCH_WEIGHTS, PRUNEBENCH_VOCAB, PRUNEBENCH_GLUE.
+
 Exit codes: 0 all runs completed, 1 some run failed (recorded; the suite went on), 2 usage error,
 130 interrupted (run the same command again to resume).
 `;

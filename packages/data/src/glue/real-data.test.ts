@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { resolveGlueTask } from './resolve.js';
 import { readGlueTask } from './read.js';
 import { encodeGlueExamples } from './encode.js';
@@ -16,7 +16,7 @@ describe.skipIf(!dataDir)('real GLUE files (PRUNEBENCH_DATA)', () => {
     const task = GLUE_TASKS[name];
     // Verification (headers, columns, labels, counts) happens in resolve; no download, no cache.
     const dir = await resolveGlueTask(name, { env: { PRUNEBENCH_DATA: dataDir }, allowDownload: false, cacheDir: '/nonexistent-cache' });
-    expect(dir).toBe(join(dataDir!, 'glue', task.folder));
+    expect(dir).toBe(resolve(dataDir!, 'glue', task.folder)); // a relative PRUNEBENCH_DATA comes back absolute
     for (const split of ['train', 'dev', 'test'] as GlueSplit[]) {
       if (name === 'cola' && split === 'test') continue; // the shared copy holds no CoLA test.tsv
       const examples = readGlueTask(name, split, dir);

@@ -2,8 +2,8 @@
  * Training-mode batch norm as two fused kernels for wasm (new kernel names; tfjs has no training-mode batch
  * norm kernel). Built from `tf.moments` and element-wise ops, one batch norm layer's forward and backward is
  * ~15 kernel launches and several passes over the activation; each of these is two passes over the
- * activation, in JavaScript on the wasm heap, with per-channel sums in float64 (blocked so that they stay in
- * registers).
+ * activation, in JavaScript on the wasm heap (on several threads with the threaded build), with per-channel
+ * sums in float64.
  *
  * PrunebenchBatchNormTraining   inputs x [..., C] (channels last), gamma [C], beta [C]; attr varianceEpsilon
  *                               outputs y = gamma·(x − mean)/√(var + eps) + beta, mean [C], var [C] (biased)
@@ -18,6 +18,7 @@
  * active backend, and the composite ops otherwise.
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapScratch, runHeapTask } from './heap-pool.js';
 import { requireInput } from './wasm-kernel-calls.js';
 
 export const BATCH_NORM_TRAINING = 'PrunebenchBatchNormTraining';
@@ -42,59 +43,42 @@ function requireVector(kernelName: string, name: string, t: tf.TensorInfo, chann
 }
 
 /**
- * Rows per block: the loops below walk one channel at a time through a block of rows (kept in L1 cache), so
- * each channel's running sums stay in registers instead of a per-element array update.
+ * Both kernels are two passes over the activation: per-channel sums (float64), then an element-wise pass.
+ * Each pass is cut into BN_PARTS row ranges that run on the heap pool's threads (heap-tasks.ts); the
+ * partial sums are added in part order, so results do not depend on the thread count.
  */
-const BLOCK_ELEMENTS = 4096;
+const BN_PARTS = 8;
 
-function rowsPerBlock(channels: number): number {
-  return Math.max(1, Math.floor(BLOCK_ELEMENTS / channels));
-}
-
-/** y, mean, variance from x, gamma, beta (plain arrays; `channels` is the innermost axis). */
+/** y, mean, variance from x, gamma, beta (`channels` is the innermost axis). */
 export function batchNormTrainingForward(
   x: Float32Array, gamma: Float32Array, beta: Float32Array, channels: number, eps: number,
   y: Float32Array, mean: Float32Array, variance: Float32Array,
 ): void {
   const rows = x.length / channels;
-  const block = rowsPerBlock(channels) * channels;
-  // Sums of (x − shift) and its square in float64, shifted by the first row so that a large mean does not
-  // cancel (Welford-free one-pass statistics, accurate for |mean|/std up to ~1e6).
-  const sum = new Float64Array(channels);
-  const squares = new Float64Array(channels);
-  const shiftBy = Float64Array.from(x.subarray(0, channels));
-  for (let start = 0; start < x.length; start += block) {
-    const end = Math.min(x.length, start + block);
-    for (let c = 0; c < channels; c++) {
-      const shift = shiftBy[c]!;
-      let s = 0, q = 0;
-      for (let i = start + c; i < end; i += channels) {
-        const d = x[i]! - shift;
-        s += d;
-        q += d * d;
-      }
-      sum[c]! += s;
-      squares[c]! += q;
-    }
-  }
-  const scale = new Float64Array(channels);
-  const offset = new Float64Array(channels);
+  // scratch: shift [C] | partial sums [BN_PARTS × (C sums, C sums of squares)] | scale, 0, offset [3 × C]
+  const shiftAt = 0, sumsAt = channels, coefficientsAt = sumsAt + 2 * channels * BN_PARTS;
+  const scratch = heapScratch(coefficientsAt + 3 * channels, [x, y]);
+  // Sums of (x − shift) and its square, shifted by the first row so that a large mean does not cancel
+  // (one-pass statistics, accurate for |mean|/std up to ~1e6).
+  for (let c = 0; c < channels; c++) scratch[shiftAt + c] = rows > 0 ? x[c]! : 0;
+  runHeapTask('centredChannelSums', [x, x], scratch, [channels, shiftAt, shiftAt, sumsAt], BN_PARTS);
   for (let c = 0; c < channels; c++) {
-    const centredMean = sum[c]! / rows;
-    const v = Math.max(0, squares[c]! / rows - centredMean * centredMean);
-    const m = centredMean + shiftBy[c]!;
+    let sum = 0, squares = 0;
+    for (let part = 0; part < BN_PARTS; part++) {
+      sum += scratch[sumsAt + 2 * part * channels + c]!;
+      squares += scratch[sumsAt + (2 * part + 1) * channels + c]!;
+    }
+    const centredMean = sum / rows;
+    const v = Math.max(0, squares / rows - centredMean * centredMean);
+    const m = centredMean + scratch[shiftAt + c]!;
     mean[c] = m;
     variance[c] = v;
-    scale[c] = gamma[c]! / Math.sqrt(v + eps);
-    offset[c] = beta[c]! - m * scale[c]!;
+    const scale = gamma[c]! / Math.sqrt(v + eps);
+    scratch[coefficientsAt + c] = scale;
+    scratch[coefficientsAt + channels + c] = 0;
+    scratch[coefficientsAt + 2 * channels + c] = beta[c]! - m * scale;
   }
-  for (let start = 0; start < x.length; start += block) {
-    const end = Math.min(x.length, start + block);
-    for (let c = 0; c < channels; c++) {
-      const a = scale[c]!, b = offset[c]!;
-      for (let i = start + c; i < end; i += channels) y[i] = x[i]! * a + b;
-    }
-  }
+  runHeapTask('channelAffine', [x, x, y], scratch, [channels, coefficientsAt], BN_PARTS);
 }
 
 /** dx, dGamma, dBeta (see the file comment). */
@@ -104,44 +88,32 @@ export function batchNormTrainingBackward(
   dx: Float32Array, dGamma: Float32Array, dBeta: Float32Array,
 ): void {
   const count = x.length / channels;
-  const block = rowsPerBlock(channels) * channels;
-  const sumDy = new Float64Array(channels);
-  const sumDyCentred = new Float64Array(channels);
-  for (let start = 0; start < x.length; start += block) {
-    const end = Math.min(x.length, start + block);
-    for (let c = 0; c < channels; c++) {
-      const m = mean[c]!;
-      let s = 0, t = 0;
-      for (let i = start + c; i < end; i += channels) {
-        const g = dy[i]!;
-        s += g;
-        t += g * (x[i]! - m);
-      }
-      sumDy[c]! += s;
-      sumDyCentred[c]! += t;
-    }
-  }
-  // dx = a·dy + b·x + k per channel.
-  const a = new Float64Array(channels);
-  const b = new Float64Array(channels);
-  const k = new Float64Array(channels);
+  // scratch: zeros [C] | mean [C] | partial sums [BN_PARTS × (Σ dy, Σ dy·(x − mean))] | a, b, k [3 × C]
+  const zerosAt = 0, meanAt = channels, sumsAt = 2 * channels, coefficientsAt = sumsAt + 2 * channels * BN_PARTS;
+  const scratch = heapScratch(coefficientsAt + 3 * channels, [dy, x, dx]);
   for (let c = 0; c < channels; c++) {
-    const s = 1 / Math.sqrt(variance[c]! + eps);
-    const gBeta = sumDy[c]!;
-    const gGamma = sumDyCentred[c]! * s;
-    dBeta[c] = gBeta;
-    dGamma[c] = gGamma;
-    a[c] = gamma[c]! * s;
-    b[c] = -gamma[c]! * s * s * gGamma / count + (2 * dVariance[c]!) / count;
-    k[c] = -gamma[c]! * s * gBeta / count + dMean[c]! / count - b[c]! * mean[c]!;
+    scratch[zerosAt + c] = 0;
+    scratch[meanAt + c] = mean[c]!;
   }
-  for (let start = 0; start < x.length; start += block) {
-    const end = Math.min(x.length, start + block);
-    for (let c = 0; c < channels; c++) {
-      const ac = a[c]!, bc = b[c]!, kc = k[c]!;
-      for (let i = start + c; i < end; i += channels) dx[i] = ac * dy[i]! + bc * x[i]! + kc;
+  runHeapTask('centredChannelSums', [dy, x], scratch, [channels, zerosAt, meanAt, sumsAt], BN_PARTS);
+  // dx = a·dy + b·x + k per channel.
+  const aAt = coefficientsAt, bAt = aAt + channels, kAt = bAt + channels;
+  for (let c = 0; c < channels; c++) {
+    let sumDy = 0, sumDyCentred = 0;
+    for (let part = 0; part < BN_PARTS; part++) {
+      sumDy += scratch[sumsAt + 2 * part * channels + c]!;
+      sumDyCentred += scratch[sumsAt + (2 * part + 1) * channels + c]!;
     }
+    const s = 1 / Math.sqrt(variance[c]! + eps);
+    const gGamma = sumDyCentred * s;
+    dBeta[c] = sumDy;
+    dGamma[c] = gGamma;
+    const b = -gamma[c]! * s * s * gGamma / count + (2 * dVariance[c]!) / count;
+    scratch[aAt + c] = gamma[c]! * s;
+    scratch[bAt + c] = b;
+    scratch[kAt + c] = -gamma[c]! * s * sumDy / count + dMean[c]! / count - b * mean[c]!;
   }
+  runHeapTask('channelAffine', [dy, x, dx], scratch, [channels, aAt], BN_PARTS);
 }
 
 function batchNormTrainingWasm({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {

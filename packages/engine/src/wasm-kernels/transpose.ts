@@ -7,6 +7,7 @@
  * output rows, each written contiguously) it is ~2x faster. Everything else goes to the built-in.
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapScratch, runHeapTask } from './heap-pool.js';
 import { requireInput, runWasmKernel } from './wasm-kernel-calls.js';
 
 interface WasmHeapBackend extends tf.KernelBackend {
@@ -31,17 +32,12 @@ export function collapseTranspose(shape: readonly number[], perm: readonly numbe
   };
 }
 
-/** [A, B, C] -> [C, B, A] on plain arrays. */
+/** Parts of the middle axis that the heap pool's threads share (any count gives the same result). */
+const TRANSPOSE_PARTS = 8;
+
+/** [A, B, C] -> [C, B, A]. */
 export function transposeOuterInner(src: Float32Array, a: number, b: number, c: number, dst: Float32Array): void {
-  const bc = b * c, ba = b * a;
-  for (let j = 0; j < b; j++) {
-    const srcMiddle = j * c, dstMiddle = j * a;
-    for (let k = 0; k < c; k++) {
-      const d = k * ba + dstMiddle;
-      let s = srcMiddle + k;
-      for (let i = 0; i < a; i++, s += bc) dst[d + i] = src[s]!;
-    }
-  }
+  runHeapTask('transposeOuterInnerPart', [src, dst], heapScratch(0, [src, dst]), [a, b, c], TRANSPOSE_PARTS);
 }
 
 function transposeWasm({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
