@@ -20,7 +20,7 @@
  *
  *   npx tsx benchmarks/perf/throughput.ts [--backend wasm] [--quick] [--reps 3] [--steps 2]
  *       [--cases resnet20-train,resnet20-eval,...] [--label before] [--out file.json] [--python /usr/bin/python3]
- *       [--eval-batch 250] [--bert-batch 32] [--no-torch] [--torch-blas-dir DIR] [--baseline]
+ *       [--eval-batch 250] [--bert-batch 32] [--no-torch] [--torch-blas-dir DIR] [--torch-device auto|cpu|cuda] [--baseline]
  *
  * --baseline (wasm): every repetition also times tfjs with the wasm kernel set prunebench had before the fused
  * batch-norm, Slice, Sum and Transpose kernels (BASELINE_WASM_KERNELS; batch norm then takes the composite path), switching the
@@ -51,7 +51,7 @@ import { maskedSgdStep, type Batch } from '@prunebench/pruning';
 // ------------------------------------------------------------------ options
 
 const argv = process.argv.slice(2);
-const VALUE_OPTIONS = ['backend', 'bert-batch', 'cases', 'eval-batch', 'label', 'out', 'python', 'reps', 'steps', 'torch-blas-dir'];
+const VALUE_OPTIONS = ['backend', 'bert-batch', 'cases', 'eval-batch', 'label', 'out', 'python', 'reps', 'steps', 'torch-blas-dir', 'torch-device'];
 const FLAG_OPTIONS = ['baseline', 'no-torch', 'quick'];
 /** Bad arguments end the run before anything is measured or written: message, usage, exit code 2. */
 function usageError(message: string): never {
@@ -111,11 +111,11 @@ class TorchReference {
     this.lines = lines;
   }
 
-  static async start(python: string, blasDir: string | undefined): Promise<TorchReference> {
+  static async start(python: string, blasDir: string | undefined, device: string): Promise<TorchReference> {
     const script = join(import.meta.dirname, 'torch_reference.py');
     const env = { ...process.env };
     if (blasDir) env.LD_LIBRARY_PATH = [blasDir, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-    const child = spawn(python, [script, '--serve', '--threads', String(cores)], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const child = spawn(python, [script, '--serve', '--threads', String(cores), '--device', device], { stdio: ['pipe', 'pipe', 'pipe'], env });
     child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`[torch] ${chunk.toString()}`));
     const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     const first = await lines.next();
@@ -283,7 +283,10 @@ const backendRequest = parseBackendRequest(option('backend') ?? 'wasm', '--backe
 const engine: EngineInfo = await initEngine({ backend: backendRequest });
 const torchPython = withTorch ? findTorchPython() : { error: 'disabled with --no-torch' };
 const torchBlasDir = option('torch-blas-dir') ?? process.env.PRUNEBENCH_TORCH_BLAS_DIR;
-const torch = 'python' in torchPython ? await TorchReference.start(torchPython.python, torchBlasDir) : null;
+// auto: CUDA where torch sees a GPU (the GPU machine), else CPU.
+const torchDevice = option('torch-device') ?? 'auto';
+if (!['auto', 'cpu', 'cuda'].includes(torchDevice)) usageError(`--torch-device: expected auto, cpu or cuda, got '${torchDevice}'`);
+const torch = 'python' in torchPython ? await TorchReference.start(torchPython.python, torchBlasDir, torchDevice) : null;
 if (!torch) console.warn(`torch reference not measured: ${'error' in torchPython ? torchPython.error : ''}`);
 
 const loadSamples: { at: string; loadavg: number[] }[] = [];
@@ -291,7 +294,7 @@ const sampleLoad = () => loadSamples.push({ at: new Date().toISOString(), loadav
 sampleLoad();
 console.log(`machine: ${engine.device}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`tfjs ${engine.versions.tfjs} ${engine.backend} (${engine.versions.backendPackage}, threads ${engine.threads ?? '?'}); node ${engine.versions.node}; ` +
-  (torch ? `torch ${String(torch.hello.torch)} (${torchPython && 'python' in torchPython ? torchPython.python : ''}, ${String(torch.hello.parallel)})` : 'no torch'));
+  (torch ? `torch ${String(torch.hello.torch)} on ${String(torch.hello.device)} (${torchPython && 'python' in torchPython ? torchPython.python : ''}, ${String(torch.hello.parallel)})` : 'no torch'));
 console.log(`${reps} repetitions x ${stepsPerRep} steps per side, interleaved${quick ? ' (--quick)' : ''}\n`);
 
 interface CaseResult {
@@ -405,7 +408,7 @@ const ms = (s: SideResult | undefined) => (s && !s.unavailable && s.repSeconds.l
 console.log(`\n### Throughput, tfjs ${engine.backend} vs PyTorch CPU${label ? ` (${label})` : ''}\n`);
 console.log(`${report.machine.cpu}, ${cores} cores; load average (1 min) ${n(report.machine.load.min1Min, 2)}–${n(report.machine.load.max1Min, 2)} during the run; ` +
   `tfjs ${engine.versions.tfjs} ${engine.versions.backendPackage} (threads ${engine.threads ?? '?'}), node ${engine.versions.node}; ` +
-  `torch ${torch ? `${String(torch.hello.torch)} (BLAS ${((torch.hello.blas as string[] | undefined) ?? []).map((p) => p.split('/').pop()).join(', ') || '?'})` : 'n/a'}; median of ${reps} interleaved repetitions x ${stepsPerRep} steps; ${date}\n`);
+  `torch ${torch ? `${String(torch.hello.torch)} on ${String(torch.hello.device)} (BLAS ${((torch.hello.blas as string[] | undefined) ?? []).map((p) => p.split('/').pop()).join(', ') || '?'})` : 'n/a'}; median of ${reps} interleaved repetitions x ${stepsPerRep} steps; ${date}\n`);
 const baselineColumns = results.some((r) => r.tfjsBaseline);
 console.log(`| case | batch |${baselineColumns ? ' tfjs, kernels before | ms/step |' : ''} tfjs ${engine.backend} | ms/step |${baselineColumns ? ' speed-up |' : ''} ` +
   `torch ${cores} threads | ms/step | ratio tfjs/torch | torch 1 thread | ratio tfjs/torch-1 |`);

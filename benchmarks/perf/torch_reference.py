@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch CPU reference for benchmarks/perf/throughput.ts (measurement only, not part of prunebench).
+"""PyTorch reference for benchmarks/perf/throughput.ts (measurement only, not part of prunebench): CPU, or CUDA
+on a GPU machine (`--device auto` picks CUDA when torch sees a GPU; steps are timed to torch.cuda.synchronize()).
 
 Defines the same networks as prunebench in plain torch -- ResNet-CIFAR with option-A shortcuts
 (pytorch_resnet_cifar10: 3x3 stem, BasicBlocks, stride-2 subsample + zero-padded channels, global average
@@ -137,6 +138,14 @@ class BertMini(nn.Module):
 
 # ---------------------------------------------------------------- cases
 
+DEVICE = torch.device('cpu')
+
+
+def synchronize():
+    if DEVICE.type == 'cuda':
+        torch.cuda.synchronize()
+
+
 class Case:
     def __init__(self, name, batch, seq_len):
         torch.manual_seed(0)
@@ -154,6 +163,10 @@ class Case:
             self.y = torch.randint(0, 2, (batch,))
         else:
             raise ValueError(f'unknown case {name}')
+        self.model.to(DEVICE)
+        self.x, self.y = self.x.to(DEVICE), self.y.to(DEVICE)
+        if hasattr(self, 'mask'):
+            self.mask = self.mask.to(DEVICE)
         self.train = name.endswith('-train')
         self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4) if self.train else None
 
@@ -207,10 +220,12 @@ def run(request):
         case = _cases[key] = Case(request['case'], request['batch'], request.get('seqLen', 128))
     for _ in range(request.get('warmup', 0)):
         case.step()
+    synchronize()
     seconds = []
     for _ in range(request['steps']):
         t0 = time.perf_counter()
         case.step()
+        synchronize()
         seconds.append(time.perf_counter() - t0)
     return {'case': request['case'], 'batch': request['batch'], 'seconds': seconds, 'threads': torch.get_num_threads()}
 
@@ -222,11 +237,15 @@ def main():
     parser.add_argument('--case', default='resnet20-train')
     parser.add_argument('--batch', type=int, default=128)
     parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device('cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu')
     torch.zeros(4, 4) @ torch.zeros(4, 4)  # loads the BLAS library, so that blas_library() sees it
     set_threads(args.threads)
     if args.serve:
         print(json.dumps({'ready': True, 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+                          'device': torch.cuda.get_device_name(DEVICE) if DEVICE.type == 'cuda' else 'cpu',
                           'python': sys.version.split()[0], 'blas': blas_library(), 'parallel': torch.__config__.parallel_info().splitlines()[-1]}), flush=True)
         for line in sys.stdin:
             if not line.strip():

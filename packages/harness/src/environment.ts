@@ -8,6 +8,7 @@ export interface EngineDescription {
   backend: string;
   device: string;
   versions: Record<string, string>;
+  threads?: number;
 }
 
 /** The environment a run executed in: backend, device, versions, git commit (null outside a checkout). */
@@ -20,6 +21,7 @@ export function collectEnvironment(engine: EngineDescription | null, cwd = proce
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     cpus: os.cpus().length,
+    ...(engine?.threads !== undefined ? { threads: engine.threads } : {}),
   };
 }
 

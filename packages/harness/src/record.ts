@@ -111,4 +111,6 @@ export interface EnvironmentRecord {
   node: string;
   platform: string;
   cpus: number;
+  /** Threads the backend computed with, where it says (wasm: XNNPACK's pool; results do not depend on it). */
+  threads?: number;
 }

@@ -75,8 +75,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const environment = collectEnvironment({
     backend: info.backend, device: info.device,
     versions: { tfjs: info.versions.tfjs, backendPackage: info.versions.backendPackage, node: info.versions.node },
+    ...(info.threads !== undefined ? { threads: info.threads } : {}),
   });
-  io.err(`prunebench: suite ${suite.name}${shardText}: ${runs.length} runs on ${engine.backend} (${engine.device}); store ${store.root}\n`);
+  const threadsText = info.threads !== undefined ? `, ${info.threads} thread${info.threads === 1 ? '' : 's'}` : '';
+  io.err(`prunebench: suite ${suite.name}${shardText}: ${runs.length} runs on ${engine.backend} (${engine.device}${threadsText}); store ${store.root}\n`);
 
   const abort = new AbortController();
   const onSignal = () => {
