@@ -2,6 +2,19 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initEngine } from './backend.js';
 
+describe('PRUNEBENCH_WASM_THREADS', () => {
+  it('rejects a bad value before any backend is tried, so "auto" does not fall through to cpu', async () => {
+    const saved = process.env.PRUNEBENCH_WASM_THREADS;
+    process.env.PRUNEBENCH_WASM_THREADS = 'many';
+    try {
+      await expect(initEngine({ backend: 'auto' })).rejects.toThrow("env PRUNEBENCH_WASM_THREADS: expected an integer from 1 to 8, got 'many'");
+    } finally {
+      if (saved === undefined) delete process.env.PRUNEBENCH_WASM_THREADS;
+      else process.env.PRUNEBENCH_WASM_THREADS = saved;
+    }
+  });
+});
+
 describe('PRUNEBENCH_BACKEND', () => {
   const saved = process.env.PRUNEBENCH_BACKEND;
   afterAll(() => {

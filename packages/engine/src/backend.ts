@@ -71,6 +71,8 @@ function requestedBackend(options: InitEngineOptions): BackendRequest {
  */
 export async function initEngine(options: InitEngineOptions = {}): Promise<EngineInfo> {
   const request = requestedBackend(options);
+  // Checked up front: a bad value must be an error, not a reason for 'auto' to fall through to cpu.
+  wasmThreadsRequested();
   const timeoutMs = options.webgpuTimeoutMs ?? 5000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new Error(`initEngine option webgpuTimeoutMs must be a positive number, got ${timeoutMs}`);
