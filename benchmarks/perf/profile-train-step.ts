@@ -10,16 +10,14 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine, parseBackendRequest, SeededRng } from '@prunebench/engine';
 import { bertMiniArch, createBert, createResNetCifar, type Model } from '@prunebench/models';
 import { maskedSgdStep } from '@prunebench/pruning';
+import { intArg, kernelTimeTable, stringArg } from './script-helpers.js';
 
-function arg(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at < 0 ? undefined : process.argv[at + 1];
-}
-const modelName = arg('model') ?? 'resnet20';
+const modelName = stringArg('model') ?? 'resnet20';
+if (!/^(resnet\d+|bert-mini)$/.test(modelName)) throw new Error(`--model must be resnet<depth> or bert-mini, got '${modelName}'`);
 const bert = modelName === 'bert-mini';
 const depth = bert ? 0 : Number(modelName.replace('resnet', ''));
-const batch = Number(arg('batch') ?? (bert ? 32 : 128));
-const engine = await initEngine({ backend: parseBackendRequest(arg('backend') ?? 'wasm', '--backend') });
+const batch = intArg('batch', bert ? 32 : 128);
+const engine = await initEngine({ backend: parseBackendRequest(stringArg('backend') ?? 'wasm', '--backend') });
 const rng = new SeededRng(0);
 const model: Model = bert ? createBert(bertMiniArch(2), { seed: 0 }) : createResNetCifar(depth, { seed: 0 });
 const inputs = bert
@@ -35,18 +33,5 @@ const t0 = performance.now();
 step();
 const wallMs = performance.now() - t0;
 const profile = await tf.profile(() => { step(); });
-const byKernel = new Map<string, { ms: number; calls: number }>();
-for (const k of profile.kernels) {
-  const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-  entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-  entry.calls += 1;
-  byKernel.set(k.name, entry);
-}
-const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
 console.log(`${engine.backend} ${engine.device}; ${modelName}, batch ${batch}; one step ${wallMs.toFixed(0)} ms wall (${(batch * 1000 / wallMs).toFixed(1)} img/s)`);
-console.log('| kernel | calls | ms | share |');
-console.log('| --- | ---: | ---: | ---: |');
-for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
-  console.log(`| ${name} | ${e.calls} | ${e.ms.toFixed(1)} | ${((100 * e.ms) / total).toFixed(1)} % |`);
-}
-console.log(`| all kernels | ${profile.kernels.length} | ${total.toFixed(0)} | 100 % |`);
+console.log(kernelTimeTable(profile, 'kernel', 25, 1).join('\n'));

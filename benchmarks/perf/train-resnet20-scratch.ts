@@ -15,14 +15,7 @@ import { initEngine, SeededRng } from '@prunebench/engine';
 import { classBalancedSubset, ImageBatchLoader, normalizeImages, readCifar10, resolveCifar10 } from '@prunebench/data';
 import { createResNetCifar } from '@prunebench/models';
 import { topKAccuracy } from '@prunebench/metrics';
-
-function intArg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, got '${process.argv[at + 1]}'`);
-  return value;
-}
+import { intArg } from './script-helpers.js';
 
 const steps = intArg('steps', 300);
 const batchSize = intArg('batch', 32);

@@ -8,14 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, registerWasmTrainingKernels, SeededRng, unregisterWasmTrainingKernels } from '@prunebench/engine';
-
-function intArg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, got '${process.argv[at + 1]}'`);
-  return value;
-}
+import { intArg, kernelTimeTable } from './script-helpers.js';
 
 const batch = intArg('batch', 64);
 const steps = intArg('steps', 3);
@@ -148,17 +141,4 @@ for (const [transposeA, transposeB] of [[true, false], [false, true]] as const) 
 
 // Where one step's time goes now (kernel time by kernel name, top entries).
 const profile = await tf.profile(() => { trainStep(); });
-const byKernel = new Map<string, { ms: number; calls: number }>();
-for (const k of profile.kernels) {
-  const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-  entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-  entry.calls += 1;
-  byKernel.set(k.name, entry);
-}
-const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
-console.log(`\n| kernel (one step, all prunebench kernels) | calls | ms | share |`);
-console.log('| --- | ---: | ---: | ---: |');
-for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
-  console.log(`| ${name} | ${e.calls} | ${e.ms.toFixed(0)} | ${((100 * e.ms) / total).toFixed(0)} % |`);
-}
-console.log(`| all kernels | ${profile.kernels.length} | ${total.toFixed(0)} | 100 % |`);
+console.log('\n' + kernelTimeTable(profile, 'kernel (one step, all prunebench kernels)', 12, 0).join('\n'));

@@ -7,13 +7,14 @@ import { SeededRng } from '@prunebench/engine';
 import { getModelStructure, traceLayers } from './family.js';
 import { exportOnnx } from './onnx/index.js';
 import { maxAbsDiff, onnxLogits } from './onnx/testing/compare.js';
-import { createResNetCifar, validateResNetCifarArch, type ResNetCifarArch, type ResNetCifarModel } from './resnet-cifar.js';
+import { validateResNetCifarArch, type ResNetCifarArch } from './resnet-cifar.js';
 import { resnetCifarStructure } from './resnet-cifar-structure.js';
 import { loadModelFromSafetensors } from './saved-model.js';
 import { saveSafetensors } from './state-dict.js';
 import { StructureError } from './structure.js';
 import { removalCountsForAmount, keepIndicesByScore } from './structure-plan.js';
 import type { LayerSpec, Model } from './types.js';
+import { randomResNetCifar } from './testing/random-resnet-cifar.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -31,20 +32,6 @@ const ARCH: ResNetCifarArch = {
     { blocks: [{ mid: 5, out: 12, stride: 2 }, { mid: 12, out: 12, stride: 1 }] },
   ],
 };
-
-/** Random weights, BN affine parameters and running statistics, so batch norm matters everywhere. */
-function randomModel(arch: ResNetCifarArch, seed: number): ResNetCifarModel {
-  const model = createResNetCifar(arch, { seed });
-  const rng = new SeededRng(seed + 1000);
-  const set = (v: tf.Variable, f: () => number) => v.assign(tf.tensor(Array.from({ length: v.size }, f), v.shape, 'float32'));
-  for (const [name, v] of [...model.params, ...model.buffers]) {
-    if (name.endsWith('running_var')) set(v, () => Math.abs(1 + 0.3 * rng.normal()));
-    else if (name.endsWith('running_mean') || model.paramKinds.get(name) === 'norm-shift') set(v, () => 0.1 * rng.normal());
-    else if (model.paramKinds.get(name) === 'norm-scale') set(v, () => 1 + 0.2 * rng.normal());
-    else if (name === 'linear.bias') set(v, () => 0.1 * rng.normal());
-  }
-  return model;
-}
 
 function images(n: number, seed: number, size = 8): tf.Tensor4D {
   const rng = new SeededRng(seed);
@@ -72,7 +59,7 @@ function setWhere(v: tf.Variable, pick: (flatIndex: number) => boolean, value: n
 }
 
 describe('resnet-cifar structure: groups, blocks and costs', () => {
-  const model = randomModel(ARCH, 1);
+  const model = randomResNetCifar(ARCH, 1);
   afterAll(() => model.dispose());
 
   it('is what getModelStructure returns for a resnet-cifar model', () => {
@@ -120,7 +107,7 @@ describe('resnet-cifar structure: groups, blocks and costs', () => {
 
 describe('resnet-cifar surgery', () => {
   it('removing filters that are exactly zero (and silenced by their batch norm) leaves the logits unchanged, in tfjs and ONNX', async () => {
-    const model = randomModel(ARCH, 2);
+    const model = randomResNetCifar(ARCH, 2);
     const removed: Record<string, number[]> = { 'layer1.0.conv1': [0, 3], 'layer2.0.conv1': [1, 2, 5], 'layer3.1.conv1': [0, 4, 7, 11] };
     for (const [group, units] of Object.entries(removed)) {
       const prefix = group.slice(0, -'.conv1'.length);
@@ -146,7 +133,7 @@ describe('resnet-cifar surgery', () => {
   });
 
   it('dropping blocks gives the model whose residual branches output zero (identity and option-A shortcuts)', async () => {
-    const model = randomModel(ARCH, 3);
+    const model = randomResNetCifar(ARCH, 3);
     const cut = resnetCifarStructure.applySurgery(model, { removeBlocks: ['layer1.1', 'layer2.0', 'layer3.0'] });
     // The hand-built reference: the same model with those blocks' conv2 / bn2 silenced, so each block outputs
     // relu(0 + shortcut(x)) = shortcut(x).
@@ -168,7 +155,7 @@ describe('resnet-cifar surgery', () => {
   });
 
   it('rejects invalid plans with a StructureError naming the group or block', () => {
-    const model = randomModel(ARCH, 4);
+    const model = randomResNetCifar(ARCH, 4);
     const bad = (plan: Parameters<typeof resnetCifarStructure.applySurgery>[1], message: RegExp) => {
       expect(() => resnetCifarStructure.applySurgery(model, plan)).toThrow(StructureError);
       expect(() => resnetCifarStructure.applySurgery(model, plan)).toThrow(message);
@@ -188,7 +175,7 @@ describe('resnet-cifar surgery', () => {
   });
 
   it('a surgered model trains, shrinks, saves with its arch and exports to ONNX matching tfjs', async () => {
-    const model = randomModel(ARCH, 5);
+    const model = randomResNetCifar(ARCH, 5);
     const cut = resnetCifarStructure.applySurgery(model, {
       keep: { 'layer1.0.conv1': [1, 2], 'layer3.1.conv1': [0, 3, 5, 6, 9] },
       removeBlocks: ['layer2.1', 'layer3.0'],

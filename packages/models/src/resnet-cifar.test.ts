@@ -4,24 +4,12 @@ import { batchNormTraining } from './batchnorm.js';
 import { getModelFamily, registerModelFamily, traceLayers } from './family.js';
 import { createResNetCifar, optionAShortcut, resnetCifarArch, validateResNetCifarArch, type ResNetCifarArch } from './resnet-cifar.js';
 import { loadStateDict, stateDict } from './state-dict.js';
-import type { LayerSpec, Model } from './types.js';
+import type { Model } from './types.js';
+import { resnetCifarStructure } from './resnet-cifar-structure.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-function convLinearMacs(layers: LayerSpec[]): number {
-  let macs = 0;
-  for (const l of layers) {
-    if (l.op === 'conv2d') {
-      const [oh, ow, oc] = l.outShape;
-      macs += (oh * ow * oc * l.kernel![0] * l.kernel![1] * l.inShape[2]) / (l.groups ?? 1);
-    } else if (l.op === 'linear') {
-      macs += l.inShape[0] * l.outShape[0];
-    }
-  }
-  return macs;
-}
 
 function countParams(model: Model, kinds?: string[]): number {
   let n = 0;
@@ -48,7 +36,7 @@ describe('resnet-cifar structure', () => {
       expect(countParams(model)).toBe(params);
       expect(countParams(model, ['conv2d', 'linear'])).toBe(weights);
       const layers = traceLayers(model.arch, [32, 32, 3]);
-      expect(convLinearMacs(layers)).toBe(macs);
+      expect(resnetCifarStructure.totalMacs!(model)).toBe(macs);
       // every weight the trace names is a parameter, and every parameter appears in the trace
       const traced = new Set(layers.flatMap((l) => [l.weight, l.bias].filter((x): x is string => !!x)));
       expect([...traced].sort()).toEqual([...model.params.keys()].sort());

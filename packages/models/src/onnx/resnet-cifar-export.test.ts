@@ -9,8 +9,9 @@ import { exportOnnx, saveOnnx } from './index.js';
 import { OnnxRunner, checkOnnxProvider, nhwcToNchw } from './runner.js';
 import { hwioToOihw } from './tensor-data.js';
 import type { ArchSpec, Model } from '../types.js';
-import { createResNetCifar, type ResNetCifarArch, type ResNetCifarModel } from '../resnet-cifar.js';
+import type { ResNetCifarArch } from '../resnet-cifar.js';
 import { maxAbsDiff, onnxLogits } from './testing/compare.js';
+import { randomResNetCifar } from '../testing/random-resnet-cifar.js';
 
 const TINY: ResNetCifarArch = {
   family: 'resnet-cifar',
@@ -36,20 +37,6 @@ const NARROW: ResNetCifarArch = {
   ],
 };
 
-/** A model with random weights and random batch-norm affine parameters and running statistics (so BN matters). */
-function randomModel(arch: ResNetCifarArch, seed: number): ResNetCifarModel {
-  const model = createResNetCifar(arch, { seed });
-  const rng = new SeededRng(seed + 1000);
-  const set = (v: tf.Variable, f: () => number) => v.assign(tf.tensor(Array.from({ length: v.size }, f), v.shape, 'float32'));
-  for (const [name, v] of [...model.params, ...model.buffers]) {
-    if (name.endsWith('running_var')) set(v, () => Math.abs(1 + 0.3 * rng.normal()));
-    else if (name.endsWith('running_mean') || model.paramKinds.get(name) === 'norm-shift') set(v, () => 0.1 * rng.normal());
-    else if (model.paramKinds.get(name) === 'norm-scale') set(v, () => 1 + 0.2 * rng.normal());
-    else if (name === 'linear.bias') set(v, () => 0.1 * rng.normal());
-  }
-  return model;
-}
-
 function randomImages(n: number, seed: number): tf.Tensor4D {
   const rng = new SeededRng(seed);
   return tf.tensor4d(Array.from({ length: n * 32 * 32 * 3 }, () => rng.normal()), [n, 32, 32, 3]);
@@ -60,8 +47,8 @@ await tf.setBackend('wasm');
 await tf.ready();
 
 describe('exportOnnx(resnet-cifar) runs in onnxruntime like the tfjs forward', () => {
-  const model = randomModel(TINY, 7);
-  const narrow = randomModel(NARROW, 11);
+  const model = randomResNetCifar(TINY, 7);
+  const narrow = randomResNetCifar(NARROW, 11);
   afterAll(() => {
     model.dispose();
     narrow.dispose();
@@ -143,7 +130,7 @@ describe('exportOnnx(resnet-cifar) runs in onnxruntime like the tfjs forward', (
 });
 
 describe('bad input', () => {
-  const model = randomModel(TINY, 1);
+  const model = randomResNetCifar(TINY, 1);
   afterAll(() => model.dispose());
   /** The model seen through a different arch or parameter map (class methods kept). */
   const variant = (over: { arch?: ArchSpec; params?: Map<string, tf.Variable> }): Model => ({
