@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 
 const root = import.meta.dirname;
 const alias: Record<string, string> = {};
+// Test helpers (`@prunebench/engine/testing`); listed first, since an alias also matches its subpaths.
+alias['@prunebench/engine/testing'] = resolve(root, 'packages/engine/src/testing/index.ts');
 for (const dir of readdirSync(join(root, 'packages'))) {
   if (dir === 'methods') continue;
   alias[`@prunebench/${dir}`] = resolve(root, 'packages', dir, 'src/index.ts');
