@@ -43,3 +43,27 @@ export class RunInterruptedError extends Error {
     this.name = 'RunInterruptedError';
   }
 }
+
+/** Weights with NaN or infinite values (a corrupt starting point, or training that diverged): the run is failed. */
+export class NonFiniteWeightsError extends Error {
+  constructor(readonly which: 'starting' | 'final', readonly tensors: string[]) {
+    super(`the ${which} weights hold NaN or infinite values in ${tensors.length} tensor(s): ${tensors.slice(0, 5).join(', ')}${tensors.length > 5 ? ', ...' : ''}`);
+    this.name = 'NonFiniteWeightsError';
+  }
+}
+
+/** A metric of the run came out missing, NaN or infinite; such a run is failed, never completed. */
+export class NonFiniteMetricError extends Error {
+  constructor(defect: string) {
+    super(`the run's metrics are not usable: ${defect}`);
+    this.name = 'NonFiniteMetricError';
+  }
+}
+
+/** The run store cannot be written (read-only file system or no permission); named by its code. */
+export class StoreNotWritableError extends Error {
+  constructor(readonly root: string, readonly code: string, detail: string) {
+    super(`run store ${root} is not writable (${code}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}; ${detail})`);
+    this.name = 'StoreNotWritableError';
+  }
+}

@@ -24,6 +24,18 @@ export interface RunRecord {
   /** True when the run continued from checkpoints of an interrupted attempt. */
   resumed?: boolean;
 }
+  /** sha256 of the starting weights the run loaded (a completed run whose starting point changed is run again). */
+  startingPoint?: { sha256: string };
+  /** Set by `merge` when stores disagreed on this run: which record was kept, by which rule, out of which. */
+  merge?: MergeChoice;
+}
+
+export interface MergeChoice {
+  prefer: 'first' | 'last' | 'newest';
+  /** Where the kept record came from. */
+  keptFrom: string;
+  /** Every store holding a different completed record for this id, in merge order, with its finish time. */
+  candidates: Array<{ store: string; finishedAt: string }>;
 
 export interface RunDescription {
   suite: string;

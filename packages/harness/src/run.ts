@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { saveSafetensors, type Model } from '@prunebench/models';
 import { applyMasks, disposeMasks, type Masks } from '@prunebench/pruning';
 import { measureRunFlatness, resolveFlatness } from './flatness.js';
-import { CheckpointMismatchError, RunInterruptedError, TargetNotMetError } from './errors.js';
+import { CheckpointMismatchError, NonFiniteMetricError, NonFiniteWeightsError, RunInterruptedError, TargetNotMetError } from './errors.js';
 import type { PlannedRun } from './plan.js';
 import type { EnvironmentRecord, LatencyRecord, RunMetrics, RunRecord } from './record.js';
+import { metricsDefect } from './record-validation.js';
 import type { RunStore } from './store.js';
 import type { LoadedTask } from './tasks/types.js';
 import { HarnessTrainer } from './trainer.js';
+import { inspectWeights } from './weights-fingerprint.js';
 
 /** Relative slack when checking targets: counts are rounded to whole weights. */
 export const TARGET_TOLERANCE = 0.005;
@@ -36,7 +38,8 @@ export interface RunContext {
 /**
  * Runs one planned experiment and stores its record: starting point → method (with a budgeted trainer,
  * checkpointed for resume) → final weights on the test split (never a best epoch) → parameters,
- * compression, MACs, per-layer density, flatness, optional latency. Never throws for a failure of the run itself:
+ * compression, MACs, per-layer density, flatness, optional latency. The record keeps the hash of the starting weights.
+ * Non-finite starting or final weights, losses or metrics fail the run. Never throws for a failure of the run itself:
  * it returns (and stores) a record with status `failed` and the error; only an interruption (the
  * context's signal) propagates, leaving the run resumable.
  */
@@ -49,6 +52,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
   const models: Model[] = [];
   let masks: Masks | undefined;
   let trainer: HarnessTrainer | null = null;
+  let startingPoint: RunRecord['startingPoint'];
   const finish = (partial: Pick<RunRecord, 'status' | 'metrics'> & Partial<RunRecord>): RunRecord => {
     const record: RunRecord = {
       id,
@@ -61,6 +65,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       startedAt,
       finishedAt: new Date().toISOString(),
       ...(resumed ? { resumed: true } : {}),
+      ...(startingPoint ? { startingPoint } : {}),
     };
     ctx.store.writeRecord(record);
     return record;
@@ -70,6 +75,9 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     const task = await ctx.loadTask(run);
     const model = await task.startingModel();
     models.push(model);
+    const start = await inspectWeights(model);
+    startingPoint = { sha256: start.sha256 };
+    if (start.nonFinite.length > 0) throw new NonFiniteWeightsError('starting', start.nonFinite);
     const denseMacs = countMacs(task.traceLayers(model)).dense;
     const denseTotal = countParameters(model, { prunable: task.prunable(model) }).total;
     let finalModel = model;
@@ -83,7 +91,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
         totalExamples: description.budgetExamples,
         rng: seedRng.fork('trainer'),
         chunkExamples: ctx.chunkExamples ?? Math.max(1, Math.min(task.trainExamples, MAX_CHUNK_EXAMPLES)),
-        checkpoints: ctx.store.checkpoints(id),
+        checkpoints: ctx.store.checkpoints(id, ctx.log),
         onChunk: (rows) => ctx.store.writeLog(id, rows),
         onProgress: ctx.onProgress,
         signal: ctx.signal,
@@ -124,6 +132,10 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
         model: finalModel, task, prunable, masks, settings: flatness, rng: new SeededRng(description.seed).fork('flatness'),
       });
     }
+    const defect = metricsDefect(metrics);
+    if (defect) throw new NonFiniteMetricError(defect);
+    const final = await inspectWeights(finalModel);
+    if (final.nonFinite.length > 0) throw new NonFiniteWeightsError('final', final.nonFinite);
     if (description.latency && ctx.measureLatency) metrics.latency = await ctx.measureLatency(finalModel, run);
     // The final weights (masks applied) for `prunebench export --run <id>`; written before the record.
     await saveSafetensors(join(ctx.store.runDir(id), FINAL_MODEL_FILE), finalModel, { experiment: id });

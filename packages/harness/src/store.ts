@@ -1,7 +1,10 @@
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
+import { StoreNotWritableError } from './errors.js';
 import type { RunDescription, RunRecord } from './record.js';
+import { recordDefect } from './record-validation.js';
+import { tryLockRun, type LockAttempt } from './run-lock.js';
 import { readTensorFile, writeTensorFile, type TensorFileContents } from './tensor-file.js';
 import type { TrainLogRow, TrainerCheckpoints } from './trainer.js';
 
@@ -10,7 +13,9 @@ export type RunState = 'completed' | 'failed' | 'interrupted' | 'absent';
 /**
  * The result store: `<root>/<id>/` holds description.json, record.json (written last: its presence with
  * status `completed` means done), log.jsonl (per-chunk training log; per-layer density is in the record),
- * and checkpoint/ (trainer checkpoints, removed when the run completes). Every file is written atomically.
+ * checkpoint/ (trainer checkpoints, removed when the run completes) and lock.json while a process works on the run.
+ * Every file is written atomically (a temporary file renamed into place); temporaries a killed process left behind
+ * are removed by the next process that takes the run's lock.
  */
 export class RunStore {
   constructor(readonly root: string) {}
@@ -34,13 +39,58 @@ export class RunStore {
     return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.ckpt'));
   }
 
+  /** The run's record; a missing, corrupt or unusable one (see recordDefect) raises an Error naming the file. */
   readRecord(id: string): RunRecord {
     const path = join(this.runDir(id), 'record.json');
-    const record = readJsonFile(path) as RunRecord;
-    if (typeof record !== 'object' || record === null || record.id !== id || (record.status !== 'completed' && record.status !== 'failed')) {
-      throw new Error(`${path} is not a run record for ${id} (missing id or status)`);
+    const record = readJsonFile(path);
+    const defect = recordDefect(record, id);
+    if (defect) throw new Error(`${path} is not a usable run record: ${defect}`);
+    return record as RunRecord;
+  }
+
+  /** Takes the run's lock (see tryLockRun): one process at a time works on a run. */
+  lockRun(id: string): LockAttempt {
+    return tryLockRun(this.runDir(id));
+  }
+
+  /**
+   * Removes the temporary files of writes that never finished (a killed process) from the run's folder and its
+   * checkpoints; call it only while holding the run's lock. Returns the paths removed.
+   */
+  removeTemporaryFiles(id: string): string[] {
+    const removed: string[] = [];
+    for (const dir of [this.runDir(id), join(this.runDir(id), 'checkpoint')]) {
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir)) {
+        if (!isTemporaryFileName(name)) continue;
+        rmSync(join(dir, name), { force: true });
+        removed.push(join(dir, name));
+      }
     }
-    return record;
+    return removed;
+  }
+
+  /** Fails with StoreNotWritableError (EACCES / EROFS named) when the store cannot be created or written. */
+  checkWritable(): void {
+    let probe = this.root;
+    try {
+      mkdirSync(this.root, { recursive: true });
+      accessSync(this.root, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      // recursive mkdir can report ENOENT for a folder it may not create: ask the nearest existing parent
+      while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+      let cause = code;
+      try {
+        accessSync(probe, constants.W_OK);
+      } catch (inner) {
+        cause = (inner as NodeJS.ErrnoException).code ?? code;
+      }
+      if (cause === 'EACCES' || cause === 'EPERM' || cause === 'EROFS') {
+        throw new StoreNotWritableError(this.root, cause, `${probe} cannot be written`);
+      }
+      throw error;
+    }
   }
 
   writeDescription(id: string, description: RunDescription): void {
@@ -68,8 +118,8 @@ export class RunStore {
     });
   }
 
-  checkpoints(id: string): TrainerCheckpoints {
-    return directoryCheckpoints(join(this.runDir(id), 'checkpoint'));
+  checkpoints(id: string, log?: (message: string) => void): TrainerCheckpoints {
+    return directoryCheckpoints(join(this.runDir(id), 'checkpoint'), log);
   }
 
   clearCheckpoints(id: string): void {
@@ -85,16 +135,30 @@ export class RunStore {
       .sort();
   }
 
-  /** Every record in the store (completed and failed); a corrupt record raises an Error naming its file. */
+  /** Every record in the store (completed and failed); a corrupt or unusable record raises an Error naming its file. */
   records(): RunRecord[] {
     return this.ids().filter((id) => existsSync(join(this.runDir(id), 'record.json'))).map((id) => this.readRecord(id));
   }
 }
 
-/** Trainer checkpoints as files `call-NNNN.{done,partial}.ckpt` in `dir`. */
-export function directoryCheckpoints(dir: string): TrainerCheckpoints {
+/**
+ * Trainer checkpoints as files `call-NNNN.{done,partial}.ckpt` in `dir`. A file that fails its checksum (or cannot
+ * be parsed) is set aside as `<name>.corrupt-<time>`, logged, and read as absent, so the trainer resumes from the
+ * last good checkpoint (or from the start of that train call) instead of failing on every retry.
+ */
+export function directoryCheckpoints(dir: string, log: (message: string) => void = () => {}): TrainerCheckpoints {
   const file = (call: number, kind: 'done' | 'partial') => join(dir, `call-${String(call).padStart(4, '0')}.${kind}.ckpt`);
-  const read = (path: string): TensorFileContents | null => (existsSync(path) ? readTensorFile(path) : null);
+  const read = (path: string): TensorFileContents | null => {
+    if (!existsSync(path)) return null;
+    try {
+      return readTensorFile(path);
+    } catch (error) {
+      const aside = `${path}.corrupt-${Date.now()}`;
+      renameSync(path, aside);
+      log(`${(error as Error).message}; set aside as ${aside}, resuming from the last good checkpoint`);
+      return null;
+    }
+  };
   return {
     readFinished: (call) => read(file(call, 'done')),
     readPartial: (call) => read(file(call, 'partial')),
@@ -104,6 +168,11 @@ export function directoryCheckpoints(dir: string): TrainerCheckpoints {
     },
     writePartial: (call, contents) => writeTensorFile(file(call, 'partial'), contents),
   };
+}
+
+/** Names of atomic-write temporaries: `.<name>.<pid>.<n>.tmp` (writeFileAtomic) and `<name>.tmp-<pid>-<time>` (safetensors). */
+export function isTemporaryFileName(name: string): boolean {
+  return /^\..+\.\d+\.\d+\.tmp$/.test(name) || /\.tmp-\d+-\d+$/.test(name);
 }
 
 function readFileSyncUtf8(path: string): string {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { RunRecord } from '@prunebench/harness';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { replaceFolder, writeFileAtomic } from './atomic-write.js';
 import { CHART_KINDS, chartApplies, qualityChartSpec, renderChartSvg } from './charts.js';
 import { environmentSummary } from './environment-summary.js';
 import { renderHtmlReport, slug, type RenderedChart } from './html-report.js';
@@ -19,6 +19,16 @@ export interface GenerateReportOptions {
   generatedAt?: string;
   /** Told about each skipped record or reference file; default `console.warn`. */
   onProblem?: (problem: StoreProblem) => void;
+  /** When false, a store without one usable record is an EmptyReportError and nothing is written; default true. */
+  allowEmpty?: boolean;
+}
+
+/** The store holds no usable run record (and the caller asked for one): no report was written. */
+export class EmptyReportError extends Error {
+  constructor(readonly storeDir: string, readonly problems: StoreProblem[]) {
+    super(`no usable run record in ${storeDir}${problems.length > 0 ? ` (${problems.length} skipped: ${problems.slice(0, 3).map((p) => `${p.file}: ${p.message}`).join('; ')})` : ''}; no report written (--allow-empty writes an empty one)`);
+    this.name = 'EmptyReportError';
+  }
 }
 
 export interface GeneratedReport {
@@ -31,13 +41,16 @@ export interface GeneratedReport {
 export const DEFAULT_REFERENCES_DIR = 'benchmarks/references';
 
 /**
- * Reads the run store and writes into `outDir`: runs.csv, leaderboard.md (all tasks), leaderboard-<task>.md,
- * charts/<task>-<chart>.svg + .vl.json, and a self-contained index.html. Every file is written atomically.
+ * Reads the run store and writes `outDir`: runs.csv, leaderboard.md (all tasks), leaderboard-<task>.md,
+ * charts/<task>-<chart>.svg + .vl.json, and a self-contained index.html. The report is built in a temporary folder
+ * beside `outDir` and renamed into place as a whole, replacing the old one: a failed or killed report leaves the
+ * previous report as it was, never a mix, and files of tasks no longer in the store do not linger.
  */
 export async function generateReport(storeDir: string, outDir: string, options: GenerateReportOptions = {}): Promise<GeneratedReport> {
   const warn = options.onProblem ?? ((p: StoreProblem) => console.warn(`prunebench report: skipped ${p.file}: ${p.message}`));
   const store = readRunStore(storeDir);
   const problems = [...store.problems];
+  if (store.records.length === 0 && options.allowEmpty === false) throw new EmptyReportError(storeDir, problems);
   if (store.records.length === 0) {
     problems.push({ file: storeDir, message: 'the run store holds no run records; the report is empty' });
   }
@@ -56,57 +69,58 @@ export async function generateReport(storeDir: string, outDir: string, options: 
   const tasks = tasksOf(records.filter((r) => r.status === 'completed'));
   const failed = records.filter((r) => r.status === 'failed');
   const files: string[] = [];
-  const write = (relativePath: string, content: string) => {
-    const path = resolve(outDir, relativePath);
-    writeFileAtomic(path, content);
-    files.push(path);
-  };
+  const finalDir = resolve(outDir);
+  return replaceFolder(finalDir, async (buildDir) => {
+    const write = (relativePath: string, content: string) => {
+      writeFileAtomic(resolve(buildDir, relativePath), content);
+      files.push(resolve(finalDir, relativePath));
+    };
+    write('runs.csv', runsCsv(records));
 
-  write('runs.csv', runsCsv(records));
+    const taskMarkdown = tasks.map((task) => leaderboardMarkdown(records, task, references));
+    tasks.forEach((task, i) => write(`leaderboard-${slug(task)}.md`, `# Leaderboard: ${task}\n\n${taskMarkdown[i]}`));
+    const combined = [
+      `# ${title}`,
+      '',
+      `${records.length} runs from \`${storeDir}\`, ${tasks.length} task(s), ${failed.length} failed. Generated ${generatedAt}.`,
+      '',
+      ...(tasks.length === 0 ? ['No completed runs.', ''] : []),
+      ...taskMarkdown,
+      ...(failedOutsideTasks(failed, tasks).length > 0 ? [failedRunsMarkdown(failedOutsideTasks(failed, tasks)), ''] : []),
+      ...(problems.length > 0 ? ['## Records skipped', '', ...problems.map((p) => `- \`${p.file}\`: ${p.message}`), ''] : []),
+    ].join('\n');
+    write('leaderboard.md', combined);
 
-  const taskMarkdown = tasks.map((task) => leaderboardMarkdown(records, task, references));
-  tasks.forEach((task, i) => write(`leaderboard-${slug(task)}.md`, `# Leaderboard: ${task}\n\n${taskMarkdown[i]}`));
-  const combined = [
-    `# ${title}`,
-    '',
-    `${records.length} runs from \`${storeDir}\`, ${tasks.length} task(s), ${failed.length} failed. Generated ${generatedAt}.`,
-    '',
-    ...(tasks.length === 0 ? ['No completed runs.', ''] : []),
-    ...taskMarkdown,
-    ...(failedOutsideTasks(failed, tasks).length > 0 ? [failedRunsMarkdown(failedOutsideTasks(failed, tasks)), ''] : []),
-    ...(problems.length > 0 ? ['## Records skipped', '', ...problems.map((p) => `- \`${p.file}\`: ${p.message}`), ''] : []),
-  ].join('\n');
-  write('leaderboard.md', combined);
-
-  const charts: RenderedChart[] = [];
-  for (const task of tasks) {
-    const taskReferences = referencesForTask(references, task);
-    for (const kind of CHART_KINDS) {
-      if (!chartApplies(records, task, kind)) continue;
-      const spec = qualityChartSpec(records, task, kind, taskReferences);
-      const svg = await renderChartSvg(spec);
-      const base = join('charts', `${slug(task)}-${kind}`);
-      write(`${base}.vl.json`, `${JSON.stringify(spec, null, 2)}\n`);
-      write(`${base}.svg`, svg);
-      charts.push({ task, kind, svg });
+    const charts: RenderedChart[] = [];
+    for (const task of tasks) {
+      const taskReferences = referencesForTask(references, task);
+      for (const kind of CHART_KINDS) {
+        if (!chartApplies(records, task, kind)) continue;
+        const spec = qualityChartSpec(records, task, kind, taskReferences);
+        const svg = await renderChartSvg(spec);
+        const base = join('charts', `${slug(task)}-${kind}`);
+        write(`${base}.vl.json`, `${JSON.stringify(spec, null, 2)}\n`);
+        write(`${base}.svg`, svg);
+        charts.push({ task, kind, svg });
+      }
     }
-  }
 
-  write(
-    'index.html',
-    renderHtmlReport({
-      title,
-      generatedAt,
-      storeDir,
-      runCount: records.length,
-      boards: tasks.map((task) => buildTaskLeaderboard(records, task, references)),
-      charts,
-      failed,
-      problems,
-      environment: environmentSummary(records),
-    }),
-  );
-  return { files, problems };
+    write(
+      'index.html',
+      renderHtmlReport({
+        title,
+        generatedAt,
+        storeDir,
+        runCount: records.length,
+        boards: tasks.map((task) => buildTaskLeaderboard(records, task, references)),
+        charts,
+        failed,
+        problems,
+        environment: environmentSummary(records),
+      }),
+    );
+    return { files, problems };
+  });
 }
 
 /** Failed runs of tasks that have no completed run (the per-task leaderboards list the others). */

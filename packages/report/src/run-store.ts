@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunRecord } from '@prunebench/harness';
+import { recordDefect, type RunRecord } from '@prunebench/harness';
 
 /** A record that could not be used, with the file it came from. */
 export interface StoreProblem {
@@ -18,7 +18,8 @@ export const RECORD_FILE_NAME = 'record.json';
 
 /**
  * Reads every `<storeDir>/<id>/record.json`. A missing store is an Error naming the folder; a corrupt or
- * malformed record, or a run folder without a record, is listed in `problems` and skipped.
+ * malformed record (non-finite metrics, another run's id), or a run folder without a record, is listed in `problems`
+ * and skipped.
  */
 export function readRunStore(storeDir: string): RunStoreContents {
   if (!existsSync(storeDir)) throw new Error(`run store not found: ${storeDir} (no such folder)`);
@@ -42,7 +43,7 @@ export function readRunStore(storeDir: string): RunStoreContents {
       problems.push({ file, message: `corrupt JSON: ${(error as Error).message}` });
       continue;
     }
-    const defect = describeRecordDefect(parsed);
+    const defect = recordDefect(parsed, folder);
     if (defect) {
       problems.push({ file, message: `not a run record: ${defect}` });
       continue;
@@ -56,32 +57,4 @@ export function readRunStore(storeDir: string): RunStoreContents {
       a.id.localeCompare(b.id),
   );
   return { records, problems };
-}
-
-/** The first thing that keeps `value` from being a usable RunRecord, or null when it is one. */
-export function describeRecordDefect(value: unknown): string | null {
-  if (!isObject(value)) return 'not a JSON object';
-  if (typeof value.id !== 'string') return 'missing string field "id"';
-  if (value.status !== 'completed' && value.status !== 'failed') return `status must be "completed" or "failed", got ${JSON.stringify(value.status)}`;
-  const description = value.description;
-  if (!isObject(description)) return 'missing object field "description"';
-  for (const key of ['suite', 'task', 'method'] as const) {
-    if (typeof description[key] !== 'string') return `missing string field "description.${key}"`;
-  }
-  if (typeof description.seed !== 'number') return 'missing number field "description.seed"';
-  if (!isObject(value.budget)) return 'missing object field "budget"';
-  if (!isObject(value.environment)) return 'missing object field "environment"';
-  if (value.status === 'failed') return null;
-  const metrics = value.metrics;
-  if (!isObject(metrics)) return 'missing object field "metrics"';
-  for (const key of ['quality', 'compressionRatio', 'theoreticalSpeedup'] as const) {
-    if (typeof metrics[key] !== 'number' || !Number.isFinite(metrics[key])) return `missing finite number "metrics.${key}"`;
-  }
-  if (!isObject(metrics.params) || typeof metrics.params.nonzero !== 'number') return 'missing "metrics.params"';
-  if (!isObject(metrics.macs)) return 'missing "metrics.macs"';
-  return null;
-}
-
-function isObject(value: unknown): value is Record<string, any> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

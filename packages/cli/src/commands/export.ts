@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL_MODEL_FILE, RunStore, writeFileAtomic } from '@prunebench/harness';
 import { exportOnnx, loadModelFromSafetensors, type Model } from '@prunebench/models';
@@ -23,6 +23,7 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   if (values.help) return io.out(EXPORT_HELP), EXIT_OK;
   if (positionals.length > 0) throw new UsageError(`export: unexpected argument "${positionals[0]}"`);
   const out = requireString('export', values, 'out');
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`export: --out ${out} is a folder; name the .onnx file to write (for example ${join(out, 'model.onnx')})`);
   let weightsFile: string | null = null;
   if (values.run !== undefined) {
     const store = new RunStore(values.store ?? defaultStoreDir());

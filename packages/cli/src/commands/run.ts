@@ -25,7 +25,12 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILURES, UsageError, parseFlags, t
 export const RUN_HELP = `Usage: prunebench run <suite.json> [options]
 
 Runs every (task, method, target, seed) of a suite, plus a dense row per task. Completed runs in the
-store are skipped; interrupted ones resume from their last checkpoint; failed ones are retried.
+store are skipped; interrupted ones resume from their last checkpoint; failed ones are retried. A
+completed run is run again when its record fails validation or its starting weights changed (the
+record keeps their sha256); a checkpoint that fails its checksum is set aside (*.corrupt-<time>) and
+the run resumes from the last good one. Each run is locked while worked on (lock.json: pid, host,
+start), so several processes on one store share the work; locks of dead processes are taken over.
+Ctrl-C stops after the current training step (resume later); a second Ctrl-C kills at once.
 
 Options:
   --shard i/n        run only shard i of n (round-robin over the plan; merge the stores afterwards)
@@ -81,10 +86,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   io.err(`prunebench: suite ${suite.name}${shardText}: ${runs.length} runs on ${engine.backend} (${engine.device}${threadsText}); store ${store.root}\n`);
 
   const abort = new AbortController();
+  const killNow = () => process.exit(EXIT_INTERRUPTED);
   const onSignal = () => {
     io.err('\nprunebench: stopping after the current training step (Ctrl-C again to kill at once)\n');
     abort.abort();
     process.off('SIGINT', onSignal);
+    // With no listener left the next Ctrl-C kills at the default action even while compute blocks the event loop.
+    if (process.listenerCount('SIGINT') > 0) process.once('SIGINT', killNow);
   };
   process.on('SIGINT', onSignal);
   let bar: ProgressBar | null = null;
@@ -123,6 +131,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     });
     io.out(`suite ${suite.name}${shardText}: ${outcome.completed.length} completed, ${outcome.skipped.length} already done, ${outcome.failed.length} failed; store ${store.root}\n`);
     for (const failed of outcome.failed) io.out(`  failed ${failed.id} (${failed.description.task} ${failed.description.method} ${describeTarget(failed.description.target)}): ${failed.error}\n`);
+    if (abort.signal.aborted) return io.err('prunebench: interrupted\n'), EXIT_INTERRUPTED;
     return outcome.failed.length > 0 ? EXIT_RUN_FAILURES : EXIT_OK;
   } catch (error) {
     if (error instanceof RunInterruptedError) {
@@ -133,6 +142,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     throw error;
   } finally {
     process.off('SIGINT', onSignal);
+    process.off('SIGINT', killNow);
   }
 }
 

@@ -29,6 +29,7 @@ import { hashId } from '../canonical.js';
 import { directoryCheckpoints } from '../store.js';
 import { HarnessTrainer } from '../trainer.js';
 import type { FineTuneRecipe, LoadedTask, StartingPoint, TaskDefinition, TaskEnvironment, TaskSizing } from './types.js';
+import { checkSizingFits, countByClass } from './sizing.js';
 
 /** Fixed seed for data subsets (validation split, train/test subsets): every run of a task sees the same images. */
 export const DATA_SEED = 0;
@@ -74,6 +75,7 @@ async function loadCifarTask(id: string, depth: number, start: StartingPoint, si
   const { train, test } = await readCifar10(dir);
   const dataRng = new SeededRng(DATA_SEED);
   const split = splitTrainVal(train, { valSize: sizing.valSize, rng: dataRng.fork('validation') });
+  checkSizingFits(id, sizing, { train: train.count, test: test.count, trainByClass: countByClass(split.train.labels, 10) });
   const trainSet = sizing.trainPerClass > 0 ? classBalancedSubset(split.train, sizing.trainPerClass, dataRng.fork('train-subset')) : split.train;
   const testSet = sizing.testSize > 0 && sizing.testSize < test.count ? randomSubset(test, sizing.testSize, dataRng.fork('test-subset')) : test;
   env.log(`${id}: ${trainSet.count} training, ${split.val.count} validation, ${testSet.count} test images`);

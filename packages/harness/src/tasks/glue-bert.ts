@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
@@ -33,6 +34,7 @@ import { hashId } from '../canonical.js';
 import { directoryCheckpoints } from '../store.js';
 import { HarnessTrainer } from '../trainer.js';
 import type { FineTuneRecipe, LoadedTask, QualityScores, StartingPoint, TaskDefinition, TaskEnvironment, TaskSizing } from './types.js';
+import { checkSizingFits, countByClass } from './sizing.js';
 
 /** Fixed seed for the data splits and subsets: every run of a task sees the same examples. */
 export const GLUE_DATA_SEED = 0;
@@ -185,24 +187,30 @@ async function loadGlueBertTask(
   const vocabFile = resolveBertVocab(env.vocabDir);
   const tokenizer = new BertTokenizer(loadVocab(vocabFile));
   const dir = await resolveGlueTask(name, { source: env.glueDir, ...(setup.checkRowCounts ? {} : { expectedRows: false }) });
-  const splits = splitGlueExamples(readGlueTask(name, 'train', dir), readGlueTask(name, 'dev', dir), sizing, info.numLabels);
+  const trainRows = readGlueTask(name, 'train', dir);
+  const devRows = readGlueTask(name, 'dev', dir);
+  const splits = splitGlueExamples(trainRows, devRows, sizing, info.numLabels);
+  checkSizingFits(id, sizing, { train: trainRows.length, test: devRows.length, trainByClass: countByClass(splits.train.map((e) => e.label!), info.numLabels) });
   const encode = (examples: GlueExample[]) => encodeGlueExamples(examples, tokenizer, seq);
+  const trainSet = encode(splits.train);
   // seqLength: structured methods price heads, neurons and layers at the task's length
-  const task = new GlueBertLoadedTask(name, { ...setup.arch(info.numLabels, tokenizer.vocab.size), seqLength: seq }, encode(splits.train), encode(splits.val), encode(splits.test), sizing);
+  const task = new GlueBertLoadedTask(name, { ...setup.arch(info.numLabels, tokenizer.vocab.size), seqLength: seq }, trainSet, encode(splits.val), encode(splits.test), sizing);
   env.log(`${id}: ${task.trainExamples} training, ${splits.val.length} validation, ${splits.test.length} test (GLUE dev) examples, seq ${seq}`);
-  task.startingWeights = await glueStartingWeights(id, size, start, sizing, task, env);
+  const denseInputs = { vocab: sha256Of(readFileSync(vocabFile)), trainingData: encodedDigest(trainSet) };
+  task.startingWeights = await glueStartingWeights(id, size, start, sizing, task, env, denseInputs);
   return task;
 }
 
 /**
- * The dense starting point, cached as `<cacheDir>/<task>-<hash>.safetensors` (hash of recipe, examples, seed, sizing,
- * sequence length and the checkpoint used) and resumable through trainer checkpoints in `<task>-<hash>.partial/`:
+ * The dense starting point, cached as `<cacheDir>/<task>-<hash>.safetensors` (hash of everything that changes it: recipe,
+ * examples, seed, sizing, sequence length, the model's shape, the vocabulary file, the encoded training examples (so the
+ * tokenizer, its settings and the data subset) and the checkpoint's files) and resumable through trainer checkpoints in `<task>-<hash>.partial/`:
  * trained from scratch, or, when `$PRUNEBENCH_BERT_CHECKPOINTS/<size>` holds a Hugging Face checkpoint, fine-tuned from it
  * for 3 epochs of the training split.
  */
 async function glueStartingWeights(
   id: string, size: BertSize, start: Extract<StartingPoint, { kind: 'dense-training' }>, sizing: TaskSizing, task: GlueBertLoadedTask,
-  env: TaskEnvironment,
+  env: TaskEnvironment, inputs: { vocab: string; trainingData: string },
 ): Promise<TensorMap> {
   const checkpointRoot = env.bertCheckpointsDir ?? process.env[BERT_CHECKPOINTS_ENV];
   // A root that does not exist is a mistake (a typo would silently train from scratch); one without this size is not.
@@ -223,10 +231,19 @@ async function glueStartingWeights(
   const examples = fromCheckpoint ? 3 * task.trainExamples : start.examples;
   const key = hashId({
     task: id, recipe, examples, seed: start.seed, trainPerClass: sizing.trainPerClass, valSize: sizing.valSize, seq: task.seqLength,
+    arch: task.arch, vocab: inputs.vocab, trainingData: inputs.trainingData,
     ...(fromCheckpoint ? { checkpoint: checkpointFingerprint(checkpointDir!) } : {}),
   });
   const path = join(env.cacheDir, `${id}-${key}.safetensors`);
-  if (existsSync(path)) return readSafetensors(path);
+  if (existsSync(path)) {
+    try {
+      return await readSafetensors(path);
+    } catch (error) {
+      const aside = `${path}.corrupt-${Date.now()}`;
+      renameSync(path, aside);
+      env.log(`${id}: cached dense model ${path} is unreadable (${(error as Error).message}); set aside as ${aside}, training it again`);
+    }
+  }
   const partialDir = join(env.cacheDir, `${id}-${key}.partial`);
   const model = fromCheckpoint
     ? await loadHuggingFaceBert(checkpointDir!, { numLabels: task.arch.numLabels, seed: start.seed, log: env.log })
@@ -250,13 +267,24 @@ async function glueStartingWeights(
   return readSafetensors(path);
 }
 
-function checkpointFingerprint(dir: string): Record<string, number> {
-  const out: Record<string, number> = {};
+function checkpointFingerprint(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const file of ['config.json', 'model.safetensors', 'pytorch_model.bin']) {
     const path = join(dir, file);
-    if (existsSync(path)) out[file] = statSync(path).size;
+    if (existsSync(path)) out[file] = sha256Of(readFileSync(path));
   }
   return out;
+}
+
+function sha256Of(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** sha256 of an encoded example set (token ids, segments, masks, labels, length). */
+function encodedDigest(set: EncodedGlueExamples): string {
+  const hash = createHash('sha256').update(`${set.count}x${set.maxLength}\n`);
+  for (const array of [set.inputIds, set.tokenTypeIds, set.attentionMask, set.labels]) hash.update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+  return hash.digest('hex');
 }
 
 function checkCheckpointSize(got: BertArch, expected: BertArch, dir: string): void {
