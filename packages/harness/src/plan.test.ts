@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMethodRegistry } from './methods.js';
-import { DENSE_METHOD, parseShard, planSuite, shardRuns } from './plan.js';
+import { DENSE_METHOD, describeTarget, parseShard, planSuite, shardRuns } from './plan.js';
 import { validateSuite } from './suite.js';
 import { fakeGreedy, fakeIterativeMagnitude, fakeStructured } from './testing/fake-methods.js';
 import { fakeTask } from './testing/fake-task.js';
@@ -27,6 +27,18 @@ describe('planning', () => {
     expect(plan.runs.filter((r) => r.description.method === DENSE_METHOD).map((r) => r.description.task)).toEqual(['fake-blobs', 'fake-other']);
     expect(new Set(plan.runs.map((r) => r.id)).size).toBe(22);
     expect(plan.skipped).toEqual(expect.arrayContaining([expect.stringContaining('fake-iterative accepts only compression')]));
+  });
+
+  it('keeps the ids of compression runs (pinned) and gives sparsity targets their own', () => {
+    const one = validateSuite({ name: 'plan', tasks: ['fake-blobs'], methods: ['fake-greedy'], targets: [{ compression: 4 }, { sparsity: 0.75 }], seeds: [0], budget: 32 }, registries);
+    const runs = planSuite(one, registries).runs;
+    expect(runs.map((r) => r.id).slice(0, 2)).toEqual(['7f1edd05e073', '945c8b0f60f5']);
+    expect(runs[2].description.target).toEqual({ kind: 'sparsity', fraction: 0.75 });
+    expect(new Set(runs.map((r) => r.id)).size).toBe(3);
+    expect(describeTarget(runs[2].description.target)).toBe('75% sparse');
+    // Structured-only methods do not take a sparsity target.
+    const structured = planSuite({ ...one, methods: [{ name: 'fake-structured', options: {} }] }, registries);
+    expect(structured.skipped).toContain('fake-blobs × fake-structured × 75% sparse: fake-structured accepts only flops-reduction targets');
   });
 
   it('leaves default flatness out of the ids and puts changed settings in', () => {

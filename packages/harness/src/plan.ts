@@ -103,7 +103,9 @@ export function planSuite(suite: Suite, registries: SuiteRegistries): SuitePlan 
 
 export function describeTarget(target: PruningTarget | null): string {
   if (!target) return 'dense';
-  return target.kind === 'compression' ? `${target.ratio}x` : `-${Math.round(target.fraction * 100)}% FLOPs`;
+  if (target.kind === 'compression') return `${target.ratio}x`;
+  if (target.kind === 'sparsity') return `${Number((target.fraction * 100).toFixed(6))}% sparse`;
+  return `-${Math.round(target.fraction * 100)}% FLOPs`;
 }
 
 /** Parses `--shard i/n` (1-based): 1 <= i <= n. */

@@ -94,13 +94,19 @@ export interface RunMetrics {
   accuracy?: number;
   mcc?: number;
   f1?: number;
-  params: { total: number; prunable: number; nonzero: number };
+  /** nonzeroPrunable: nonzero weights among the final model's prunable tensors (records before it lack it). */
+  params: { total: number; prunable: number; nonzero: number; nonzeroPrunable?: number };
   /** total / nonzero (ShrinkBench's definition). */
   compressionRatio: number;
   /** Conv + linear multiply-accumulates per example. */
   macs: { dense: number; effective: number };
   /** dense MACs of the starting model / effective MACs of the final model. */
   theoreticalSpeedup: number;
+  /**
+   * Fraction of the starting model's prunable weights that are zero or cut away: 1 − nonzeroPrunable / the
+   * starting model's prunable count (records before it lack it).
+   */
+  sparsity?: number;
   latency?: LatencyRecord;
   /** Loss increase under weight perturbations of fixed relative norm (flatness; see FlatnessSettings). */
   flatness?: FlatnessRecord;

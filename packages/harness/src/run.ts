@@ -119,13 +119,13 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     const macs = countMacs(task.traceLayers(finalModel), { weightDensity: densities });
     const metrics: RunMetrics = {
       ...quality,
-      params: { total: counts.total, prunable: counts.prunable, nonzero: counts.nonzero },
-      // ShrinkBench's definition against the starting model, so structured surgery counts too.
+      params: { total: counts.total, prunable: counts.prunable, nonzero: counts.nonzero, nonzeroPrunable: counts.nonzeroPrunable },
+      // ShrinkBench's definition against the starting model, so structured surgery counts too; sparsity likewise.
       compressionRatio: denseTotal / counts.nonzero,
       macs: { dense: denseMacs, effective: macs.effective },
       theoreticalSpeedup: denseMacs / macs.effective,
     };
-    checkTargets(run, metrics, trainer);
+    checkTargets(run, metrics, trainer, prunable.length);
     const flatness = resolveFlatness(description.flatness);
     if (flatness) {
       metrics.flatness = await measureRunFlatness({
@@ -159,7 +159,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
   }
 }
 
-function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrainer | null): void {
+function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrainer | null, prunableLayers: number): void {
   const { target, budgetExamples } = run.description;
   if (trainer && trainer.usedExamples() > budgetExamples) {
     throw new Error(`budget check: used ${trainer.usedExamples()} examples, budget ${budgetExamples}`);
@@ -178,3 +178,12 @@ function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrai
     }
   }
 }
+  // A sparsity target is rounded per layer (round(s · nᵢ) pruned), so the whole may fall short of s · P by
+  // up to half a weight per layer.
+  if (target.kind === 'sparsity') {
+    const { prunable, nonzeroPrunable } = metrics.params;
+    const shortfall = target.fraction * prunable - (prunable - nonzeroPrunable!);
+    if (metrics.sparsity! < target.fraction * (1 - TARGET_TOLERANCE) && shortfall > prunableLayers / 2) {
+      throw new TargetNotMetError(`target not met: sparsity ${metrics.sparsity!.toFixed(4)} < ${target.fraction} requested`);
+    }
+  }

@@ -38,6 +38,16 @@ describe('suite validation', () => {
     expect(suite.flatness).toEqual({});
   });
 
+  it('reads a sparsity target beside compression, and names an unknown target kind', () => {
+    const suite = validateSuite({ ...good, targets: [{ sparsity: 0.9 }, { compression: 4 }] }, registries);
+    expect(suite.targets).toEqual([{ kind: 'sparsity', fraction: 0.9 }, { kind: 'compression', ratio: 4 }]);
+    expect(problems({ ...good, targets: [{ sparsity: 0 }, { density: 0.1 }, { sparsity: 0.5, compression: 2 }] })).toEqual([
+      'suite.targets[0].sparsity: must be a number in (0, 1) (the fraction of prunable weights set to zero), got 0',
+      'suite.targets[1].density: unknown target; use "compression", "sparsity" or "flopsReduction"',
+      'suite.targets[2]: must be exactly one of { "compression": ratio > 1 }, { "sparsity": fraction in (0, 1) } or { "flopsReduction": fraction in (0, 1) }',
+    ]);
+  });
+
   it('keeps only flatness settings that differ from the defaults, so default runs keep their ids', () => {
     expect(validateSuite({ ...good, flatness: { radius: 0.05, samples: 8 } }, registries).flatness).toEqual({ samples: 8 });
     expect(validateSuite({ ...good, flatness: false }, registries).flatness).toBe(false);
@@ -59,7 +69,7 @@ describe('suite validation', () => {
       name: '',
       tasks: [{ id: 'nope' }, { id: 'fake-blobs', testSize: -1, colour: 'red' }],
       methods: [{ name: 'fake-iterative', options: { rounds: 0 } }],
-      targets: [{ compression: 0.5 }, { sparsity: 0.9 }],
+      targets: [{ compression: 0.5 }, { sparsity: 1 }],
       seeds: [1.5],
       budget: 'lots',
       backend: 'gpu',
@@ -73,7 +83,7 @@ describe('suite validation', () => {
       expect.stringMatching(/^suite\.tasks\[1\]\.colour: unknown field/),
       'suite.methods[0].options: options.rounds: must be an integer >= 1, got 0',
       'suite.targets[0].compression: must be a number > 1, got 0.5',
-      expect.stringMatching(/^suite\.targets\[1\]\.sparsity: unknown target/),
+      'suite.targets[1].sparsity: must be a number in (0, 1) (the fraction of prunable weights set to zero), got 1',
       expect.stringMatching(/^suite\.seeds\[0\]: must be an integer/),
       expect.stringMatching(/^suite\.budget: must be a non-negative integer/),
       expect.stringMatching(/^suite\.backend: unknown backend "gpu"/),

@@ -11,7 +11,7 @@ export interface SuiteFile {
   description?: string;
   tasks: Array<string | ({ id: string } & Partial<TaskSizing>)>;
   methods: Array<string | { name: string; options?: Record<string, unknown> }>;
-  targets: Array<{ compression: number } | { flopsReduction: number }>;
+  targets: Array<{ compression: number } | { sparsity: number } | { flopsReduction: number }>;
   seeds: number[];
   /** Training budget per run, in examples passed forward and backward. */
   budget: number;
@@ -111,7 +111,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
   const targets: PruningTarget[] = [];
   forEachOf(input.targets, 'suite.targets', fail, (entry, path) => {
     if (!isObject(entry) || Object.keys(entry).length !== 1) {
-      return fail(path, 'must be exactly one of { "compression": ratio > 1 } or { "flopsReduction": fraction in (0, 1) }');
+      return fail(path, 'must be exactly one of { "compression": ratio > 1 }, { "sparsity": fraction in (0, 1) } or { "flopsReduction": fraction in (0, 1) }');
     }
     if ('compression' in entry) {
       const ratio = entry.compression;
@@ -122,7 +122,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
       if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) return fail(`${path}.flopsReduction`, `must be a number in (0, 1), got ${JSON.stringify(fraction)}`);
       targets.push({ kind: 'flops-reduction', fraction });
     } else {
-      fail(`${path}.${Object.keys(entry)[0]}`, 'unknown target; use "compression" or "flopsReduction"');
+      fail(`${path}.${Object.keys(entry)[0]}`, 'unknown target; use "compression", "sparsity" or "flopsReduction"');
     }
   });
 
@@ -130,6 +130,10 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
   forEachOf(input.seeds, 'suite.seeds', fail, (seed, path) => {
     if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff) return fail(path, `must be an integer in [0, 2^32), got ${JSON.stringify(seed)}`);
     if (seeds.includes(seed as number)) return fail(path, `seed ${seed} is listed twice`);
+    } else if ('sparsity' in entry) {
+      const fraction = entry.sparsity;
+      if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) return fail(`${path}.sparsity`, `must be a number in (0, 1) (the fraction of prunable weights set to zero), got ${JSON.stringify(fraction)}`);
+      targets.push({ kind: 'sparsity', fraction });
     seeds.push(seed as number);
   });
 

@@ -1,4 +1,16 @@
-import type { Model } from '@prunebench/models';
+/**
+ * Targets → counts of kept prunable weights, with one rounding convention for every unstructured method:
+ *
+ * - sparsity s (fraction of the prunable weights set to zero) is rounded per layer: layer i of nᵢ weights
+ *   prunes round(s · nᵢ) and keeps nᵢ − round(s · nᵢ); the total kept is the sum of those, and a global
+ *   allocation keeps that same total over all layers.
+ * - compression r (ShrinkBench: total params / nonzero params over the whole model, non-prunable params
+ *   counted as nonzero) is one global count K = round(total / r) − nonPrunable; a layer-wise allocation
+ *   spreads K over the layers by largest remainder (`distributeKeepCount`), each layer within one weight of
+ *   its share K · nᵢ / Σn.
+ */
+import type { Model, StructuredTarget } from '@prunebench/models';
+import { distributeKeepCount } from './allocation.js';
 import { getParam } from './masks.js';
 import type { Masks, PruningTarget } from './types.js';
 
@@ -10,33 +22,22 @@ export interface ParamCounts {
 }
 
 export function countParams(model: Model, prunable: readonly string[]): ParamCounts {
-  const seen = new Set<string>();
   let prunableCount = 0;
-  for (const name of prunable) {
-    if (seen.has(name)) throw new Error(`prunable lists "${name}" twice`);
-    seen.add(name);
-    prunableCount += getParam(model, name).size;
-  }
+  for (const size of prunableSizes(model, prunable).values()) prunableCount += size;
   let total = 0;
   for (const param of model.params.values()) total += param.size;
   return { total, prunable: prunableCount, nonPrunable: total - prunableCount };
 }
 
-/**
- * How many prunable weights to keep for a compression target r, ShrinkBench's definition over the WHOLE
- * model: total params / nonzero params = r, where non-prunable params (biases, norm layers) count as
- * nonzero. Solved for the kept prunable weights, rounded to the nearest count.
- */
+/** How many prunable weights to keep in all for a target (the convention above). */
 export function keepCountForTarget(model: Model, prunable: readonly string[], target: PruningTarget): number {
-  if (!target || typeof target !== 'object') throw new Error('target must be an object { kind, ... }');
-  if (target.kind === 'flops-reduction') {
-    throw new Error('target.kind "flops-reduction" is not supported here: unstructured methods take a compression target');
+  const kind = checkTarget(target);
+  if (kind === 'sparsity') {
+    let keep = 0;
+    for (const count of sparsityKeepCounts(model, prunable, (target as { fraction: number }).fraction).values()) keep += count;
+    return keep;
   }
-  if (target.kind !== 'compression') throw new Error(`target.kind must be "compression", got ${JSON.stringify((target as { kind: unknown }).kind)}`);
-  const ratio = target.ratio;
-  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 1) {
-    throw new Error(`target.ratio must be a finite number >= 1, got ${ratio}`);
-  }
+  const ratio = (target as { ratio: number }).ratio;
   const counts = countParams(model, prunable);
   const keep = Math.min(counts.prunable, Math.round(counts.total / ratio) - counts.nonPrunable);
   if (keep < 1) {
@@ -49,17 +50,69 @@ export function keepCountForTarget(model: Model, prunable: readonly string[], ta
   return keep;
 }
 
+/**
+ * Kept weights per prunable layer when every layer is pruned alike (the convention above): a sparsity target
+ * rounds per layer, a compression target spreads its global count by largest remainder.
+ */
+export function layerKeepCountsForTarget(model: Model, prunable: readonly string[], target: PruningTarget): Map<string, number> {
+  if (checkTarget(target) === 'sparsity') return sparsityKeepCounts(model, prunable, (target as { fraction: number }).fraction);
+  return distributeKeepCount(prunableSizes(model, prunable), keepCountForTarget(model, prunable, target));
+}
+
+/** A target a structured method can price (compression or FLOP reduction); a sparsity target is an error. */
+export function structuredTargetOf(target: PruningTarget): StructuredTarget {
+  if (target.kind === 'sparsity') {
+    throw new Error('target.kind "sparsity" is for unstructured methods: structured methods take a compression or flopsReduction target');
+  }
+  return target;
+}
+
 /** The achieved compression (ShrinkBench's definition, non-prunable params counted as nonzero). */
-export function compressionRatio(model: Model, prunable: readonly string[], masks: Masks): number {
+export async function compressionRatio(model: Model, prunable: readonly string[], masks: Masks): Promise<number> {
   const counts = countParams(model, prunable);
   let kept = 0;
   for (const name of prunable) {
     const mask = masks.get(name);
     if (!mask) kept += getParam(model, name).size;
     else {
-      const m = mask.dataSync();
+      const m = await mask.data();
       for (let i = 0; i < m.length; i++) if (m[i] !== 0) kept++;
     }
   }
   return counts.total / (counts.nonPrunable + kept);
+}
+
+function checkTarget(target: PruningTarget): 'compression' | 'sparsity' {
+  if (!target || typeof target !== 'object') throw new Error('target must be an object { kind, ... }');
+  if (target.kind === 'flops-reduction') {
+    throw new Error('target.kind "flops-reduction" is not supported here: unstructured methods take a compression or sparsity target');
+  }
+  if (target.kind === 'compression') {
+    const ratio = target.ratio;
+    if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 1) throw new Error(`target.ratio must be a finite number >= 1, got ${ratio}`);
+    return 'compression';
+  }
+  if (target.kind === 'sparsity') {
+    const fraction = target.fraction;
+    if (typeof fraction !== 'number' || !Number.isFinite(fraction) || fraction < 0 || fraction >= 1) {
+      throw new Error(`target.fraction (sparsity) must be a number in [0, 1), got ${fraction}`);
+    }
+    return 'sparsity';
+  }
+  throw new Error(`target.kind must be "compression" or "sparsity", got ${JSON.stringify((target as { kind: unknown }).kind)}`);
+}
+
+function prunableSizes(model: Model, prunable: readonly string[]): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const name of prunable) {
+    if (sizes.has(name)) throw new Error(`prunable lists "${name}" twice`);
+    sizes.set(name, getParam(model, name).size);
+  }
+  return sizes;
+}
+
+function sparsityKeepCounts(model: Model, prunable: readonly string[], sparsity: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const [name, size] of prunableSizes(model, prunable)) counts.set(name, size - Math.round(sparsity * size));
+  return counts;
 }

@@ -12,12 +12,14 @@ import type { Model } from '@prunebench/models';
 export type Masks = Map<string, tf.Tensor>;
 
 /**
- * What to reach: a compression ratio or a FLOP reduction. Compression follows ShrinkBench: total parameters
- * of the WHOLE model / nonzero parameters, where non-prunable parameters (biases, norm layers) count as
- * nonzero; see `keepCountForTarget`.
+ * What to reach: a compression ratio, a sparsity or a FLOP reduction. Compression follows ShrinkBench: total
+ * parameters of the WHOLE model / nonzero parameters, where non-prunable parameters (biases, norm layers) count
+ * as nonzero. Sparsity is the fraction of the prunable weights set to zero. See `keepCountForTarget` (target.ts)
+ * for how each becomes a count of kept weights, per layer and in all.
  */
 export type PruningTarget =
   | { kind: 'compression'; ratio: number }
+  | { kind: 'sparsity'; fraction: number }
   | { kind: 'flops-reduction'; fraction: number };
 
 /** A batch of a task's training data (already augmented/normalised), on the current backend. */

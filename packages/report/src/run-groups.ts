@@ -2,17 +2,18 @@ import type { RunDescription, RunRecord } from '@prunebench/harness';
 
 export const DENSE_METHOD = 'dense';
 
-/** `compression=4`, `flops=0.5`, or `dense` for the unpruned baseline (no target). */
+/** `compression=4`, `sparsity=0.9`, `flops=0.5`, or `dense` for the unpruned baseline (no target). */
 export function targetLabel(target: RunDescription['target']): string {
   if (target === null || target === undefined) return 'dense';
   if (target.kind === 'compression') return `compression=${target.ratio}`;
+  if (target.kind === 'sparsity') return `sparsity=${target.fraction}`;
   return `flops=${target.fraction}`;
 }
 
-/** Orders targets: compression ratios ascending, then FLOP-reduction fractions ascending. */
+/** Orders targets: compression ratios ascending, then sparsities, then FLOP-reduction fractions, each ascending. */
 export function compareTargets(a: RunDescription['target'], b: RunDescription['target']): number {
   const rank = (t: RunDescription['target']): [number, number] =>
-    t === null || t === undefined ? [0, 0] : t.kind === 'compression' ? [1, t.ratio] : [2, t.fraction];
+    t === null || t === undefined ? [0, 0] : t.kind === 'compression' ? [1, t.ratio] : t.kind === 'sparsity' ? [2, t.fraction] : [3, t.fraction];
   const [ka, va] = rank(a);
   const [kb, vb] = rank(b);
   return ka - kb || va - vb;

@@ -18,7 +18,7 @@ export const fakeIterativeMagnitude: PruningMethod<IterativeOptions> = {
   name: 'fake-iterative',
   description: 'global magnitude, retrain between rounds (tests only)',
   structured: false,
-  targetKinds: ['compression'],
+  targetKinds: ['compression', 'sparsity'],
   defaults: { rounds: 2, lrScale: 1 },
   parseOptions(options) {
     const merged = { ...this.defaults, ...(options ?? {}) };
@@ -49,7 +49,7 @@ export const fakeGreedy: PruningMethod<Record<string, never>> = {
   name: 'fake-greedy',
   description: 'overspends its budget (tests only)',
   structured: false,
-  targetKinds: ['compression'],
+  targetKinds: ['compression', 'sparsity'],
   defaults: {},
   parseOptions: () => ({}),
   async run({ model, trainer }) {

@@ -20,6 +20,7 @@ import {
   type MethodContext,
   type MethodResult,
   type PruningMethod,
+  structuredTargetOf,
 } from '@prunebench/pruning';
 import { linearCka } from './linear-cka.js';
 
@@ -91,7 +92,7 @@ function meanAbsActivations(structure: ModelStructure, model: Model, probe: Batc
 async function runCkaHybrid(context: MethodContext<CkaHybridOptions>): Promise<MethodResult> {
   const { options, trainer, log } = context;
   const structure = getModelStructure(context.model);
-  const cost = structuredCost(structure, context.target);
+  const cost = structuredCost(structure, structuredTargetOf(context.target));
   const start = cost.measure(context.model);
   const allowed = cost.allowed(context.model);
   const stepAmount = options.stepFraction * start;

@@ -18,6 +18,7 @@ import {
   type MethodContext,
   type MethodResult,
   type PruningMethod,
+  structuredTargetOf,
 } from '@prunebench/pruning';
 import { averageRanks } from './ranks.js';
 
@@ -61,7 +62,7 @@ export const hrankMethod: PruningMethod<HRankOptions> = {
 async function runHRank(context: MethodContext<HRankOptions>): Promise<MethodResult> {
   const { options, trainer, log } = context;
   const structure = getModelStructure(context.model);
-  const cost = structuredCost(structure, context.target);
+  const cost = structuredCost(structure, structuredTargetOf(context.target));
   const startMeasure = cost.measure(context.model);
   const allowed = cost.allowed(context.model);
   const startGroups = structure.channelGroups(context.model);

@@ -46,7 +46,7 @@ export const lthMethod: PruningMethod<LthOptions> = {
   name: 'lth',
   description: 'Lottery ticket hypothesis: iterative global magnitude pruning with weight rewinding',
   structured: false,
-  targetKinds: ['compression'],
+  targetKinds: ['compression', 'sparsity'],
   defaults: LTH_DEFAULTS,
   parseOptions(options) {
     return parseMethodOptions('lth', LTH_DEFAULTS, options, {

@@ -41,7 +41,7 @@ export const snipMethod: PruningMethod<SnipOptions> = {
   name: 'snip',
   description: 'SNIP: single-shot pruning by connection sensitivity |g ⊙ w| (Lee et al. 2019)',
   structured: false,
-  targetKinds: ['compression'],
+  targetKinds: ['compression', 'sparsity'],
   defaults: SNIP_DEFAULTS,
   parseOptions(options) {
     return parseMethodOptions('snip', SNIP_DEFAULTS, options, {
