@@ -1,5 +1,6 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { readJsonFile } from './atomic-file.js';
+import { canonicalJson, withoutDefaults } from './canonical.js';
 import { FLATNESS_DEFAULTS } from './flatness.js';
 import type { FlatnessSettings } from './record.js';
 import { SuiteValidationError } from './errors.js';
@@ -90,6 +91,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
 
   const knownMethods = [...registries.methods.keys()].join(', ');
   const methods: Suite['methods'] = [];
+  const seenMethods = new Map<string, string>();
   forEachOf(input.methods, 'suite.methods', fail, (entry, path) => {
     const spec = typeof entry === 'string' ? { name: entry } : entry;
     if (!isObject(spec)) return fail(path, 'must be a method name or an object { "name": ..., "options": {...} }');
@@ -105,14 +107,22 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
     } catch (error) {
       return fail(`${path}.options`, (error as Error).message);
     }
+    // Entries that make the same runs would be merged silently.
+    const methodKey = `${methodName} ${canonicalJson(withoutDefaults(method.parseOptions(options), method.defaults))}`;
+    if (seenMethods.has(methodKey)) return fail(path, `repeats ${seenMethods.get(methodKey)} (the same method with the same options)`);
+    seenMethods.set(methodKey, path);
     methods.push({ name: methodName, options });
   });
 
   const targets: PruningTarget[] = [];
+  const seenTargets = new Map<string, string>();
   forEachOf(input.targets, 'suite.targets', fail, (entry, path) => {
     if (!isObject(entry) || Object.keys(entry).length !== 1) {
       return fail(path, 'must be exactly one of { "compression": ratio > 1 }, { "sparsity": fraction in (0, 1) } or { "flopsReduction": fraction in (0, 1) }');
     }
+    const targetKey = canonicalJson(entry);
+    if (seenTargets.has(targetKey)) return fail(path, `repeats ${seenTargets.get(targetKey)} (the same target)`);
+    seenTargets.set(targetKey, path);
     if ('compression' in entry) {
       const ratio = entry.compression;
       if (typeof ratio !== 'number' || !(ratio > 1) || !Number.isFinite(ratio)) return fail(`${path}.compression`, `must be a number > 1, got ${JSON.stringify(ratio)}`);
