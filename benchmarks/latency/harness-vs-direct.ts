@@ -77,7 +77,7 @@ const cv = (xs: number[]) => {
 
 async function benchmarkModel(depth: 20 | 56, weightsRoot: string) {
   const model = await loadPretrainedResNet(depth, { weightsDir: weightsRoot, allowDownload: false });
-  const onnx = exportOnnx(model);
+  const onnx = await exportOnnx(model);
   model.dispose();
   const rounds: Round[] = [];
   for (let round = 1; round <= REPEATS; round++) {

@@ -17,11 +17,11 @@ const labels = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 2), 
 const velocity = new Map<string, tf.Tensor>();
 for (let i = 0; i < 6; i++) {
   const t0 = performance.now();
-  const loss = maskedSgdStep(model, { inputs, labels, size: batch }, { learningRate: 0.01, momentum: 0.9, velocity });
+  const loss = await maskedSgdStep(model, { inputs, labels, size: batch }, { learningRate: 0.01, momentum: 0.9, velocity });
   console.log(`step ${i}: ${(performance.now() - t0).toFixed(0)} ms, loss ${loss.toFixed(4)}`);
 }
 const t0 = performance.now();
-for (let i = 0; i < 5; i++) tf.tidy(() => model.forward(inputs, { training: false }).dataSync());
+for (let i = 0; i < 5; i++) { const logits = model.forward(inputs, { training: false }); await logits.data(); logits.dispose(); }
 console.log(`forward: ${((performance.now() - t0) / 5).toFixed(0)} ms/batch`);
 if (process.env.PROFILE) {
   const kernelMs = new Map<string, number>();

@@ -167,8 +167,12 @@ function resnetCase(depth: number, train: boolean): TfjsCase {
   const velocity = new Map<string, tf.Tensor>();
   const batchData: Batch = { inputs, labels, size: batch };
   const step = train
-    ? () => { maskedSgdStep(model, batchData, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }); }
-    : () => { tf.tidy(() => model.forward(inputs, { training: false }).dataSync()); };
+    ? async () => { await maskedSgdStep(model, batchData, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }); }
+    : async () => {
+      const logits = model.forward(inputs, { training: false });
+      await logits.data();
+      logits.dispose();
+    };
   return { batch, step, dispose: () => { tf.dispose([inputs, labels, ...velocity.values()]); model.dispose(); } };
 }
 
@@ -188,7 +192,7 @@ function bertCase(): TfjsCase | { unavailable: string } {
   const batchData: Batch = { inputs: { input_ids: ids, attention_mask: mask }, labels, size: bertBatch };
   return {
     batch: bertBatch,
-    step: () => { maskedSgdStep(model, batchData, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }); },
+    step: async () => { await maskedSgdStep(model, batchData, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }); },
     dispose: () => { tf.dispose([ids, mask, labels, ...velocity.values()]); model.dispose(); },
   };
 }

@@ -32,20 +32,20 @@ const model = createResNetCifar(20, { seed });
 const optimizer = tf.train.momentum(0.05, 0.9);
 const variables = [...model.params.values()];
 
-function testAccuracy(): number {
+async function testAccuracy(): Promise<number> {
   const pixels = normalizeImages(test, testIndices);
   const labels = Int32Array.from(testIndices, (i) => test.labels[i]);
   let correct = 0;
   for (let start = 0; start < testCount; start += 250) {
     const n = Math.min(250, testCount - start);
     const logits = tf.tidy(() => model.forward(tf.tensor4d(pixels.subarray(start * 3072, (start + n) * 3072), [n, 32, 32, 3]), { training: false }));
-    correct += topKAccuracy(logits as tf.Tensor2D, labels.subarray(start, start + n), 1) * n;
+    correct += topKAccuracy(await logits.data(), labels.subarray(start, start + n), 1, 10) * n;
     logits.dispose();
   }
   return correct / testCount;
 }
 
-const initialAccuracy = testAccuracy();
+const initialAccuracy = await testAccuracy();
 console.log(`backend ${engine.backend} (${engine.device}); ResNet-20 from scratch; ${subset.count} training images, batch ${batchSize}, ${steps} steps`);
 console.log(`test accuracy before training: ${(100 * initialAccuracy).toFixed(1)} % on ${testCount} images`);
 
@@ -56,13 +56,15 @@ while (step < steps) {
   for (const { x, y, size } of loader.batches()) {
     if (step >= steps) { x.dispose(); y.dispose(); continue; }
     const t0 = performance.now();
-    let correct = 0;
+    let correctCount: tf.Tensor | undefined;
     const loss = optimizer.minimize(() => {
       const logits = model.forward(x, { training: true });
-      correct = tf.tidy(() => logits.argMax(1).equal(y).sum().dataSync()[0]);
+      correctCount = tf.keep(tf.tidy(() => logits.argMax(1).equal(y).sum()));
       return tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), logits) as tf.Scalar;
     }, true, variables)!;
     const lossValue = (await loss.data())[0];
+    const correct = (await correctCount!.data())[0];
+    correctCount!.dispose();
     const seconds = (performance.now() - t0) / 1000;
     loss.dispose(); x.dispose(); y.dispose();
     if (!Number.isFinite(lossValue)) throw new Error(`loss became ${lossValue} at step ${step}`);
@@ -76,7 +78,7 @@ while (step < steps) {
     }
   }
 }
-const finalAccuracy = testAccuracy();
+const finalAccuracy = await testAccuracy();
 const imagesPerSecond = (steps * batchSize) / trainSeconds;
 console.log(`test accuracy after ${steps} steps: ${(100 * finalAccuracy).toFixed(1)} % (chance 10 %); training throughput ${imagesPerSecond.toFixed(1)} img/s`);
 

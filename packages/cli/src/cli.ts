@@ -1,5 +1,8 @@
+import { BackendRequestError } from '@prunebench/engine';
 import { SuiteValidationError } from '@prunebench/harness';
 import { dataCommand } from './commands/data.js';
+import { evalCommand } from './commands/eval.js';
+import { doctorCommand } from './commands/doctor.js';
 import { exportCommand } from './commands/export.js';
 import { listCommand } from './commands/list.js';
 import { mergeCommand } from './commands/merge.js';
@@ -19,7 +22,9 @@ Commands:
   merge <store...>        combine run stores (--into dir), e.g. after sharded runs
   data fetch cifar10      find, verify and cache a dataset
   export                  a model to ONNX (--task, --run, --out)
+  eval                    metric, parameters, MACs (and --latency) of a task's model, a run's, or a checkpoint
   sensitivity             per-layer pruning sensitivity to CSV
+  doctor                  which tfjs backends and ONNX Runtime providers start here, on what device, and why not
 
 Main command: prunebench run benchmarks/suites/smoke.json
 `;
@@ -31,7 +36,9 @@ const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> =
   merge: mergeCommand,
   data: dataCommand,
   export: exportCommand,
+  eval: evalCommand,
   sensitivity: sensitivityCommand,
+  doctor: doctorCommand,
 };
 
 /** The whole CLI as a function: argv (without node and script) in, exit code out. */
@@ -49,7 +56,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   try {
     return await handler(rest, io);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof SuiteValidationError) {
+    if (error instanceof UsageError || error instanceof SuiteValidationError || error instanceof BackendRequestError) {
       io.err(`prunebench ${error.message}\n(prunebench ${command} --help)\n`);
       return EXIT_USAGE;
     }

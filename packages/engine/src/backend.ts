@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { registerWasmTrainingKernels, wasmTrainingKernelNames } from './wasm-kernels/register.js';
 import { registerThreadedWasmBackend, wasmThreadsRequested } from './wasm-threads.js';
+import { registerWebgpuKernels, webgpuKernelNames } from './webgpu-kernels/register.js';
 
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -26,12 +27,20 @@ export interface EngineInfo {
   };
   /** Threads the backend computes with, where it says (wasm: XNNPACK's pool, env PRUNEBENCH_WASM_THREADS; cpu: 1). */
   threads?: number;
-  /** prunebench kernels registered for this backend (wasm only). */
+  /** prunebench kernels registered for this backend (wasm: training kernels; webgpu: replaced kernels). */
   customKernels: string[];
+  /** The WebGPU adapter (webgpu only); `software` marks a CPU rasterizer (llvmpipe, SwiftShader, fallback adapters). */
+  adapter?: WebgpuAdapterDescription;
+}
+
+export interface WebgpuAdapterDescription {
+  description: string;
+  /** A software adapter runs on the CPU: good for correctness and host-side costs, never a GPU speed figure. */
+  software: boolean;
 }
 
 export interface InitEngineOptions {
-  /** Which backend to start; default: env `PRUNEBENCH_BACKEND`, else 'auto'. */
+  /** Which backend to start; default: env `PRUNEBENCH_BACKEND`, else 'auto' (see resolveBackendRequest). */
   backend?: BackendRequest;
   /** How long 'webgpu' may take to answer for a GPU adapter (default 5000 ms). */
   webgpuTimeoutMs?: number;
@@ -44,7 +53,7 @@ const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node
 let current: EngineInfo | null = null;
 let starting: Promise<EngineInfo> | null = null;
 /** What started each backend, so getEngineInfo can describe it again later. */
-const started = new Map<BackendName, { device: string; backendPackage: string }>();
+const started = new Map<BackendName, { device: string; backendPackage: string; adapter?: WebgpuAdapterDescription }>();
 /** The wasm backend's thread count, known once it is imported (importing the engine does not load wasm). */
 let wasmThreadCount: (() => number) | null = null;
 
@@ -57,15 +66,49 @@ export function parseBackendRequest(value: string, source: string): BackendReque
   return value as BackendRequest;
 }
 
-function requestedBackend(options: InitEngineOptions): BackendRequest {
-  if (options.backend !== undefined) return parseBackendRequest(String(options.backend), 'initEngine option backend');
-  const fromEnv = process.env.PRUNEBENCH_BACKEND;
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return parseBackendRequest(fromEnv.trim(), 'env PRUNEBENCH_BACKEND');
-  return 'auto';
+/** An unknown backend name, from a flag, a suite or the environment: a usage error (commands exit 2). */
+export class BackendRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendRequestError';
+  }
+}
+
+export interface ResolvedBackendRequest {
+  request: BackendRequest;
+  /** Where it came from, for messages and records: '--backend', 'suite.backend', 'env PRUNEBENCH_BACKEND' or 'default'. */
+  source: string;
 }
 
 /**
- * Starts tfjs on the requested backend ('auto': the first of tensorflow, webgpu, wasm, cpu that starts).
+ * The one rule every command follows for which backend to start: the command's flag, then the suite's
+ * `backend`, then env `PRUNEBENCH_BACKEND`, then 'auto'. Unknown names are a BackendRequestError naming their source.
+ */
+export function resolveBackendRequest(given: { flag?: string; suite?: string } = {}): ResolvedBackendRequest {
+  const candidates: Array<[string | undefined, string]> = [
+    [given.flag, '--backend'],
+    [given.suite, 'suite.backend'],
+    [process.env.PRUNEBENCH_BACKEND, 'env PRUNEBENCH_BACKEND'],
+  ];
+  for (const [value, source] of candidates) {
+    if (value === undefined || value.trim() === '') continue;
+    try {
+      return { request: parseBackendRequest(value.trim(), source), source };
+    } catch (error) {
+      throw new BackendRequestError((error as Error).message);
+    }
+  }
+  return { request: 'auto', source: 'default' };
+}
+
+function requestedBackend(options: InitEngineOptions): BackendRequest {
+  if (options.backend !== undefined) return parseBackendRequest(String(options.backend), 'initEngine option backend');
+  return resolveBackendRequest().request;
+}
+
+/**
+ * Starts tfjs on the requested backend ('auto': the first of tensorflow, webgpu on a hardware adapter, wasm,
+ * cpu that starts; a software WebGPU adapter is used only when 'webgpu' is named).
  * Idempotent: a second call returns the running engine unless it names a different backend, which is
  * then started. A named backend that cannot start is an error that says why.
  */
@@ -94,7 +137,7 @@ async function start(request: BackendRequest, webgpuTimeoutMs: number): Promise<
   const order: BackendName[] = request === 'auto' ? [...BACKEND_NAMES] : [request];
   const reasons: string[] = [];
   for (const name of order) {
-    const attempt = await tryBackend(name, webgpuTimeoutMs);
+    const attempt = await tryBackend(name, webgpuTimeoutMs, request === 'auto');
     if (attempt.ok) return attempt.info;
     reasons.push(`${name}: ${attempt.reason}`);
   }
@@ -102,11 +145,11 @@ async function start(request: BackendRequest, webgpuTimeoutMs: number): Promise<
   throw new Error(`no tfjs backend could start (${reasons.join('; ')})`);
 }
 
-async function tryBackend(name: BackendName, webgpuTimeoutMs: number): Promise<Attempt> {
+async function tryBackend(name: BackendName, webgpuTimeoutMs: number, automatic: boolean): Promise<Attempt> {
   try {
     switch (name) {
       case 'tensorflow': return await tryTensorflow();
-      case 'webgpu': return await tryWebgpu(webgpuTimeoutMs);
+      case 'webgpu': return await tryWebgpu(webgpuTimeoutMs, automatic);
       case 'wasm': return await tryWasm();
       case 'cpu': return await activate('cpu', cpuModel(), `@tensorflow/tfjs-backend-cpu@${tf.version.tfjs}`);
     }
@@ -115,11 +158,11 @@ async function tryBackend(name: BackendName, webgpuTimeoutMs: number): Promise<A
   }
 }
 
-async function activate(name: BackendName, device: string, backendPackage: string): Promise<Attempt> {
+async function activate(name: BackendName, device: string, backendPackage: string, adapter?: WebgpuAdapterDescription): Promise<Attempt> {
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) return { ok: false, reason: `tf.setBackend('${name}') failed (see the tfjs warning above)` };
   await tf.ready();
-  started.set(name, { device, backendPackage });
+  started.set(name, { device, backendPackage, ...(adapter ? { adapter } : {}) });
   return { ok: true, info: describe(name) };
 }
 
@@ -146,28 +189,71 @@ async function tryTensorflow(): Promise<Attempt> {
 }
 
 interface WebgpuAdapterLike {
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  isFallbackAdapter?: boolean;
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
 }
 
-async function tryWebgpu(timeoutMs: number): Promise<Attempt> {
+const SOFTWARE_ADAPTER_PATTERN = /llvmpipe|lavapipe|swiftshader|softpipe|software|basic render/i;
+
+/** A CPU rasterizer posing as a GPU: Mesa's llvmpipe/lavapipe, SwiftShader, any adapter WebGPU calls a fallback. */
+export function isSoftwareAdapter(info: WebgpuAdapterLike['info'] & { isFallbackAdapter?: boolean }, isFallbackAdapter = false): boolean {
+  if (isFallbackAdapter || info?.isFallbackAdapter === true) return true;
+  return [info?.architecture, info?.device, info?.description].some((s) => s !== undefined && SOFTWARE_ADAPTER_PATTERN.test(s));
+}
+
+function describeAdapter(adapter: WebgpuAdapterLike): WebgpuAdapterDescription {
+  const info = adapter.info ?? {};
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s);
+  return { description: parts.join(' ') || 'WebGPU adapter', software: isSoftwareAdapter(info, adapter.isFallbackAdapter === true) };
+}
+
+/**
+ * The WebGPU adapter Dawn offers here, or why there is none; nothing of tfjs is started. Used by `initEngine`
+ * and by the doctor command.
+ */
+export async function probeWebgpuAdapter(timeoutMs = 5000): Promise<{ ok: true; adapter: WebgpuAdapterDescription } | { ok: false; reason: string }> {
+  try {
+    const found = await requestWebgpuAdapter(timeoutMs);
+    return 'reason' in found ? { ok: false, reason: found.reason } : { ok: true, adapter: describeAdapter(found.adapter) };
+  } catch (error) {
+    return { ok: false, reason: firstLine(error) };
+  }
+}
+
+async function requestWebgpuAdapter(timeoutMs: number): Promise<{ reason: string } | { dawn: Record<string, any>; gpu: any; adapter: WebgpuAdapterLike }> {
   let dawn: Record<string, any>;
   try {
     dawn = await importOptional('webgpu');
   } catch (error) {
-    return { ok: false, reason: `the optional package 'webgpu' (Dawn for Node) does not load: ${firstLine(error)}` };
+    return { reason: `the optional package 'webgpu' (Dawn for Node) does not load: ${firstLine(error)}` };
   }
   const gpu = dawn.create([]);
   const adapter = (await withTimeout(gpu.requestAdapter(), timeoutMs, 'navigator.gpu.requestAdapter()')) as WebgpuAdapterLike | null;
-  if (adapter === null || adapter === undefined) return { ok: false, reason: 'no WebGPU adapter on this machine' };
+  if (adapter === null || adapter === undefined) return { reason: 'no WebGPU adapter on this machine' };
+  return { dawn, gpu, adapter };
+}
+
+async function tryWebgpu(timeoutMs: number, automatic: boolean): Promise<Attempt> {
+  const found = await requestWebgpuAdapter(timeoutMs);
+  if ('reason' in found) return { ok: false, reason: found.reason };
+  const { dawn, gpu, adapter } = found;
+  const described = describeAdapter(adapter);
+  if (automatic && described.software) {
+    return { ok: false, reason: `only a software adapter (${described.description}); 'auto' never picks one, name --backend webgpu to use it` };
+  }
   // tfjs-backend-webgpu looks for navigator.gpu and the GPU* constants as globals when it is imported.
   Object.assign(globalThis, dawn.globals);
   const global = globalThis as unknown as { navigator?: Record<string, unknown> };
   if (global.navigator === undefined) global.navigator = { gpu };
   else Object.defineProperty(global.navigator, 'gpu', { value: gpu, configurable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
-  const info = adapter.info ?? {};
-  const device = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'WebGPU adapter';
-  return activate('webgpu', device, `@tensorflow/tfjs-backend-webgpu@${packageVersion('@tensorflow/tfjs-backend-webgpu')}`);
+  const device = described.software ? `${described.description} (software adapter)` : described.description;
+  const attempt = await activate('webgpu', device, `@tensorflow/tfjs-backend-webgpu@${packageVersion('@tensorflow/tfjs-backend-webgpu')}`, described);
+  if (attempt.ok) {
+    registerWebgpuKernels();
+    collectUncapturedErrors();
+  }
+  return attempt;
 }
 
 async function tryWasm(): Promise<Attempt> {
@@ -197,14 +283,43 @@ async function tryWasm(): Promise<Attempt> {
   return attempt;
 }
 
+/** WebGPU validation and out-of-memory errors since the last takeBackendErrors(), in order. */
+const backendErrors: string[] = [];
+
+/**
+ * WebGPU reports an invalid pipeline or an allocation failure as an "uncaptured error" event while the
+ * command goes on and yields garbage; collect them so a run can be failed instead of recorded.
+ */
+function collectUncapturedErrors(): void {
+  const device = (tf.backend() as unknown as { device?: EventTarget }).device;
+  device?.addEventListener('uncapturederror', (event) => {
+    const error = (event as Event & { error?: { message?: string } }).error;
+    backendErrors.push(firstLine(error?.message ?? String(event)));
+  });
+}
+
+/** Returns and clears the backend errors seen since the last call (webgpu only; always empty elsewhere). */
+export function takeBackendErrors(): string[] {
+  return backendErrors.splice(0, backendErrors.length);
+}
+
+/** The backend reported errors while a run computed: its numbers cannot be trusted, so the run fails. */
+export class BackendComputeError extends Error {
+  constructor(readonly errors: readonly string[]) {
+    super(`the ${tf.getBackend()} backend reported ${errors.length} error(s) during the run, so its results are invalid: ${errors.slice(0, 3).join('; ')}${errors.length > 3 ? '; ...' : ''}`);
+    this.name = 'BackendComputeError';
+  }
+}
+
 function describe(name: BackendName): EngineInfo {
   const known = started.get(name);
   const info: EngineInfo = {
     backend: name,
     device: known?.device ?? cpuModel(),
     versions: { tfjs: tf.version.tfjs, backendPackage: known?.backendPackage ?? 'unknown', node: process.version },
-    customKernels: name === 'wasm' ? wasmTrainingKernelNames() : [],
+    customKernels: name === 'wasm' ? wasmTrainingKernelNames() : name === 'webgpu' ? webgpuKernelNames() : [],
   };
+  if (known?.adapter) info.adapter = known.adapter;
   if (name === 'cpu') info.threads = 1;
   if (name === 'wasm' && wasmThreadCount !== null) info.threads = wasmThreadCount();
   return info;

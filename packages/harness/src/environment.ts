@@ -9,6 +9,7 @@ export interface EngineDescription {
   device: string;
   versions: Record<string, string>;
   threads?: number;
+  adapter?: { description: string; software: boolean };
 }
 
 /** The environment a run executed in: backend, device, versions, git commit (null outside a checkout). */
@@ -22,6 +23,7 @@ export function collectEnvironment(engine: EngineDescription | null, cwd = proce
     platform: `${process.platform}-${process.arch}`,
     cpus: os.cpus().length,
     ...(engine?.threads !== undefined ? { threads: engine.threads } : {}),
+    ...(engine?.adapter ? { adapter: { description: engine.adapter.description, software: engine.adapter.software } } : {}),
   };
 }
 

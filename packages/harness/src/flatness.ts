@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SeededRng } from '@prunebench/engine';
 import { measureFlatness } from '@prunebench/metrics';
 import type { Model } from '@prunebench/models';
-import { softmaxCrossEntropy, type Batch, type Masks } from '@prunebench/pruning';
+import { readScalar, softmaxCrossEntropy, type Batch, type Masks } from '@prunebench/pruning';
 import type { FlatnessRecord, FlatnessSettings } from './record.js';
 import type { LoadedTask } from './tasks/types.js';
 
@@ -64,10 +64,10 @@ function inputTensors(batch: Batch): tf.Tensor[] {
   return batch.inputs instanceof tf.Tensor ? [batch.inputs] : Object.values(batch.inputs);
 }
 
-function meanLoss(model: Model, batches: Batch[], examples: number): number {
+async function meanLoss(model: Model, batches: Batch[], examples: number): Promise<number> {
   let sum = 0;
   for (const b of batches) {
-    sum += tf.tidy(() => softmaxCrossEntropy(model.forward(b.inputs, { training: false }), b.labels).dataSync()[0]) * b.size;
+    sum += (await readScalar(tf.tidy(() => softmaxCrossEntropy(model.forward(b.inputs, { training: false }), b.labels)))) * b.size;
   }
   return sum / examples;
 }

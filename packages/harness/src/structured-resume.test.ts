@@ -75,8 +75,8 @@ async function runMethod(method: PruningMethod<any>, options: Record<string, unk
   }
 }
 
-function weights(model: Model): Map<string, Float32Array> {
-  return new Map([...stateDict(model)].map(([name, t]) => [name, t.data]));
+async function weights(model: Model): Promise<Map<string, Float32Array>> {
+  return new Map([...(await stateDict(model))].map(([name, t]) => [name, t.data]));
 }
 
 describe('structured methods in the harness', () => {
@@ -94,12 +94,12 @@ describe('structured methods in the harness', () => {
       await expect(runMethod(method, options, resumed, 40)).rejects.toThrow(RunInterruptedError);
       const again = await runMethod(method, options, resumed);
       expect(again.result.model.arch).toEqual(reference.result.model.arch);
-      const expected = weights(reference.result.model);
-      for (const [name, values] of weights(again.result.model)) expect(Array.from(values)).toEqual(Array.from(expected.get(name)!));
+      const expected = await weights(reference.result.model);
+      for (const [name, values] of await weights(again.result.model)) expect(Array.from(values)).toEqual(Array.from(expected.get(name)!));
 
       // the harness's FLOP check (countMacs of the traced final arch against the dense start) sees the surgery
       const dense = countMacs(traceLayers(reference.start.arch, [32, 32, 3])).dense;
-      const densities = prunableDensities(countParameters(reference.result.model, { prunable: [] }));
+      const densities = prunableDensities(await countParameters(reference.result.model, { prunable: [] }));
       const effective = countMacs(traceLayers(reference.result.model.arch, [32, 32, 3]), { weightDensity: densities }).effective;
       expect(1 - effective / dense).toBeGreaterThanOrEqual(0.4);
       const structure = getModelStructure(reference.start);

@@ -48,7 +48,7 @@ describe('AdamW in the harness trainer', () => {
   it('takes PyTorch AdamW steps: decoupled decay on weights only, bias-corrected moments, masks kept at zero', async () => {
     const { task, model } = await setup();
     const [batch] = task.sampleBatches(1, 8, new SeededRng(1));
-    const { grads } = lossAndGradients(model, batch);
+    const { grads } = await lossAndGradients(model, batch);
     const before = new Map([...model.params].map(([n, v]) => [n, Array.from(v.dataSync())]));
     const g = new Map([...grads].map(([n, t]) => [n, Array.from(t.dataSync())]));
     tf.dispose([...grads.values()]);
@@ -56,7 +56,7 @@ describe('AdamW in the harness trainer', () => {
     const masks = new Map([['fc1.weight', mask]]);
     const state = { m: new Map<string, tf.Tensor>(), v: new Map<string, tf.Tensor>() };
     const lr = 0.01;
-    maskedAdamWStep(model, batch, { recipe: ADAMW, learningRate: lr, step: 1, masks, state });
+    await maskedAdamWStep(model, batch, { recipe: ADAMW, learningRate: lr, step: 1, masks, state });
     const maskValues = mask.dataSync();
     for (const [name, w0] of before) {
       const decayed = name.endsWith('.weight'); // linear weights decay, biases do not

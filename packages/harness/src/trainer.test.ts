@@ -29,12 +29,12 @@ describe('HarnessTrainer', () => {
     expect(trainer.usedExamples()).toBe(24);
     await expect(trainer.train(model, { examples: 17 })).rejects.toBeInstanceOf(BudgetExceededError);
     expect(trainer.usedExamples()).toBe(24); // a refused request charges nothing
-    const { grads } = trainer.gradients(model, trainer.sampleBatches(1, 8, new SeededRng(1))[0]);
+    const { grads } = await trainer.gradients(model, trainer.sampleBatches(1, 8, new SeededRng(1))[0]);
     tf.dispose([...grads.values()]);
     expect(trainer.usedExamples()).toBe(32);
     await trainer.train(model, { examples: 8 });
     expect(trainer.remainingExamples()).toBe(0);
-    expect(() => trainer.gradients(model, trainer.sampleBatches(1, 1, new SeededRng(1))[0])).toThrow(BudgetExceededError);
+    await expect(trainer.gradients(model, trainer.sampleBatches(1, 1, new SeededRng(1))[0])).rejects.toThrow(BudgetExceededError);
     model.dispose();
   });
 
@@ -42,7 +42,7 @@ describe('HarnessTrainer', () => {
     const { model, trainer } = await setup(64);
     const names = ['fc1.weight', 'fc2.weight'];
     const scores = magnitudeScores(model, names);
-    const masks = globalMasks(scores, 20);
+    const masks = await globalMasks(scores, 20);
     disposeScores(scores);
     const before = model.params.get('fc1.weight')!.dataSync().slice();
     await trainer.train(model, { examples: 48, masks, label: 'ft' });
@@ -71,7 +71,7 @@ describe('HarnessTrainer', () => {
   it('validates with masks without changing the weights', async () => {
     const { model, trainer } = await setup(0);
     const scores = magnitudeScores(model, ['fc1.weight']);
-    const masks = globalMasks(scores, 1);
+    const masks = await globalMasks(scores, 1);
     disposeScores(scores);
     const before = model.params.get('fc1.weight')!.dataSync().slice();
     const score = await trainer.validate(model, masks);

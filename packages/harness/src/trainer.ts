@@ -5,8 +5,10 @@ import {
   BudgetExceededError,
   applyMasks,
   lossAndGradients,
+  lossTensorAndGradients,
   maskTensor,
   maskedSgdStep,
+  readScalar,
   type Batch,
   type BudgetedTrainer,
   type Masks,
@@ -134,7 +136,7 @@ export class HarnessTrainer implements BudgetedTrainer {
     const call = this.callIndex++;
     const signature: CallSignature = {
       call, examples, gradientEvaluationsPerStep: evals, lrScale, label: options.label ?? null,
-      budgetBefore: this.used, masks: masksDigest(options.masks),
+      budgetBefore: this.used, masks: await masksDigest(options.masks),
     };
     const checkpoints = this.options.checkpoints;
     const finished = checkpoints?.readFinished(call);
@@ -182,6 +184,8 @@ export class HarnessTrainer implements BudgetedTrainer {
     try {
       if (options.masks) applyMasks(model, options.masks);
       while (done < examples) {
+        // A macrotask turn between steps, so signal handlers (Ctrl-C) run while training is under way.
+        await yieldToEventLoop();
         if (this.options.signal?.aborted) throw new RunInterruptedError();
         let batch = nextBatch(stream);
         const take = Math.min(batch.size, examples - done);
@@ -191,8 +195,8 @@ export class HarnessTrainer implements BudgetedTrainer {
         let loss: number;
         try {
           loss = recipe.optimizer === 'adamw'
-            ? maskedAdamWStep(model, batch, { recipe, learningRate: lr, step: step + 1, masks: options.masks, state: adam })
-            : maskedSgdStep(model, batch, {
+            ? await maskedAdamWStep(model, batch, { recipe, learningRate: lr, step: step + 1, masks: options.masks, state: adam })
+            : await maskedSgdStep(model, batch, {
               learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, masks: options.masks, velocity,
             });
         } finally {
@@ -217,10 +221,10 @@ export class HarnessTrainer implements BudgetedTrainer {
           chunkLossSum = 0;
           chunkExamples = 0;
           if (done < examples && checkpoints) {
-            const arrays = modelArrays(model);
-            for (const [name, buf] of velocity) arrays.set(`momentum/${name}`, fromTensor(buf));
-            for (const [name, buf] of adam.m) arrays.set(`adam-m/${name}`, fromTensor(buf));
-            for (const [name, buf] of adam.v) arrays.set(`adam-v/${name}`, fromTensor(buf));
+            const arrays = await modelArrays(model);
+            for (const [name, buf] of velocity) arrays.set(`momentum/${name}`, await fromTensor(buf));
+            for (const [name, buf] of adam.m) arrays.set(`adam-m/${name}`, await fromTensor(buf));
+            for (const [name, buf] of adam.v) arrays.set(`adam-v/${name}`, await fromTensor(buf));
             checkpoints.writePartial(call, {
               meta: { signature, step, done, budgetUsed: this.used, log: this.log, losses, wallSeconds: this.wallSeconds() },
               arrays,
@@ -235,14 +239,14 @@ export class HarnessTrainer implements BudgetedTrainer {
     const summary: TrainSummary = { steps: step, examples: done, finalLoss: lastLoss, losses };
     checkpoints?.writeFinished(call, {
       meta: { signature, budgetUsed: this.used, log: this.log, summary, wallSeconds: this.wallSeconds() } as unknown as Record<string, unknown>,
-      arrays: modelArrays(model),
+      arrays: await modelArrays(model),
     });
     return summary;
   }
 
-  gradients(model: Model, batch: Batch, masks?: Masks): { loss: number; grads: Map<string, tf.Tensor> } {
+  async gradients(model: Model, batch: Batch, masks?: Masks): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     this.charge(batch.size);
-    const { loss, grads } = lossAndGradients(model, batch);
+    const { loss, grads } = await lossAndGradients(model, batch);
     this.options.onProgress?.(this.used, this.totalExamples);
     if (masks) {
       for (const [name, mask] of masks) {
@@ -289,16 +293,16 @@ const ADAMW_DECAYED_KINDS = new Set(['linear', 'conv2d', 'embedding']);
  * w ← w − lr·m̂/(√v̂ + ε)) with masks enforced: pruned weights get zero gradient (so their moments stay 0) and are
  * re-zeroed after the update. Returns the batch loss before the step.
  */
-export function maskedAdamWStep(
+export async function maskedAdamWStep(
   model: Model,
   batch: Batch,
   options: { recipe: FineTuneRecipe; learningRate: number; step: number; masks?: Masks; state: AdamWState },
-): number {
+): Promise<number> {
   const { recipe, learningRate, step, masks, state } = options;
   const [beta1, beta2] = recipe.betas ?? [0.9, 0.999];
   const eps = recipe.eps ?? 1e-6;
   const names = [...model.params.keys()];
-  const { loss, grads } = lossAndGradients(model, batch, names);
+  const { loss, grads } = lossTensorAndGradients(model, batch, names);
   const correction1 = 1 - beta1 ** step;
   const correction2 = 1 - beta2 ** step;
   for (const name of names) {
@@ -324,7 +328,11 @@ export function maskedAdamWStep(
     });
     grad.dispose();
   }
-  return loss;
+  return readScalar(loss);
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function nextBatch(stream: Iterator<Batch>): Batch {
@@ -349,11 +357,11 @@ export function disposeBatch(batch: Batch): void {
   batch.labels.dispose();
 }
 
-function masksDigest(masks: Masks | undefined): string {
+async function masksDigest(masks: Masks | undefined): Promise<string> {
   if (!masks) return 'none';
   const parts: string[] = [];
   for (const name of [...masks.keys()].sort()) {
-    const values = masks.get(name)!.dataSync();
+    const values = await masks.get(name)!.data();
     let kept = 0;
     let weighted = 0;
     for (let i = 0; i < values.length; i++) if (values[i] !== 0) { kept++; weighted = (weighted + i * 2654435761) % 4294967296; }
@@ -372,8 +380,8 @@ function checkSignature(checkpoint: TensorFileContents, expected: CallSignature)
   }
 }
 
-function fromTensor(t: tf.Tensor): StoredArray {
-  return { dtype: t.dtype === 'int32' ? 'int32' : 'float32', shape: [...t.shape], data: t.dataSync() as Float32Array | Int32Array };
+async function fromTensor(t: tf.Tensor): Promise<StoredArray> {
+  return { dtype: t.dtype === 'int32' ? 'int32' : 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array | Int32Array };
 }
 
 function toTensor(array: StoredArray): tf.Tensor {
@@ -381,10 +389,10 @@ function toTensor(array: StoredArray): tf.Tensor {
 }
 
 /** Params and buffers under `param/<name>` and `buffer/<name>`. */
-export function modelArrays(model: Model): Map<string, StoredArray> {
+export async function modelArrays(model: Model): Promise<Map<string, StoredArray>> {
   const arrays = new Map<string, StoredArray>();
-  for (const [name, v] of model.params) arrays.set(`param/${name}`, fromTensor(v));
-  for (const [name, v] of model.buffers) arrays.set(`buffer/${name}`, fromTensor(v));
+  for (const [name, v] of model.params) arrays.set(`param/${name}`, await fromTensor(v));
+  for (const [name, v] of model.buffers) arrays.set(`buffer/${name}`, await fromTensor(v));
   return arrays;
 }
 

@@ -74,24 +74,24 @@ export async function measureFlatness(options: FlatnessOptions): Promise<Flatnes
   });
 
   const originals = variables.map((v) => v.clone() as tf.Tensor);
+  /** `tensors[i]` with parameter i's pruned entries zeroed. */
+  const masked = (tensors: readonly tf.Tensor[], i: number): tf.Tensor => {
+    const mask = masks?.get(params[i]);
+    return mask ? tf.where(tf.notEqual(mask, 0), tensors[i], tf.zerosLike(tensors[i])) : tensors[i];
+  };
   // ‖w_l‖ over the surviving weights.
-  const norms = variables.map((v, i) =>
-    tf.tidy(() => {
-      const mask = masks?.get(params[i]);
-      const w = mask ? tf.where(tf.notEqual(mask, 0), originals[i], tf.zerosLike(originals[i])) : originals[i];
-      return tf.norm(w).dataSync()[0];
-    }),
-  );
+  const norms = await maskedNorms((i) => masked(originals, i), variables.length);
   const restore = () => variables.forEach((v, i) => v.assign(originals[i]));
 
   /** Move every tensor by r·‖w_l‖ along its direction (masked), evaluate, restore. */
   const lossAlong = async (directions: tf.Tensor[], r: number): Promise<number> => {
     try {
+      const dNorms = await maskedNorms((i) => masked(directions, i), variables.length);
       variables.forEach((v, i) => {
         tf.tidy(() => {
           const mask = masks?.get(params[i]);
-          const d = mask ? tf.where(tf.notEqual(mask, 0), directions[i], tf.zerosLike(directions[i])) : directions[i];
-          const dNorm = tf.norm(d).dataSync()[0];
+          const d = masked(directions, i);
+          const dNorm = dNorms[i];
           if (dNorm === 0 || norms[i] === 0 || r === 0) return;
           const moved = tf.add(originals[i], tf.mul(d, (r * norms[i]) / dNorm));
           // Pruned entries keep their stored value bit for bit (no −0 → +0 from adding a zero).
@@ -143,5 +143,15 @@ export async function measureFlatness(options: FlatnessOptions): Promise<Flatnes
   } finally {
     restore();
     originals.forEach((t) => t.dispose());
+  }
+}
+
+/** The L2 norm of each of `count` tensors, read back together (one host read for all of them). */
+async function maskedNorms(tensorAt: (i: number) => tf.Tensor, count: number): Promise<number[]> {
+  const stacked = tf.tidy(() => tf.stack(Array.from({ length: count }, (_, i) => tf.norm(tensorAt(i)))));
+  try {
+    return Array.from(await stacked.data());
+  } finally {
+    stacked.dispose();
   }
 }

@@ -43,7 +43,7 @@ export function defaultPrunableNames(model: Model): string[] {
 }
 
 /** Count total, prunable and nonzero parameters, per tensor and in all (values read back from the backend). */
-export function countParameters(model: Model, options: CountParametersOptions = {}): ParameterCounts {
+export async function countParameters(model: Model, options: CountParametersOptions = {}): Promise<ParameterCounts> {
   const prunableNames = new Set(options.prunable ?? defaultPrunableNames(model));
   for (const name of prunableNames) {
     if (!model.params.has(name)) throw new Error(`countParameters: prunable parameter "${name}" is not a trainable parameter of the model`);
@@ -59,9 +59,9 @@ export function countParameters(model: Model, options: CountParametersOptions = 
 
   const counts: ParameterCounts = { total: 0, prunable: 0, nonzero: 0, nonzeroPrunable: 0, byLayer: {} };
   for (const [name, param] of model.params) {
-    const values = param.dataSync() as Float32Array;
+    const values = (await param.data()) as Float32Array;
     const mask = masks.get(name);
-    const nonzero = countNonzero(values, mask ? (mask.dataSync() as Float32Array) : undefined);
+    const nonzero = countNonzero(values, mask ? ((await mask.data()) as Float32Array) : undefined);
     const total = values.length;
     const prunable = prunableNames.has(name);
     counts.byLayer[name] = { total, nonzero, density: total === 0 ? 1 : nonzero / total, prunable };

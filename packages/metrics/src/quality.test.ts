@@ -14,18 +14,18 @@ const logits = new Float32Array([
 const labels = [1, 2, 3, 1];
 
 describe('argmax and topKAccuracy', () => {
-  it('argmax picks the first maximum, NaN never wins', () => {
+  it('argmax picks the first maximum, NaN never wins', async () => {
     expect(Array.from(argmax(logits, 4))).toEqual([3, 0, 0, 0]);
-    expect(Array.from(argmax(tf.tensor2d(logits, [4, 4])))).toEqual([3, 0, 0, 0]);
+    expect(Array.from(argmax(await tf.tensor2d(logits, [4, 4]).data(), 4))).toEqual([3, 0, 0, 0]);
   });
 
-  it('top-k by rank with index tie-breaking', () => {
+  it('top-k by rank with index tie-breaking', async () => {
     // label ranks: ex0 label 1 → rank 1; ex1 label 2 → rank 2; ex2 label 3 → rank 3; ex3 label 1 (NaN) → rank 3
     expect(topKAccuracy(logits, labels, 1, 4)).toBe(0);
     expect(topKAccuracy(logits, labels, 2, 4)).toBe(0.25);
     expect(topKAccuracy(logits, labels, 3, 4)).toBe(0.5);
     expect(topKAccuracy(logits, labels, 4, 4)).toBe(1);
-    expect(topKAccuracy(tf.tensor2d(logits, [4, 4]), tf.tensor1d(labels, 'int32'), 2)).toBe(0.25);
+    expect(topKAccuracy(await tf.tensor2d(logits, [4, 4]).data(), await tf.tensor1d(labels, 'int32').data(), 2, 4)).toBe(0.25);
     expect(topKAccuracy(logits, [3, 0, 0, 0], 1, 4)).toBe(1);
   });
 
@@ -43,9 +43,9 @@ describe('binary classification metrics', () => {
   const pred = [1, 1, 1, 1, 0, 0, 0, 0];
   const gold = [1, 1, 1, 0, 1, 1, 0, 0];
 
-  it('accuracy', () => {
+  it('accuracy', async () => {
     expect(accuracy(pred, gold)).toBe(5 / 8);
-    expect(accuracy(tf.tensor1d([2, 1, 0], 'int32'), [2, 0, 0])).toBeCloseTo(2 / 3, 12);
+    expect(accuracy(await tf.tensor1d([2, 1, 0], 'int32').data(), [2, 0, 0])).toBeCloseTo(2 / 3, 12);
   });
 
   it('Matthews correlation, computed by hand', () => {

@@ -1,23 +1,18 @@
-import * as tf from '@tensorflow/tfjs';
+/**
+ * Class ids or scores, already on the host: a plain or typed array. Tensors are read by the caller
+ * (`await t.data()`): metrics never read synchronously, which GPU backends cannot do in Node.
+ */
+export type Values = ArrayLike<number>;
 
-/** Class ids or scores: a plain array, a typed array, or a tensor (read back with dataSync). */
-export type Values = ArrayLike<number> | tf.Tensor;
-
-/** Logits as a [batch, classes] tensor, or row-major values with the class count given separately. */
-export type Logits = tf.Tensor2D | Float32Array | ArrayLike<number>;
+/** Logits as row-major values, with the class count given separately. */
+export type Logits = Float32Array | ArrayLike<number>;
 
 function toArray(values: Values): ArrayLike<number> {
-  return values instanceof tf.Tensor ? values.dataSync() : values;
+  return values;
 }
 
 /** Row-major logits and the number of classes, checked. */
 function logitRows(logits: Logits, numClasses: number | undefined, fn: string): { values: ArrayLike<number>; rows: number; classes: number } {
-  if (logits instanceof tf.Tensor) {
-    if (logits.rank !== 2) throw new Error(`${fn}: logits must be a [batch, classes] tensor, got shape [${logits.shape}]`);
-    const [rows, classes] = logits.shape as [number, number];
-    if (numClasses !== undefined && numClasses !== classes) throw new Error(`${fn}: numClasses ${numClasses} does not match logits shape [${logits.shape}]`);
-    return { values: logits.dataSync(), rows, classes };
-  }
   if (numClasses === undefined || !Number.isInteger(numClasses) || numClasses < 1) {
     throw new Error(`${fn}: numClasses (a positive integer) is required with flat logits, got ${numClasses}`);
   }

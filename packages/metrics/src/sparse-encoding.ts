@@ -32,8 +32,8 @@ export function bitmapEncodingBytes(elements: number, nonzero: number): number {
 }
 
 /** Sparse vs dense bytes of the given weights, or of a model's prunable weights (after masks). */
-export function sparseEncodingBytes(weights: Map<string, Float32Array> | Model, options: SparseEncodingOptions = {}): SparseEncodingSize {
-  const tensors = weights instanceof Map ? weightsFromMap(weights) : weightsFromModel(weights, options);
+export async function sparseEncodingBytes(weights: Map<string, Float32Array> | Model, options: SparseEncodingOptions = {}): Promise<SparseEncodingSize> {
+  const tensors = weights instanceof Map ? weightsFromMap(weights) : await weightsFromModel(weights, options);
   const result: SparseEncodingSize = { encoding: 'bitmap-1bit+float32-values', denseBytes: 0, sparseBytes: 0, ratio: 1, byTensor: {} };
   for (const { name, values, mask } of tensors) {
     const nonzero = countNonzero(values, mask);
@@ -59,13 +59,15 @@ function weightsFromMap(weights: Map<string, Float32Array>): NamedValues[] {
   });
 }
 
-function weightsFromModel(model: Model, options: SparseEncodingOptions): NamedValues[] {
+async function weightsFromModel(model: Model, options: SparseEncodingOptions): Promise<NamedValues[]> {
   const names = options.prunable ?? defaultPrunableNames(model);
-  return names.map((name) => {
+  const out: NamedValues[] = [];
+  for (const name of names) {
     const param = model.params.get(name);
     if (!param) throw new Error(`sparseEncodingBytes: prunable parameter "${name}" is not a trainable parameter of the model`);
     const mask = options.masks?.get(name);
     if (mask && mask.size !== param.size) throw new Error(`sparseEncodingBytes: mask "${name}" has ${mask.size} values, parameter has ${param.size}`);
-    return { name, values: param.dataSync(), mask: mask?.dataSync() };
-  });
+    out.push({ name, values: await param.data(), ...(mask ? { mask: await mask.data() } : {}) });
+  }
+  return out;
 }

@@ -21,7 +21,7 @@ describe.skipIf(!weightsRoot)('pretrained ResNet-20', () => {
   it('loads from the .th original and the safetensors copy to the same state dict', async () => {
     const fromTh = await loadPretrainedResNet(20, { weightsDir: weightsRoot! });
     const st = await readSafetensors(join(weightsRoot!, 'resnet-cifar10', 'resnet20.safetensors'));
-    const sd = stateDict(fromTh);
+    const sd = await stateDict(fromTh);
     for (const [name, t] of sd) expect(t.data, name).toEqual(st.get(name)!.data);
     fromTh.dispose();
   });

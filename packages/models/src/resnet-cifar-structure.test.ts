@@ -126,7 +126,7 @@ describe('resnet-cifar surgery', () => {
     const x = images(4, 9, 32);
     const expected = logits(model, x);
     expect(maxAbsDiff(logits(cut, x), expected)).toBeLessThan(1e-5);
-    expect(maxAbsDiff(await onnxLogits(exportOnnx(cut), x), expected)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(await onnxLogits(await exportOnnx(cut), x), expected)).toBeLessThan(1e-4);
     x.dispose();
     model.dispose();
     cut.dispose();
@@ -146,7 +146,7 @@ describe('resnet-cifar surgery', () => {
     const x = images(3, 4, 32);
     const expected = logits(model, x);
     expect(maxAbsDiff(logits(cut, x), expected)).toBeLessThan(1e-5);
-    expect(maxAbsDiff(await onnxLogits(exportOnnx(cut), x), expected)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(await onnxLogits(await exportOnnx(cut), x), expected)).toBeLessThan(1e-4);
     const shortcuts = traceLayers(cut.arch, [32, 32, 3]).filter((l) => l.name.startsWith('layer2.0') || l.name.startsWith('layer1.1'));
     expect(shortcuts.map((l) => [l.name, l.op, l.outShape])).toEqual([['layer2.0.shortcut', 'shortcut', [16, 16, 8]]]);
     x.dispose();
@@ -204,7 +204,7 @@ describe('resnet-cifar surgery', () => {
       expect(reloaded.arch).toEqual(cut.arch);
       const probe = images(2, 7, 32);
       expect(maxAbsDiff(logits(reloaded, probe), logits(cut, probe))).toBe(0);
-      expect(maxAbsDiff(await onnxLogits(exportOnnx(cut, { foldBatchNorm: false }), probe), logits(cut, probe))).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await onnxLogits(await exportOnnx(cut, { foldBatchNorm: false }), probe), logits(cut, probe))).toBeLessThan(1e-4);
       reloaded.dispose();
       probe.dispose();
     } finally {

@@ -230,11 +230,11 @@ describe('training', () => {
 });
 
 describe('state dict', () => {
-  it('round-trips through PyTorch layout and gives the same outputs', () => {
+  it('round-trips through PyTorch layout and gives the same outputs', async () => {
     const a = createResNetCifar(tinyArch, { seed: 1 });
     const b = createResNetCifar(tinyArch, { seed: 2 });
     a.buffers.get('bn1.running_mean')!.assign(tf.tensor1d([0.1, 0.2, 0.3, 0.4]));
-    const sd = stateDict(a);
+    const sd = await stateDict(a);
     expect(sd.get('conv1.weight')!.shape).toEqual([4, 3, 3, 3]);
     expect(sd.get('linear.weight')!.shape).toEqual([3, 6]);
     // OIHW[o, i, h, w] == HWIO[h, w, i, o]
@@ -248,9 +248,9 @@ describe('state dict', () => {
     b.dispose();
   });
 
-  it('names mis-shaped, missing and unexpected tensors', () => {
+  it('names mis-shaped, missing and unexpected tensors', async () => {
     const model = createResNetCifar(tinyArch);
-    const sd = stateDict(model);
+    const sd = await stateDict(model);
     const wrong = new Map(sd);
     wrong.set('layer1.0.conv2.weight', { shape: [4, 2, 3, 3], data: new Float32Array(72) });
     expect(() => loadStateDict(model, wrong)).toThrow(/mis-shaped: layer1\.0\.conv2\.weight \(checkpoint \[4,2,3,3\], model expects \[4,3,3,3\]\)/);

@@ -189,8 +189,10 @@ export function optionAShortcut(x: tf.Tensor4D, stride: number, outChannels: num
       const oh = Math.ceil(h / stride);
       const ow = Math.ceil(w / stride);
       if (oh * stride !== h || ow * stride !== w) y = tf.pad(y, [[0, 0], [0, oh * stride - h], [0, ow * stride - w], [0, 0]]);
-      const grid = tf.reshape(y, [n, oh, stride, ow, stride, c]);
-      y = tf.reshape(tf.slice(grid, [0, 0, 0, 0, 0, 0], [n, oh, 1, ow, 1, c]), [n, oh, ow, c]);
+      // Rank 4 ([n·oh, stride, ow, stride·c]), not 6: the slice's gradient is a pad of the same rank, and tfjs's
+      // webgpu pad generates invalid WGSL above rank 4. Same elements either way.
+      const grid = tf.reshape(y, [n * oh, stride, ow, stride * c]);
+      y = tf.reshape(tf.slice(grid, [0, 0, 0, 0], [n * oh, 1, ow, c]), [n, oh, ow, c]);
     }
     if (outChannels === c) return y;
     if (outChannels < c) throw new Error(`option-A shortcut cannot shrink ${c} channels to ${outChannels}`);

@@ -56,10 +56,10 @@ export function loadStateDict(model: Model, tensors: TensorMap, options: LoadSta
 }
 
 /** The model's parameters and buffers in PyTorch layout, by PyTorch name (reads the values back to host). */
-export function stateDict(model: Model): TensorMap {
+export async function stateDict(model: Model): Promise<TensorMap> {
   const out: TensorMap = new Map();
   for (const [name, variable] of [...model.params, ...model.buffers]) {
-    const data = variable.dataSync() as Float32Array;
+    const data = (await variable.data()) as Float32Array;
     out.set(name, toPyTorchLayout(model.paramKinds.get(name), { shape: [...variable.shape], data: Float32Array.from(data) }, name));
   }
   return out;
@@ -67,7 +67,7 @@ export function stateDict(model: Model): TensorMap {
 
 /** Write a model (its state dict) or a tensor map as .safetensors. */
 export async function saveSafetensors(path: string, modelOrTensors: Model | TensorMap, metadata?: Record<string, string>): Promise<void> {
-  const tensors = modelOrTensors instanceof Map ? modelOrTensors : stateDict(modelOrTensors);
+  const tensors = modelOrTensors instanceof Map ? modelOrTensors : await stateDict(modelOrTensors);
   const meta = { format: 'pt', ...(modelOrTensors instanceof Map ? {} : { arch: JSON.stringify(modelOrTensors.arch) }), ...metadata };
   await writeSafetensors(path, tensors, meta);
 }

@@ -31,15 +31,15 @@ interface LayerScores {
 }
 
 /** One threshold over all layers: keep exactly the `keepCount` highest-scoring weights. */
-export function globalMasks(scores: Scores, keepCount: number, options: AllocationOptions = {}): Masks {
-  const layers = readLayers(scores, options.current);
+export async function globalMasks(scores: Scores, keepCount: number, options: AllocationOptions = {}): Promise<Masks> {
+  const layers = await readLayers(scores, options.current);
   const keep = selectTopK(layers, checkCount(keepCount, 'keepCount'), 'keepCount');
   return toMasks(layers, keep);
 }
 
 /** The same keep fraction in every layer, per-layer fractions, or per-layer counts; each layer ranked on its own. */
-export function layerwiseMasks(scores: Scores, spec: LayerwiseSpec, options: AllocationOptions = {}): Masks {
-  const layers = readLayers(scores, options.current);
+export async function layerwiseMasks(scores: Scores, spec: LayerwiseSpec, options: AllocationOptions = {}): Promise<Masks> {
+  const layers = await readLayers(scores, options.current);
   const counts = layerKeepCounts(layers, spec);
   const keep = layers.map((layer) => selectTopK([layer], counts.get(layer.name)!, `keep count of "${layer.name}"`)[0]);
   return toMasks(layers, keep);
@@ -49,14 +49,14 @@ export function layerwiseMasks(scores: Scores, spec: LayerwiseSpec, options: All
  * Global ranking, but every layer keeps at least its floor (its highest-scoring weights); the total kept is
  * still exactly `keepCount`.
  */
-export function minimumThresholdMasks(
+export async function minimumThresholdMasks(
   scores: Scores,
   keepCount: number,
   floor: { minKeepPerLayer: MinKeepPerLayer },
   options: AllocationOptions = {},
-): Masks {
+): Promise<Masks> {
   checkCount(keepCount, 'keepCount');
-  const layers = readLayers(scores, options.current);
+  const layers = await readLayers(scores, options.current);
   const floors = layers.map((layer) => floorCount(floor.minKeepPerLayer, layer));
   const floorTotal = floors.reduce((a, b) => a + b, 0);
   if (floorTotal > keepCount) {
@@ -174,10 +174,10 @@ function floorCount(floor: MinKeepPerLayer, layer: LayerScores): number {
   throw new Error(`minKeepPerLayer must be a count or { fraction }, got ${JSON.stringify(floor)}`);
 }
 
-function readLayers(scores: Scores, current: Masks | undefined): LayerScores[] {
+async function readLayers(scores: Scores, current: Masks | undefined): Promise<LayerScores[]> {
   const layers: LayerScores[] = [];
   for (const [name, score] of scores) {
-    const values = score.dataSync() as Float32Array;
+    const values = (await score.data()) as Float32Array;
     for (let i = 0; i < values.length; i++) {
       if (Number.isNaN(values[i])) throw new Error(`scores of "${name}" contain NaN at index ${i}`);
     }
@@ -185,7 +185,7 @@ function readLayers(scores: Scores, current: Masks | undefined): LayerScores[] {
     const mask = current?.get(name);
     if (mask) {
       if (mask.size !== score.size) throw new Error(`current mask of "${name}" has ${mask.size} entries, scores have ${score.size}`);
-      const m = mask.dataSync();
+      const m = await mask.data();
       eligible = new Uint8Array(m.length);
       for (let i = 0; i < m.length; i++) eligible[i] = m[i] !== 0 ? 1 : 0;
     }

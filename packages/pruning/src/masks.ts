@@ -33,9 +33,9 @@ export function onesMasks(model: Model, names: readonly string[]): Masks {
 }
 
 /** Number of kept (nonzero) entries over all masks. */
-export function countKept(masks: Masks): number {
+export async function countKept(masks: Masks): Promise<number> {
   let kept = 0;
-  for (const mask of masks.values()) kept += countNonzero(mask.dataSync());
+  for (const mask of masks.values()) kept += countNonzero(await mask.data());
   return kept;
 }
 
@@ -47,15 +47,15 @@ export function countMasked(masks: Masks): number {
 }
 
 /** Kept / total over all masks (1 = dense). */
-export function maskDensity(masks: Masks): number {
+export async function maskDensity(masks: Masks): Promise<number> {
   const total = countMasked(masks);
-  return total === 0 ? 1 : countKept(masks) / total;
+  return total === 0 ? 1 : (await countKept(masks)) / total;
 }
 
 /** Kept / total per mask, by parameter name. */
-export function layerDensities(masks: Masks): Record<string, number> {
+export async function layerDensities(masks: Masks): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const [name, mask] of masks) out[name] = mask.size === 0 ? 1 : countNonzero(mask.dataSync()) / mask.size;
+  for (const [name, mask] of masks) out[name] = mask.size === 0 ? 1 : countNonzero(await mask.data()) / mask.size;
   return out;
 }
 

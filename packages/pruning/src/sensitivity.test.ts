@@ -10,7 +10,7 @@ beforeAll(async () => {
 describe('sensitivityAnalysis', () => {
   it('prunes one layer at a time at each sparsity, measures, and restores the weights', async () => {
     const model = createToyModel({ seed: 11 });
-    const before = snapshotValues(model);
+    const before = await snapshotValues(model);
     const seen: Array<{ zeros1: number; zeros2: number }> = [];
     // The probe reports the fraction of zeros in fc1 + fc2, so the score says exactly what was pruned.
     const evaluate = async () => {
@@ -30,7 +30,7 @@ describe('sensitivityAnalysis', () => {
     ]);
     // Only the probed layer was pruned each time.
     expect(seen.slice(3).every((z) => z.zeros1 === 0)).toBe(true);
-    expect(snapshotValues(model)).toEqual(before);
+    expect(await snapshotValues(model)).toEqual(before);
     model.dispose();
   });
 

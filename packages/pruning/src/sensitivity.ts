@@ -39,7 +39,7 @@ export async function sensitivityAnalysis(options: SensitivityOptions): Promise<
     try {
       for (const sparsity of sparsities) {
         const scores = magnitudeScores(model, [layer]);
-        const masks = layerwiseMasks(scores, { keepFraction: 1 - sparsity });
+        const masks = await layerwiseMasks(scores, { keepFraction: 1 - sparsity });
         disposeScores(scores);
         applyMasks(model, masks);
         disposeMasks(masks);

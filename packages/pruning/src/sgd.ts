@@ -13,23 +13,46 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Sc
 }
 
 /** Loss and gradients of every named parameter (default: all) for one batch; the caller disposes the grads. */
-export function lossAndGradients(
+export async function lossAndGradients(
   model: Model,
   batch: Batch,
   names: readonly string[] = [...model.params.keys()],
-  lossFn: (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar = softmaxCrossEntropy,
-): { loss: number; grads: Map<string, tf.Tensor> } {
+  lossFn: LossFunction = softmaxCrossEntropy,
+): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+  const { loss, grads } = lossTensorAndGradients(model, batch, names, lossFn);
+  return { loss: await readScalar(loss), grads };
+}
+
+export type LossFunction = (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar;
+
+/**
+ * Loss (a scalar tensor, not yet read back) and gradients: for steps that queue their update before the one
+ * read of the loss, so a GPU backend gets the whole step before the host waits.
+ */
+export function lossTensorAndGradients(
+  model: Model,
+  batch: Batch,
+  names: readonly string[] = [...model.params.keys()],
+  lossFn: LossFunction = softmaxCrossEntropy,
+): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const vars = names.map((name) => {
     const v = model.params.get(name);
     if (!v) throw new Error(`unknown parameter "${name}"`);
     return v;
   });
   const { value, grads } = tf.variableGrads(() => lossFn(model.forward(batch.inputs, { training: true }), batch.labels), vars);
-  const loss = value.dataSync()[0];
-  value.dispose();
   const out = new Map<string, tf.Tensor>();
   names.forEach((name, i) => out.set(name, grads[vars[i].name]));
-  return { loss, grads: out };
+  return { loss: value, grads: out };
+}
+
+/** Reads a scalar back to the host (the one synchronisation point of a step) and disposes it. */
+export async function readScalar(value: tf.Tensor): Promise<number> {
+  try {
+    return (await value.data())[0]!;
+  } finally {
+    value.dispose();
+  }
 }
 
 export interface MaskedSgdOptions {
@@ -44,14 +67,14 @@ export interface MaskedSgdOptions {
   velocity: Map<string, tf.Tensor>;
   /** Parameters to update (default: all). */
   trainable?: readonly string[];
-  lossFn?: (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar;
+  lossFn?: LossFunction;
 }
 
 /** One SGD(-momentum) step on one batch with masks enforced; returns the batch loss before the step. */
-export function maskedSgdStep(model: Model, batch: Batch, options: MaskedSgdOptions): number {
+export async function maskedSgdStep(model: Model, batch: Batch, options: MaskedSgdOptions): Promise<number> {
   const { learningRate, momentum = 0, weightDecay = 0, masks, velocity } = options;
   const names = options.trainable ?? [...model.params.keys()];
-  const { loss, grads } = lossAndGradients(model, batch, names, options.lossFn);
+  const { loss, grads } = lossTensorAndGradients(model, batch, names, options.lossFn);
   for (const name of names) {
     const param = model.params.get(name)!;
     const grad = grads.get(name)!;
@@ -72,5 +95,5 @@ export function maskedSgdStep(model: Model, batch: Batch, options: MaskedSgdOpti
     });
     grad.dispose();
   }
-  return loss;
+  return readScalar(loss);
 }

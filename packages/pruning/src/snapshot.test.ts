@@ -10,14 +10,14 @@ beforeAll(async () => {
 });
 
 describe('snapshots', () => {
-  it('restores every parameter exactly and zeroes the masked ones', () => {
+  it('restores every parameter exactly and zeroes the masked ones', async () => {
     const model = createToyModel({ seed: 12 });
-    const saved = snapshotValues(model);
+    const saved = await snapshotValues(model);
     const snap = takeSnapshot(model);
     for (const v of model.params.values()) v.assign(tf.mul(v, 3));
     const mask = tf.tensor2d(Array.from({ length: 48 }, (_, i) => i % 2), [16, 3]);
     restoreSnapshot(model, snap, new Map([['fc2.weight', mask]]));
-    const now = snapshotValues(model);
+    const now = await snapshotValues(model);
     expect(now.get('fc1.weight')).toEqual(saved.get('fc1.weight'));
     const w = now.get('fc2.weight')!;
     for (let i = 0; i < 48; i++) expect(w[i]).toBe(i % 2 ? saved.get('fc2.weight')![i] : 0);

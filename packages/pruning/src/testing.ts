@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import type { ArchSpec, Model, ParamKind } from '@prunebench/models';
 import { applyMasks, countKept } from './masks.js';
-import { lossAndGradients, maskedSgdStep } from './sgd.js';
+import { lossAndGradients, maskedSgdStep, readScalar } from './sgd.js';
 import {
   BudgetExceededError,
   type Batch,
@@ -205,7 +205,7 @@ export class SimpleBudgetedTrainer implements BudgetedTrainer {
       label: options.label,
       lrScale: options.lrScale,
       gradientEvaluationsPerStep: options.gradientEvaluationsPerStep,
-      keptWeights: masks ? countKept(masks) : null,
+      keptWeights: masks ? await countKept(masks) : null,
     });
     this.onTrainStart?.(model, options);
     if (masks) applyMasks(model, masks);
@@ -224,7 +224,7 @@ export class SimpleBudgetedTrainer implements BudgetedTrainer {
       }
       const batch = this.gather(this.train_, order.slice(cursor, cursor + size));
       cursor += size;
-      lossSum += maskedSgdStep(model, batch, {
+      lossSum += await maskedSgdStep(model, batch, {
         learningRate: this.learningRate * lrScale,
         momentum: this.momentum,
         masks,
@@ -240,7 +240,7 @@ export class SimpleBudgetedTrainer implements BudgetedTrainer {
   }
 
   /** With masks, they are applied to the model first; the returned gradients are the dense ones. */
-  gradients(model: Model, batch: Batch, masks?: Masks): { loss: number; grads: Map<string, tf.Tensor> } {
+  async gradients(model: Model, batch: Batch, masks?: Masks): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     this.charge(batch.size);
     if (masks) applyMasks(model, masks);
     return lossAndGradients(model, batch);
@@ -256,11 +256,11 @@ export class SimpleBudgetedTrainer implements BudgetedTrainer {
 
   async validate(model: Model, masks?: Masks): Promise<number> {
     if (masks) applyMasks(model, masks);
-    return tf.tidy(() => {
+    return readScalar(tf.tidy(() => {
       const logits = model.forward(this.validation.inputs, { training: false });
       const correct = tf.equal(tf.argMax(logits, -1), tf.cast(this.validation.labels, 'int32'));
-      return tf.mean(tf.cast(correct, 'float32')).dataSync()[0];
-    });
+      return tf.mean(tf.cast(correct, 'float32'));
+    }));
   }
 
   dispose(): void {
@@ -283,8 +283,10 @@ export function disposeBatch(batch: Batch): void {
 }
 
 /** Plain-array copies of the named parameters (for exact comparisons in tests). */
-export function snapshotValues(model: Model, names: readonly string[] = [...model.params.keys()]): Map<string, Float32Array> {
-  return new Map(names.map((name) => [name, Float32Array.from(model.params.get(name)!.dataSync() as Float32Array)]));
+export async function snapshotValues(model: Model, names: readonly string[] = [...model.params.keys()]): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const name of names) out.set(name, Float32Array.from((await model.params.get(name)!.data()) as Float32Array));
+  return out;
 }
 
 /** A MethodContext for tests: options parsed through the method, conv/linear weights prunable by default, logs collected. */
@@ -330,14 +332,14 @@ export class RandomImageTrainer implements BudgetedTrainer {
     let loss = 0;
     while (done < options.examples) {
       const batch = this.batch(Math.min(8, options.examples - done), this.rng);
-      loss = maskedSgdStep(model, batch, { learningRate: 0.01, momentum: 0.9, velocity });
+      loss = await maskedSgdStep(model, batch, { learningRate: 0.01, momentum: 0.9, velocity });
       tf.dispose([batch.inputs as tf.Tensor, batch.labels]);
       done += batch.size;
     }
     tf.dispose([...velocity.values()]);
     return { steps: Math.ceil(options.examples / 8), examples: options.examples, finalLoss: loss, losses: [loss] };
   }
-  gradients(): never { throw new Error('RandomImageTrainer: gradients() is not supported'); }
+  gradients(): Promise<never> { return Promise.reject(new Error('RandomImageTrainer: gradients() is not supported')); }
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
     return Array.from({ length: count }, () => this.batch(batchSize, rng));
   }

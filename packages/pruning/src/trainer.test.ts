@@ -19,11 +19,11 @@ describe('masks and masked training', () => {
   it('pruned weights stay exactly zero after training steps (MLP and conv)', async () => {
     for (const model of [createToyModel({ seed: 4 }), createToyConvModel({ seed: 4 })]) {
       const names = weightNames(model);
-      const masks = globalMasks(magnitudeScores(model, names), 60);
-      const before = snapshotValues(model, names);
+      const masks = await globalMasks(magnitudeScores(model, names), 60);
+      const before = await snapshotValues(model, names);
       const local = new SimpleBudgetedTrainer({ totalExamples: 200, seed: 5 });
       await local.train(model, { examples: 160, masks });
-      const after = snapshotValues(model, names);
+      const after = await snapshotValues(model, names);
       let moved = 0;
       for (const name of names) {
         const m = masks.get(name)!.dataSync();
@@ -40,26 +40,26 @@ describe('masks and masked training', () => {
     }
   });
 
-  it('maskedSgdStep does plain SGD on kept weights: w − lr·g', () => {
+  it('maskedSgdStep does plain SGD on kept weights: w − lr·g', async () => {
     const model = createToyModel({ seed: 6, sizes: [8, 3] });
     const batch = toyClassificationData(new SeededRng(1), 4);
     const masks = onesMasks(model, ['fc1.weight']);
-    const w0 = snapshotValues(model, ['fc1.weight']).get('fc1.weight')!;
-    const { grads } = new SimpleBudgetedTrainer({ totalExamples: 10 }).gradients(model, batch);
+    const w0 = (await snapshotValues(model, ['fc1.weight'])).get('fc1.weight')!;
+    const { grads } = await new SimpleBudgetedTrainer({ totalExamples: 10 }).gradients(model, batch);
     const g = grads.get('fc1.weight')!.dataSync();
-    maskedSgdStep(model, batch, { learningRate: 0.5, masks, velocity: new Map() });
+    await maskedSgdStep(model, batch, { learningRate: 0.5, masks, velocity: new Map() });
     const w1 = model.params.get('fc1.weight')!.dataSync();
     for (let i = 0; i < w0.length; i++) expect(w1[i]).toBeCloseTo(w0[i] - 0.5 * g[i], 5);
     model.dispose();
   });
 
-  it('applyMasks zeroes in place and checks names and shapes', () => {
+  it('applyMasks zeroes in place and checks names and shapes', async () => {
     const model = createToyModel({ seed: 7 });
     const masks = new Map([['fc2.weight', tf.zeros([16, 3])]]);
     applyMasks(model, masks);
     expect(Array.from(model.params.get('fc2.weight')!.dataSync()).every((v) => v === 0)).toBe(true);
-    expect(maskDensity(masks)).toBe(0);
-    expect(countKept(onesMasks(model, ['fc1.weight']))).toBe(128);
+    expect(await maskDensity(masks)).toBe(0);
+    expect(await countKept(onesMasks(model, ['fc1.weight']))).toBe(128);
     expect(() => applyMasks(model, new Map([['nope', tf.ones([1])]]))).toThrow(/unknown parameter "nope"/);
     expect(() => applyMasks(model, new Map([['fc2.weight', tf.ones([3, 16])]]))).toThrow(/shape/);
     model.dispose();
@@ -74,11 +74,11 @@ describe('SimpleBudgetedTrainer', () => {
     expect(summary.steps).toBe(2);
     expect(t.usedExamples()).toBe(60);
     const [batch] = t.sampleBatches(1, 16, new SeededRng(2));
-    t.gradients(model, batch);
+    await t.gradients(model, batch);
     expect(t.remainingExamples()).toBe(24);
     await expect(t.train(model, { examples: 25 })).rejects.toBeInstanceOf(BudgetExceededError);
     expect(t.usedExamples()).toBe(76);
-    expect(() => t.gradients(model, toyClassificationData(new SeededRng(3), 30))).toThrow(BudgetExceededError);
+    await expect(t.gradients(model, toyClassificationData(new SeededRng(3), 30))).rejects.toThrow(BudgetExceededError);
     t.dispose();
     model.dispose();
   });

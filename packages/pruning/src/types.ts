@@ -68,7 +68,7 @@ export interface BudgetedTrainer {
   /** Fine-tune with the task's recipe (optimizer, lr schedule, weight decay, augmentation). */
   train(model: Model, options: TrainOptions): Promise<TrainSummary>;
   /** Loss and gradients for one batch; charges batch.size examples. */
-  gradients(model: Model, batch: Batch, masks?: Masks): { loss: number; grads: Map<string, tf.Tensor> };
+  gradients(model: Model, batch: Batch, masks?: Masks): Promise<{ loss: number; grads: Map<string, tf.Tensor> }>;
   /** Training batches for scoring (SNIP, HRank, CKA probes), drawn with the given generator. Not charged by itself. */
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[];
   /** Accuracy-like score on the validation split carved from train (never the test split). Not charged. */

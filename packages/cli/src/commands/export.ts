@@ -46,7 +46,7 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   let model: Model | undefined;
   try {
     model = weightsFile ? await loadModelFromSafetensors(weightsFile) : await task.startingModel();
-    writeFileAtomic(out, exportOnnx(model));
+    writeFileAtomic(out, await exportOnnx(model));
   } finally {
     model?.dispose();
     task.dispose();

@@ -1,4 +1,4 @@
-import { initEngine, parseBackendRequest } from '@prunebench/engine';
+import { initEngine, resolveBackendRequest } from '@prunebench/engine';
 import { TASKS, type LoadedTask, type TaskDefinition, type TaskSizing } from '@prunebench/harness';
 import { defaultCheckpointCache, defaultDataSource, defaultWeightsDir, sharedDefault } from '../paths.js';
 import { UsageError, type CliIO } from '../usage.js';
@@ -26,7 +26,7 @@ export async function loadTaskFromFlags(
   if (typeof id !== 'string') throw new UsageError(`${command}: --task is required; known: ${[...TASKS.keys()].join(', ')}`);
   const definition = TASKS.get(id);
   if (!definition) throw new UsageError(`${command}: unknown task "${id}"; known: ${[...TASKS.keys()].join(', ')}`);
-  await initEngine({ backend: parseBackendRequest(String(values.backend ?? 'auto'), '--backend') });
+  await initEngine({ backend: resolveBackendRequest({ flag: values.backend as string | undefined }).request });
   const task = await definition.load({ ...definition.defaultSizing, ...sizing }, {
     dataDir: (values.data as string | undefined) ?? defaultDataSource(),
     weightsDir: (values.weights as string | undefined) ?? defaultWeightsDir(),

@@ -30,13 +30,13 @@ export const fakeIterativeMagnitude: PruningMethod<IterativeOptions> = {
   async run({ model, options, target, trainer, prunable }) {
     const finalKeep = keepCountForTarget(model, prunable, target);
     const prunableTotal = prunable.reduce((n, name) => n + model.params.get(name)!.size, 0);
-    let masks = undefined as ReturnType<typeof globalMasks> | undefined;
+    let masks = undefined as Awaited<ReturnType<typeof globalMasks>> | undefined;
     const perRound = Math.floor(trainer.totalExamples / options.rounds);
     for (let round = 1; round <= options.rounds; round++) {
       const keep = Math.round(prunableTotal - ((prunableTotal - finalKeep) * round) / options.rounds);
       const scores = magnitudeScores(model, prunable);
       disposeMasks(masks);
-      masks = globalMasks(scores, keep);
+      masks = await globalMasks(scores, keep);
       disposeScores(scores);
       if (perRound > 0) await trainer.train(model, { examples: perRound, masks, lrScale: options.lrScale, label: `round-${round}` });
     }

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import type { ArchSpec, LayerSpec, Model, ParamKind } from '@prunebench/models';
-import type { Batch } from '@prunebench/pruning';
+import { readScalar, type Batch } from '@prunebench/pruning';
 import type { FineTuneRecipe, LoadedTask, TaskDefinition, TaskSizing } from '../tasks/types.js';
 
 const FEATURES = 4;
@@ -133,7 +133,7 @@ export function fakeTask(id = 'fake-blobs', faults: FakeTaskFaults = { batchesDr
         async evaluate(model, split) {
           const set = split === 'val' ? val : test;
           const batch = batchOf(set, Array.from({ length: set.count }, (_, i) => i));
-          const correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model.forward(batch.inputs, { training: false }), 1), batch.labels), 'float32')).dataSync()[0]);
+          const correct = await readScalar(tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model.forward(batch.inputs, { training: false }), 1), batch.labels), 'float32'))));
           tf.dispose([batch.inputs as tf.Tensor, batch.labels]);
           const top1 = correct / set.count;
           return { quality: top1, qualityName: 'top1', top1 };

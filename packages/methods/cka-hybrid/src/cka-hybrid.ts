@@ -66,24 +66,27 @@ interface Candidate {
 }
 
 /** Pooled features of the probe, as a host array [examples × features]. */
-function probeFeatures(structure: ModelStructure, model: Model, probe: Batch): Float32Array {
+async function probeFeatures(structure: ModelStructure, model: Model, probe: Batch): Promise<Float32Array> {
   const capture = structure.forwardWithActivations(model, probe.inputs, []);
   try {
-    return Float32Array.from(capture.features.dataSync() as Float32Array);
+    return Float32Array.from((await capture.features.data()) as Float32Array);
   } finally {
     tf.dispose([capture.output, capture.features, ...capture.activations.values()]);
   }
 }
 
 /** Mean |activation| of every unit of every group on the probe (lower = pruned first). */
-function meanAbsActivations(structure: ModelStructure, model: Model, probe: Batch, groupIds: string[]): Map<string, Float64Array> {
+async function meanAbsActivations(structure: ModelStructure, model: Model, probe: Batch, groupIds: string[]): Promise<Map<string, Float64Array>> {
   const capture = structure.forwardWithActivations(model, probe.inputs, groupIds);
   try {
-    return new Map(groupIds.map((id) => {
+    const out = new Map<string, Float64Array>();
+    for (const id of groupIds) {
       const t = capture.activations.get(id)!;
-      const values = tf.tidy(() => tf.mean(tf.abs(t), [0, 2, 3])).dataSync();
-      return [id, Float64Array.from(values)];
-    }));
+      const means = tf.tidy(() => tf.mean(tf.abs(t), [0, 2, 3]));
+      out.set(id, Float64Array.from(await means.data()));
+      means.dispose();
+    }
+    return out;
   } finally {
     tf.dispose([capture.output, capture.features, ...capture.activations.values()]);
   }
@@ -108,13 +111,13 @@ async function runCkaHybrid(context: MethodContext<CkaHybridOptions>): Promise<M
   const owned = (m: Model) => m !== context.model;
   try {
     for (let step = 1; cost.measure(model) > allowed; step++) {
-      const parent = probeFeatures(structure, model, probe);
+      const parent = await probeFeatures(structure, model, probe);
       const want = Math.min(stepAmount, cost.measure(model) - allowed);
       const candidates: Candidate[] = [];
       try {
-        const blocks = blockCandidate(structure, model, probe, parent, want, cost.blockCost);
+        const blocks = await blockCandidate(structure, model, probe, parent, want, cost.blockCost);
         if (blocks) candidates.push(blocks);
-        const units = unitCandidate(structure, model, probe, blocks?.saving ?? want, cost.unitCost);
+        const units = await unitCandidate(structure, model, probe, blocks?.saving ?? want, cost.unitCost);
         if (units) candidates.push(units);
         if (candidates.length === 0) {
           throw new StructureError(`cka-hybrid: step ${step} can neither drop a block nor cut units; the target cannot be reached`);
@@ -123,7 +126,7 @@ async function runCkaHybrid(context: MethodContext<CkaHybridOptions>): Promise<M
           await trainUnlessEmpty(trainer, candidate.model, {
             examples: Math.min(candidateExamples, remainingFor(trainer, 0)), label: `cka-step-${step}-${candidate.kind}`,
           });
-          candidate.cka = linearCka(parent, probeFeatures(structure, candidate.model, probe), probe.size);
+          candidate.cka = linearCka(parent, await probeFeatures(structure, candidate.model, probe), probe.size);
         }
       } catch (error) {
         for (const c of candidates) c.model.dispose();
@@ -164,19 +167,20 @@ function remainingFor(trainer: BudgetedTrainer, reserve: number): number {
  * Drop the blocks whose individual removal changes the probe representation least (highest CKA to the parent),
  * as many as it takes to save `want`. Null when the model has no block left to drop.
  */
-function blockCandidate(
+async function blockCandidate(
   structure: ModelStructure, model: Model, probe: Batch, parent: Float32Array, want: number, blockCost: (b: ReturnType<ModelStructure['removableBlocks']>[number]) => number,
-): Candidate | null {
+): Promise<Candidate | null> {
   const blocks = structure.removableBlocks(model);
   if (blocks.length === 0) return null;
-  const scored = blocks.map((block, index) => {
+  const scored: Array<{ block: (typeof blocks)[number]; index: number; cka: number }> = [];
+  for (const [index, block] of blocks.entries()) {
     const without = structure.applySurgery(model, { removeBlocks: [block.id] });
     try {
-      return { block, index, cka: linearCka(parent, probeFeatures(structure, without, probe), probe.size) };
+      scored.push({ block, index, cka: linearCka(parent, await probeFeatures(structure, without, probe), probe.size) });
     } finally {
       without.dispose();
     }
-  });
+  }
   scored.sort((a, b) => b.cka - a.cka || a.index - b.index);
   const chosen: string[] = [];
   let saving = 0;
@@ -189,9 +193,9 @@ function blockCandidate(
 }
 
 /** Cut the same fraction of every group, lowest mean |activation| first, to save `amount`. Null when impossible. */
-function unitCandidate(
+async function unitCandidate(
   structure: ModelStructure, model: Model, probe: Batch, amount: number, unitCost: (g: ReturnType<ModelStructure['channelGroups']>[number]) => number,
-): Candidate | null {
+): Promise<Candidate | null> {
   const groups = structure.channelGroups(model);
   if (groups.length === 0) return null;
   let counts: Map<string, number>;
@@ -202,7 +206,7 @@ function unitCandidate(
     throw error;
   }
   const cut = groups.filter((g) => (counts.get(g.id) ?? 0) > 0);
-  const scores = meanAbsActivations(structure, model, probe, cut.map((g) => g.id));
+  const scores = await meanAbsActivations(structure, model, probe, cut.map((g) => g.id));
   const plan: SurgeryPlan = { keep: {} };
   let saving = 0;
   for (const group of cut) {

@@ -58,7 +58,7 @@ describe('matrixRank', () => {
 });
 
 describe('RankAccumulator', () => {
-  it('averages per-example feature-map ranks, and ranks vector units across the batch', () => {
+  it('averages per-example feature-map ranks, and ranks vector units across the batch', async () => {
     // [batch 2, units 3, 4, 4]: unit 0 zero, unit 1 rank 1, unit 2 identity (rank 4)
     const values: number[] = [];
     for (let n = 0; n < 2; n++) {
@@ -67,7 +67,7 @@ describe('RankAccumulator', () => {
       values.push(...Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? n + 1 : 0)));
     }
     const acc = new RankAccumulator();
-    acc.add('g', tf.tensor4d(values, [2, 3, 4, 4]));
+    await acc.add('g', tf.tensor4d(values, [2, 3, 4, 4]));
     const r = acc.result('g');
     expect(Array.from(r.rank)).toEqual([0, 1, 4]);
     expect(r.norm[0]).toBe(0);
@@ -78,7 +78,7 @@ describe('RankAccumulator', () => {
     const patterns = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1]];
     for (let n = 0; n < 3; n++) vec.push(...[1, 2, 3, 4].map((x) => x * (n + 1)), ...patterns[n]);
     const vectors = new RankAccumulator();
-    vectors.add('ffn', tf.tensor4d(vec, [3, 2, 4, 1]));
+    await vectors.add('ffn', tf.tensor4d(vec, [3, 2, 4, 1]));
     expect(Array.from(vectors.result('ffn').rank)).toEqual([1, 3]);
     expect(() => vectors.result('nope')).toThrow(/no activations seen for group "nope"/);
   });

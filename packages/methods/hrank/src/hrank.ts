@@ -88,7 +88,7 @@ async function runHRank(context: MethodContext<HRankOptions>): Promise<MethodRes
       const batches = trainer.sampleBatches(options.rankBatches, options.rankBatchSize, rankRng.fork(`step-${step}`));
       let ranks;
       try {
-        ranks = averageRanks(structure, model, batches, groups.map((g) => g.id));
+        ranks = await averageRanks(structure, model, batches, groups.map((g) => g.id));
       } finally {
         for (const b of batches) disposeBatch(b);
       }

@@ -21,10 +21,10 @@ export class RankAccumulator {
   private readonly sums = new Map<string, UnitRanks>();
   private readonly counts = new Map<string, number>();
 
-  add(groupId: string, activations: tf.Tensor): void {
+  async add(groupId: string, activations: tf.Tensor): Promise<void> {
     if (activations.rank !== 4) throw new Error(`hrank: activations of "${groupId}" must be [batch, units, a, b], got [${activations.shape}]`);
     const [batch, units, a, b] = activations.shape;
-    const values = activations.dataSync() as Float32Array;
+    const values = (await activations.data()) as Float32Array;
     let sums = this.sums.get(groupId);
     if (!sums) {
       sums = { rank: new Float64Array(units), norm: new Float64Array(units) };
@@ -59,12 +59,17 @@ export class RankAccumulator {
 }
 
 /** HRank's ranks of every named group over the batches (inference mode, no training, nothing charged). */
-export function averageRanks(structure: ModelStructure, model: Model, batches: readonly Batch[], groupIds: readonly string[]): Map<string, UnitRanks> {
+export async function averageRanks(
+  structure: ModelStructure,
+  model: Model,
+  batches: readonly Batch[],
+  groupIds: readonly string[],
+): Promise<Map<string, UnitRanks>> {
   const accumulator = new RankAccumulator();
   for (const batch of batches) {
     const capture = structure.forwardWithActivations(model, batch.inputs, groupIds);
     try {
-      for (const id of groupIds) accumulator.add(id, capture.activations.get(id)!);
+      for (const id of groupIds) await accumulator.add(id, capture.activations.get(id)!);
     } finally {
       tf.dispose([capture.output, capture.features, ...capture.activations.values()]);
     }

@@ -26,17 +26,25 @@ interface Observed {
 /** Runs LTH with a trainer that records the weights (and masks) at the start of every train call. */
 async function runLth(options: Record<string, unknown>, ratio: number, budget: number) {
   const model = createToyModel({ seed: 41 });
-  const start = snapshotValues(model);
-  const observed: Observed[] = [];
+  const start = await snapshotValues(model);
+  // onTrainStart is synchronous and reading weights back is not: it keeps clones, read after the run.
+  const seen: Array<Omit<Observed, 'values'> & { clones: Map<string, tf.Tensor> }> = [];
   const onTrainStart = (m: Model, o: TrainOptions) =>
-    observed.push({
+    seen.push({
       label: o.label ?? '',
-      values: snapshotValues(m),
+      clones: new Map([...m.params].map(([n, v]) => [n, v.clone()])),
       masks: o.masks ? new Map([...o.masks].map(([n, t]) => [n, Float32Array.from(t.dataSync())])) : null,
     });
   const trainer = new SimpleBudgetedTrainer({ totalExamples: budget, seed: 2, onTrainStart });
   const target = { kind: 'compression' as const, ratio };
   const result = await lthMethod.run(testMethodContext(lthMethod, { model, trainer, target, options }));
+  const observed: Observed[] = [];
+  for (const { label, clones, masks } of seen) {
+    const values = new Map<string, Float32Array>();
+    for (const [n, t] of clones) values.set(n, Float32Array.from((await t.data()) as Float32Array));
+    tf.dispose([...clones.values()]);
+    observed.push({ label, values, masks });
+  }
   return { model, start, observed, trainer, result, keep: keepCountForTarget(model, weightNames(model), target) };
 }
 
@@ -58,7 +66,7 @@ describe('lth method', () => {
     const kept = trainer.trainCalls.slice(1).map((c) => c.keptWeights);
     expect(kept).toEqual([141, 113, 90, 72, keep]);
     for (const round of observed.slice(1)) expectRewoundTo(round, start);
-    expect(countKept(result.masks!)).toBe(keep);
+    expect(await countKept(result.masks!)).toBe(keep);
     expect(trainer.usedExamples()).toBeLessThanOrEqual(600);
     expect(trainer.usedExamples()).toBe(600);
   });
@@ -73,7 +81,7 @@ describe('lth method', () => {
     const rounds = observed.filter((o) => o.label.startsWith('lth-round'));
     expect(rounds.length).toBeGreaterThan(1);
     for (const round of rounds) expectRewoundTo(round, rewindPoint);
-    expect(countKept(result.masks!)).toBe(keep);
+    expect(await countKept(result.masks!)).toBe(keep);
     expect(trainer.usedExamples()).toBe(400);
   });
 
@@ -85,7 +93,7 @@ describe('lth method', () => {
       const w = model.params.get(name)!.dataSync();
       m.dataSync().forEach((v, i) => v === 0 && expect(w[i]).toBe(0));
     }
-    expect(countKept(result.masks!)).toBe(keep);
+    expect(await countKept(result.masks!)).toBe(keep);
   });
 
   it('rejects bad options, FLOPs targets and a rewind point beyond the budget', async () => {

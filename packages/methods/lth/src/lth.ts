@@ -78,7 +78,7 @@ async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult>
     if (options.trainFirst) await trainUnlessEmpty(trainer, model, { examples: chunks[phase++], label: 'lth-train' });
     for (let round = 0; round < keepCounts.length; round++) {
       const scores = magnitudeScores(model, prunable);
-      const next = globalMasks(scores, keepCounts[round], { current: masks });
+      const next = await globalMasks(scores, keepCounts[round], { current: masks });
       disposeScores(scores);
       disposeMasks(masks);
       masks = next;
@@ -92,6 +92,6 @@ async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult>
   return {
     model,
     masks,
-    details: { rounds: keepCounts.length, keepCounts, rewindExamples: options.rewindExamples, layerDensity: layerDensities(masks!) },
+    details: { rounds: keepCounts.length, keepCounts, rewindExamples: options.rewindExamples, layerDensity: await layerDensities(masks!) },
   };
 }

@@ -11,7 +11,9 @@ import {
   iterativeSchedule,
   keepCountForTarget,
   keepCountsForSchedule,
+  countKept,
   layerDensities,
+  layerKeepCountsForTarget,
   layerwiseMasks,
   magnitudeScores,
   minimumThresholdMasks,
@@ -83,7 +85,7 @@ export const magnitudeMethod: PruningMethod<MagnitudeOptions> = {
   name: 'magnitude',
   description: 'Magnitude pruning (Han et al. 2015), one-shot, iterative or gradual cubic (Zhu & Gupta 2017)',
   structured: false,
-  targetKinds: ['compression'],
+  targetKinds: ['compression', 'sparsity'],
   defaults: MAGNITUDE_DEFAULTS,
   parseOptions(options) {
     const parsed = parseMethodOptions('magnitude', MAGNITUDE_DEFAULTS, options, {
@@ -138,7 +140,7 @@ async function runMagnitude(context: MethodContext<MagnitudeOptions>): Promise<M
 
   let masks: Masks | undefined;
   for (let step = 0; step < keepCounts.length; step++) {
-    const next = allocate(context, prunable, keepCounts[step], masks);
+    const next = await allocate(context, prunable, keepCounts[step], masks);
     disposeMasks(masks);
     masks = next;
     applyMasks(model, masks);
@@ -153,30 +155,35 @@ async function runMagnitude(context: MethodContext<MagnitudeOptions>): Promise<M
       schedule: options.schedule,
       keepCounts,
       prunable,
-      layerDensity: layerDensities(masks!),
+      layerDensity: await layerDensities(masks!),
     },
   };
 }
 
-function allocate(context: MethodContext<MagnitudeOptions>, prunable: string[], keepCount: number, current: Masks | undefined): Masks {
+async function allocate(context: MethodContext<MagnitudeOptions>, prunable: string[], keepCount: number, current: Masks | undefined): Promise<Masks> {
   const { model, options } = context;
   const scores = magnitudeScores(model, prunable);
   try {
-    if (options.allocation === 'global') return globalMasks(scores, keepCount, { current });
+    if (options.allocation === 'global') return await globalMasks(scores, keepCount, { current });
     if (options.allocation === 'min-threshold') {
-      return minimumThresholdMasks(scores, keepCount, { minKeepPerLayer: options.minKeepPerLayer }, { current });
+      return await minimumThresholdMasks(scores, keepCount, { minKeepPerLayer: options.minKeepPerLayer }, { current });
     }
     const sizes = new Map(prunable.map((name) => [name, getParam(model, name).size]));
-    const caps = current ? new Map([...current].map(([name, m]) => [name, countOnes(m.dataSync())])) : undefined;
-    const counts = distributeKeepCount(sizes, keepCount, options.layerRatios, caps);
-    return layerwiseMasks(scores, { keepCounts: Object.fromEntries(counts) }, { current });
+    const caps = current ? await keptPerLayer(current) : undefined;
+    // The step that reaches a sparsity target keeps the target's per-layer counts (round(s · nᵢ) pruned each).
+    const reachesSparsityTarget =
+      context.target.kind === 'sparsity' && !options.layerRatios && keepCount === keepCountForTarget(model, prunable, context.target);
+    const counts = reachesSparsityTarget
+      ? layerKeepCountsForTarget(model, prunable, context.target)
+      : distributeKeepCount(sizes, keepCount, options.layerRatios, caps);
+    return await layerwiseMasks(scores, { keepCounts: Object.fromEntries(counts) }, { current });
   } finally {
     disposeScores(scores);
   }
 }
 
-function countOnes(values: ArrayLike<number>): number {
-  let n = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] !== 0) n++;
-  return n;
+async function keptPerLayer(masks: Masks): Promise<Map<string, number>> {
+  const kept = new Map<string, number>();
+  for (const [name, mask] of masks) kept.set(name, await countKept(new Map([[name, mask]])));
+  return kept;
 }

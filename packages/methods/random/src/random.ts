@@ -2,12 +2,11 @@ import {
   applyMasks,
   booleanOption,
   disposeScores,
-  distributeKeepCount,
   enumOption,
-  getParam,
   globalMasks,
   keepCountForTarget,
   layerDensities,
+  layerKeepCountsForTarget,
   layerwiseMasks,
   parseMethodOptions,
   randomScores,
@@ -31,7 +30,7 @@ export const randomMethod: PruningMethod<RandomOptions> = {
   name: 'random',
   description: 'Random unstructured pruning, the control baseline',
   structured: false,
-  targetKinds: ['compression'],
+  targetKinds: ['compression', 'sparsity'],
   defaults: RANDOM_DEFAULTS,
   parseOptions(options) {
     return parseMethodOptions('random', RANDOM_DEFAULTS, options, {
@@ -44,17 +43,14 @@ export const randomMethod: PruningMethod<RandomOptions> = {
     const keepCount = keepCountForTarget(model, prunable, context.target);
     const scores = randomScores(model, prunable, context.rng.fork('random-scores'));
     let masks;
-    if (options.allocation === 'global') masks = globalMasks(scores, keepCount);
-    else {
-      const sizes = new Map(prunable.map((name) => [name, getParam(model, name).size]));
-      masks = layerwiseMasks(scores, { keepCounts: Object.fromEntries(distributeKeepCount(sizes, keepCount)) });
-    }
+    if (options.allocation === 'global') masks = await globalMasks(scores, keepCount);
+    else masks = await layerwiseMasks(scores, { keepCounts: Object.fromEntries(layerKeepCountsForTarget(model, prunable, context.target)) });
     disposeScores(scores);
     applyMasks(model, masks);
     context.log(`random: keep ${keepCount} prunable weights (${options.allocation})`);
     if (options.finetune) {
       await trainUnlessEmpty(trainer, model, { examples: trainer.remainingExamples(), masks, label: 'random-finetune' });
     }
-    return { model, masks, details: { allocation: options.allocation, keepCount, layerDensity: layerDensities(masks) } };
+    return { model, masks, details: { allocation: options.allocation, keepCount, layerDensity: await layerDensities(masks) } };
   },
 };

@@ -8,6 +8,7 @@ import {
   getParam,
   keepCountForTarget,
   layerDensities,
+  layerKeepCountsForTarget,
   numberOption,
   parseMethodOptions,
   restrictPrunable,
@@ -19,7 +20,7 @@ import {
   type PruningMethod,
 } from '@prunebench/pruning';
 import { batchNormPrefixes, reestimateBatchNorm } from './batchnorm.js';
-import { projectOntoTopK, type SparsityScope } from './projection.js';
+import { projectOntoTopK, type ProjectionKeep, type SparsityScope } from './projection.js';
 import { globalNorm, samPerturbation } from './sam.js';
 import { learningRateAt, penaltyAt, type PenaltySchedule } from './schedules.js';
 
@@ -76,7 +77,7 @@ export const safeMethod: PruningMethod<SafeOptions> = {
   name: 'safe',
   description: 'SAFE (Lee et al., ICML 2025): sparsity-constrained sharpness-aware training by augmented Lagrangian, then projection',
   structured: false,
-  targetKinds: ['compression'],
+  targetKinds: ['compression', 'sparsity'],
   defaults: SAFE_DEFAULTS,
   parseOptions(options) {
     return parseMethodOptions('safe', SAFE_DEFAULTS, options, {
@@ -111,6 +112,8 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
   const { model, options, trainer, log } = context;
   const prunable = restrictPrunable(model, context.prunable, options);
   const keepCount = keepCountForTarget(model, prunable, context.target);
+  // Layer-wise projections keep the target's per-layer counts (a sparsity target rounds per layer).
+  const keep: ProjectionKeep = options.sparsityScope === 'layerwise' ? layerKeepCountsForTarget(model, prunable, context.target) : keepCount;
   const prunableTotal = countParams(model, prunable).prunable;
 
   const budget = trainer.remainingExamples();
@@ -121,7 +124,7 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
       `(${steps * GRADIENT_EVALUATIONS_PER_SAFE_STEP * options.batchSize} of ${budget} examples), ${finetuneReserve} kept for fine-tuning`,
   );
 
-  const state = new SafeState(model, prunable, keepCount, options);
+  const state = await SafeState.create(model, prunable, keep, options);
   const losses: number[] = [];
   let dualUpdates = 0;
   let lastPenalty = 0;
@@ -133,14 +136,14 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
       try {
         lastPenalty = penaltyAt(t, steps, options.lambda, options.lambdaSchedule);
         const lr = learningRateAt(t, steps, options.learningRate, Math.round(options.warmupFraction * steps));
-        const step = safeStep(trainer, model, batch, state, { penalty: lastPenalty, learningRate: lr });
+        const step = await safeStep(trainer, model, batch, state, { penalty: lastPenalty, learningRate: lr });
         losses.push(step.loss);
         lastGradNorm = step.gradNorm;
       } finally {
         disposeBatch(batch);
       }
       if ((t + 1) % options.dualUpdateInterval === 0) {
-        state.dualUpdate();
+        await state.dualUpdate();
         dualUpdates++;
       }
       if ((t + 1) % Math.max(1, Math.floor(steps / 10)) === 0 || t === steps - 1) {
@@ -153,8 +156,10 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
 
   // Final projection of w onto the top-k set: the masks meet the target exactly.
   const weights = new Map(prunable.map((name) => [name, getParam(model, name) as tf.Tensor]));
-  const { projected, masks } = projectOntoTopK(weights, keepCount, options.sparsityScope);
-  const projectionDistance = tf.tidy(() => globalNorm(prunable.map((name) => tf.sub(weights.get(name)!, projected.get(name)!))));
+  const { projected, masks } = await projectOntoTopK(weights, keep, options.sparsityScope);
+  const differences = prunable.map((name) => tf.sub(weights.get(name)!, projected.get(name)!));
+  const projectionDistance = await globalNorm(differences);
+  tf.dispose(differences);
   for (const p of projected.values()) p.dispose();
   applyMasks(model, masks);
 
@@ -191,7 +196,7 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
       bnLayers,
       bnTuningBatches,
       finetuneExamples,
-      layerDensity: layerDensities(masks),
+      layerDensity: await layerDensities(masks),
     },
   };
 }
@@ -224,26 +229,30 @@ class SafeState {
   readonly u = new Map<string, tf.Tensor>();
   readonly velocity = new Map<string, tf.Tensor>();
 
-  constructor(
+  private constructor(
     readonly model: Model,
     readonly prunable: readonly string[],
-    readonly keepCount: number,
+    readonly keep: ProjectionKeep,
     readonly options: SafeOptions,
-  ) {
-    // z⁰ = proj(w⁰), u⁰ = 0 (reference implementation's init).
+  ) {}
+
+  /** z⁰ = proj(w⁰), u⁰ = 0 (reference implementation's init). */
+  static async create(model: Model, prunable: readonly string[], keep: ProjectionKeep, options: SafeOptions): Promise<SafeState> {
+    const state = new SafeState(model, prunable, keep, options);
     const weights = new Map(prunable.map((name) => [name, getParam(model, name) as tf.Tensor]));
-    const { projected, masks } = projectOntoTopK(weights, keepCount, options.sparsityScope);
+    const { projected, masks } = await projectOntoTopK(weights, keep, options.sparsityScope);
     for (const m of masks.values()) m.dispose();
     for (const [name, z] of projected) {
-      this.z.set(name, z);
-      this.u.set(name, tf.zerosLike(z));
+      state.z.set(name, z);
+      state.u.set(name, tf.zerosLike(z));
     }
+    return state;
   }
 
   /** z ← proj(w + u); u ← u + w − z. */
-  dualUpdate(): void {
+  async dualUpdate(): Promise<void> {
     const sums = new Map(this.prunable.map((name) => [name, tf.add(getParam(this.model, name), this.u.get(name)!)]));
-    const { projected, masks } = projectOntoTopK(sums, this.keepCount, this.options.sparsityScope);
+    const { projected, masks } = await projectOntoTopK(sums, this.keep, this.options.sparsityScope);
     for (const m of masks.values()) m.dispose();
     for (const name of this.prunable) {
       const z = projected.get(name)!;
@@ -273,20 +282,20 @@ class SafeState {
  *  v  ← μ·v + d;  w ← w − lr_t·v
  * Batch-norm running statistics keep the update of the first (unperturbed) pass, as in the reference code.
  */
-function safeStep(
+async function safeStep(
   trainer: BudgetedTrainer,
   model: Model,
   batch: Batch,
   state: SafeState,
   at: { penalty: number; learningRate: number },
-): { loss: number; gradNorm: number } {
+): Promise<{ loss: number; gradNorm: number }> {
   const { options } = state;
-  const first = trainer.gradients(model, batch);
+  const first = await trainer.gradients(model, batch);
   for (const name of state.prunable) {
     if (!first.grads.has(name)) throw new Error(`safe: the trainer returned no gradient for prunable parameter "${name}"`);
   }
   const names = [...first.grads.keys()];
-  const { perturbation, gradNorm } = samPerturbation(first.grads, options.rho);
+  const { perturbation, gradNorm } = await samPerturbation(first.grads, options.rho);
   for (const g of first.grads.values()) g.dispose();
 
   const saved = new Map(names.map((name) => [name, getParam(model, name).clone() as tf.Tensor]));
@@ -297,7 +306,7 @@ function safeStep(
       const param = getParam(model, name);
       tf.tidy(() => param.assign(tf.add(param, perturbation.get(name)!)));
     }
-    second = trainer.gradients(model, batch);
+    second = await trainer.gradients(model, batch);
   } finally {
     for (const [name, value] of saved) getParam(model, name).assign(value);
     for (const [name, value] of savedBuffers) model.buffers.get(name)!.assign(value);

@@ -43,15 +43,15 @@ function handScores(x: Float32Array, y: Int32Array, w: Float32Array, b: Float32A
 }
 
 describe('snip method', () => {
-  it('scores equal |g ⊙ w| computed by hand on softmax regression', () => {
+  it('scores equal |g ⊙ w| computed by hand on softmax regression', async () => {
     const model = createToyModel({ seed: 51, sizes: [8, 3] });
     const trainer = new SimpleBudgetedTrainer({ totalExamples: 100 });
     const batch = toyClassificationData(new SeededRng(9), 12);
     const x = Float32Array.from((batch.inputs as tf.Tensor).dataSync());
     const y = Int32Array.from(batch.labels.dataSync());
-    const { 'fc1.weight': w, 'fc1.bias': b } = Object.fromEntries(snapshotValues(model));
+    const { 'fc1.weight': w, 'fc1.bias': b } = Object.fromEntries(await snapshotValues(model));
     const expected = handScores(x, y, w, b, 12, 8, 3);
-    const scores = snipScores(model, ['fc1.weight'], trainer, [batch]);
+    const scores = await snipScores(model, ['fc1.weight'], trainer, [batch]);
     const got = Array.from(scores.get('fc1.weight')!.dataSync());
     expect(got).toHaveLength(24);
     got.forEach((v, j) => expect(v).toBeCloseTo(expected[j], 6));
@@ -69,10 +69,10 @@ describe('snip method', () => {
     const options = { batches: 2, batchSize: 32 };
     const result = await snipMethod.run(testMethodContext(snipMethod, { model, trainer, target, options, seed: 7 }));
     const keep = keepCountForTarget(model, weightNames(model), target);
-    expect(countKept(result.masks!)).toBe(keep);
+    expect(await countKept(result.masks!)).toBe(keep);
     // The same batches drawn by hand give the same masks.
     const batches = twinTrainer.sampleBatches(2, 32, new SeededRng(7).fork('snip-batches'));
-    const expected = globalMasks(snipScores(twin, weightNames(twin), twinTrainer, batches), keep);
+    const expected = await globalMasks(await snipScores(twin, weightNames(twin), twinTrainer, batches), keep);
     for (const [name, m] of result.masks!) expect(Array.from(m.dataSync())).toEqual(Array.from(expected.get(name)!.dataSync()));
     expect(trainer.usedExamples()).toBe(300);
     expect(trainer.trainCalls).toEqual([expect.objectContaining({ examples: 300 - 64, keptWeights: keep })]);
@@ -84,17 +84,17 @@ describe('snip method', () => {
 
   it('atInit re-initialises the weights (Kaiming normal) before scoring', async () => {
     const model = createToyConvModel({ seed: 53 });
-    const before = snapshotValues(model);
+    const before = await snapshotValues(model);
     const trainer = new SimpleBudgetedTrainer({ totalExamples: 40, seed: 1 });
     const target = { kind: 'compression' as const, ratio: 2 };
     const result = await snipMethod.run(
       testMethodContext(snipMethod, { model, trainer, target, options: { atInit: true, batchSize: 40, finetune: false } }),
     );
-    const after = snapshotValues(model);
+    const after = await snapshotValues(model);
     expect(after.get('norm1.weight')).toEqual(before.get('norm1.weight'));
     const changed = Array.from(after.get('conv2.weight')!).filter((v, i) => v !== 0 && v !== before.get('conv2.weight')![i]);
-    expect(changed.length).toBe(countKept(new Map([['c', result.masks!.get('conv2.weight')!]])));
-    expect(countKept(result.masks!)).toBe(keepCountForTarget(model, weightNames(model), target));
+    expect(changed.length).toBe(await countKept(new Map([['c', result.masks!.get('conv2.weight')!]])));
+    expect(await countKept(result.masks!)).toBe(keepCountForTarget(model, weightNames(model), target));
     expect(trainer.usedExamples()).toBe(40);
   });
 

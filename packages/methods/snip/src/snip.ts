@@ -62,24 +62,24 @@ export const snipMethod: PruningMethod<SnipOptions> = {
     }
     if (options.atInit) reinitializeModel(model, rng.fork('snip-init'));
     const batches = trainer.sampleBatches(options.batches, options.batchSize, rng.fork('snip-batches'));
-    const scores = snipScores(model, prunable, trainer, batches);
-    const masks = globalMasks(scores, keepCount);
+    const scores = await snipScores(model, prunable, trainer, batches);
+    const masks = await globalMasks(scores, keepCount);
     disposeScores(scores);
     applyMasks(model, masks);
     context.log(`snip: keep ${keepCount} prunable weights from ${scoringExamples} scoring examples`);
     if (options.finetune) {
       await trainUnlessEmpty(trainer, model, { examples: trainer.remainingExamples(), masks, label: 'snip-train' });
     }
-    return { model, masks, details: { keepCount, scoringExamples, atInit: options.atInit, layerDensity: layerDensities(masks) } };
+    return { model, masks, details: { keepCount, scoringExamples, atInit: options.atInit, layerDensity: await layerDensities(masks) } };
   },
 };
 
 /** |Σ_b g_b ⊙ w| over the given batches (each charged by the trainer); disposes the batches. */
-export function snipScores(model: Model, prunable: readonly string[], trainer: BudgetedTrainer, batches: Batch[]): Scores {
+export async function snipScores(model: Model, prunable: readonly string[], trainer: BudgetedTrainer, batches: Batch[]): Promise<Scores> {
   const summed = new Map<string, tf.Tensor>();
   try {
     for (const batch of batches) {
-      const { grads } = trainer.gradients(model, batch);
+      const { grads } = await trainer.gradients(model, batch);
       for (const [name, grad] of grads) {
         if (prunable.includes(name)) {
           const previous = summed.get(name);

@@ -28,7 +28,7 @@ describe('latency with token inputs', () => {
 
   it('measures a BERT export at a given sequence length (all three inputs fed, recorded)', async () => {
     const model = createBert(bertArch({ layers: 1, hidden: 8, heads: 2, intermediate: 16, vocabSize: 40, maxPosition: 32, numLabels: 2 }));
-    const report = await measureLatency(exportOnnx(model), {
+    const report = await measureLatency(await exportOnnx(model), {
       inputs: TOKENS(24), batchSizes: { latency: 1, throughput: 4 }, threads: 1, warmupIterations: 1, minIterations: 5, throughputMinIterations: 2, minTimeMs: 0,
     });
     expect(report.inputName).toBe('input_ids,attention_mask,token_type_ids');
@@ -36,7 +36,7 @@ describe('latency with token inputs', () => {
     expect(report.inputs!.map((i) => i.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
     expect(report.latency.iterations).toBeGreaterThanOrEqual(5);
     expect(toLatencyRecord(report).batch1Ms.p50).toBeGreaterThan(0);
-    await expect(measureLatency(exportOnnx(model), { inputs: [{ name: 'pixels', dtype: 'float32', shape: [3] }], minTimeMs: 0 })).rejects.toThrow(/input "pixels" is not an input/);
+    await expect(measureLatency(await exportOnnx(model), { inputs: [{ name: 'pixels', dtype: 'float32', shape: [3] }], minTimeMs: 0 })).rejects.toThrow(/input "pixels" is not an input/);
     model.dispose();
   });
 });

@@ -301,7 +301,7 @@ describe('Hugging Face checkpoints', () => {
   it('loads a BertForSequenceClassification checkpoint (safetensors + config.json) with the same logits', async () => {
     const source = createBert(twoLayers, { seed: 5 });
     randomise(source, 50);
-    const dir = await writeCheckpoint(stateDict(source), hfConfig());
+    const dir = await writeCheckpoint(await stateDict(source), hfConfig());
     const loaded = await loadHuggingFaceBert(dir);
     expect(loaded.arch).toEqual(twoLayers);
     expect(logitsOf(loaded)).toEqual(logitsOf(source));
@@ -313,7 +313,7 @@ describe('Hugging Face checkpoints', () => {
     const source = createBert(twoLayers, { seed: 6 });
     randomise(source, 60);
     const bare: TensorMap = new Map();
-    for (const [name, t] of stateDict(source)) {
+    for (const [name, t] of await stateDict(source)) {
       if (name.startsWith('classifier.')) continue;
       bare.set(name.replace(/^bert\./, '').replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t);
     }
@@ -334,7 +334,7 @@ describe('Hugging Face checkpoints', () => {
 
   it('fails clearly on unsupported configs and incomplete checkpoints', async () => {
     const source = createBert(twoLayers, { seed: 7 });
-    const tensors = stateDict(source);
+    const tensors = await stateDict(source);
     await expect(loadHuggingFaceBert(await writeCheckpoint(tensors, hfConfig({ hidden_act: 'relu' })))).rejects.toThrow(/config\.json: "hidden_act" is "relu"/);
     await expect(loadHuggingFaceBert(await writeCheckpoint(tensors, hfConfig({ hidden_size: undefined })))).rejects.toThrow(/"hidden_size" must be a positive integer/);
     const partial = new Map(tensors);

@@ -26,7 +26,7 @@ class BertGraph {
   constructor(private readonly model: Model, private readonly opts: ResolvedOnnxExportOptions) {}
 
   private param(name: string, shape: number[]): string {
-    const values = readParamValues(this.model, name, this.opts.masks, CONTEXT);
+    const values = readParamValues(this.opts.values, name, CONTEXT);
     expectShape(values, shape, CONTEXT);
     return this.g.addFloat(name, values.shape, values.data);
   }

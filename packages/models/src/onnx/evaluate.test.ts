@@ -31,7 +31,7 @@ describe('evaluateOnnxClassifier', () => {
     const predicted = Array.from(tf.argMax(model.forward(images, { training: false }), 1).dataSync());
     // Labels: the tfjs prediction for the first four images, a different class for the last two.
     const labels = predicted.map((p, i) => (i < 4 ? p : (p + 1) % 10));
-    const runner = await OnnxRunner.create(exportOnnx(model));
+    const runner = await OnnxRunner.create(await exportOnnx(model));
     const data = images.dataSync() as Float32Array;
     const batches = [
       { images: data.slice(0, 4 * 3072), labels: labels.slice(0, 4), shape: [4, 32, 32, 3] as [number, number, number, number] },

@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { Model } from '../types.js';
+import { readModelValues, type ParamValues } from './tensor-data.js';
 
 export interface OnnxExportOptions {
   /** ai.onnx opset version. Default 17. */
@@ -29,6 +30,8 @@ export interface ResolvedOnnxExportOptions {
   foldBatchNorm: boolean;
   masks: Map<string, tf.Tensor>;
   imageSize: number;
+  /** Every parameter and buffer, read back to the host with its mask multiplied in (before the exporter runs). */
+  values: ReadonlyMap<string, ParamValues>;
 }
 
 /** Turns one model family into an ONNX ModelProto's bytes. */
@@ -46,7 +49,7 @@ export function onnxExporterFamilies(): string[] {
   return [...exporters.keys()].sort();
 }
 
-function resolveOptions(opts: OnnxExportOptions): ResolvedOnnxExportOptions {
+async function resolveOptions(model: Model, opts: OnnxExportOptions): Promise<ResolvedOnnxExportOptions> {
   const opset = opts.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 13 || opset > 23) {
     throw new Error(`exportOnnx: opset must be an integer in [13, 23], got ${opts.opset}`);
@@ -57,11 +60,12 @@ function resolveOptions(opts: OnnxExportOptions): ResolvedOnnxExportOptions {
   }
   const imageSize = opts.imageSize ?? 32;
   if (!Number.isInteger(imageSize) || imageSize < 1) throw new Error(`exportOnnx: imageSize must be a positive integer, got ${opts.imageSize}`);
-  return { opset, batch, imageSize, foldBatchNorm: opts.foldBatchNorm ?? true, masks: opts.masks ?? new Map() };
+  const masks = opts.masks ?? new Map<string, tf.Tensor>();
+  return { opset, batch, imageSize, foldBatchNorm: opts.foldBatchNorm ?? true, masks, values: await readModelValues(model, masks, 'exportOnnx') };
 }
 
 /** Serialises a model to ONNX bytes through its family's registered exporter. */
-export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): Uint8Array {
+export async function exportOnnx(model: Model, opts: OnnxExportOptions = {}): Promise<Uint8Array> {
   const family = model.arch?.family;
   const exporter = typeof family === 'string' ? exporters.get(family) : undefined;
   if (!exporter) {
@@ -69,7 +73,7 @@ export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): Uint8Arr
       `exportOnnx: no ONNX exporter for model family ${JSON.stringify(family)} (registered: ${onnxExporterFamilies().join(', ') || 'none'})`,
     );
   }
-  return exporter(model, resolveOptions(opts));
+  return exporter(model, await resolveOptions(model, opts));
 }
 
 /** Writes ONNX bytes atomically: a temporary file beside the target, then rename. */

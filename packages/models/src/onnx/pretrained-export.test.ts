@@ -34,7 +34,7 @@ describe.skipIf(!available)('pretrained ResNet-20 exported to ONNX', () => {
       // The check is only meaningful if the logits are not tiny: trained logits span several units.
       expect(Math.max(...expected.map(Math.abs))).toBeGreaterThan(1);
       for (const foldBatchNorm of [true, false]) {
-        const actual = await onnxLogits(exportOnnx(model, { foldBatchNorm }), images);
+        const actual = await onnxLogits(await exportOnnx(model, { foldBatchNorm }), images);
         expect(maxAbsDiff(actual, expected)).toBeLessThan(1e-4);
       }
     } finally {

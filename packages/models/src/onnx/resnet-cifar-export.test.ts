@@ -59,7 +59,7 @@ describe('exportOnnx(resnet-cifar) runs in onnxruntime like the tfjs forward', (
       it(`matches at batch ${n}, foldBatchNorm ${foldBatchNorm} (dynamic batch)`, async () => {
         const images = randomImages(n, 100 + n);
         const expected = model.forward(images, { training: false }).dataSync() as Float32Array;
-        const actual = await onnxLogits(exportOnnx(model, { foldBatchNorm }), images);
+        const actual = await onnxLogits(await exportOnnx(model, { foldBatchNorm }), images);
         expect(actual.length).toBe(n * 10);
         expect(maxAbsDiff(actual, expected)).toBeLessThan(1e-4);
         images.dispose();
@@ -69,8 +69,8 @@ describe('exportOnnx(resnet-cifar) runs in onnxruntime like the tfjs forward', (
 
   it('folded and unfolded exports agree, and folding removes the BatchNormalization nodes', async () => {
     const images = randomImages(3, 5);
-    const foldedBytes = exportOnnx(model);
-    const unfoldedBytes = exportOnnx(model, { foldBatchNorm: false });
+    const foldedBytes = await exportOnnx(model);
+    const unfoldedBytes = await exportOnnx(model, { foldBatchNorm: false });
     const countOp = (bytes: Uint8Array, op: string) => Buffer.from(bytes).toString('latin1').split(op).length - 1;
     expect(countOp(foldedBytes, 'BatchNormalization')).toBe(0);
     expect(countOp(unfoldedBytes, 'BatchNormalization')).toBe(7); // stem + 2 per block
@@ -82,8 +82,8 @@ describe('exportOnnx(resnet-cifar) runs in onnxruntime like the tfjs forward', (
 
   it('exports structurally narrower widths physically smaller, still matching', async () => {
     const images = randomImages(2, 9);
-    const bytes = exportOnnx(narrow, { foldBatchNorm: false });
-    expect(bytes.length).toBeLessThan(exportOnnx(model, { foldBatchNorm: false }).length);
+    const bytes = await exportOnnx(narrow, { foldBatchNorm: false });
+    expect(bytes.length).toBeLessThan((await exportOnnx(model, { foldBatchNorm: false })).length);
     const expected = narrow.forward(images, { training: false }).dataSync() as Float32Array;
     expect(maxAbsDiff(await onnxLogits(bytes, images), expected)).toBeLessThan(1e-4);
     images.dispose();
@@ -98,28 +98,28 @@ describe('exportOnnx(resnet-cifar) runs in onnxruntime like the tfjs forward', (
       const v = model.params.get(name)!;
       masks.set(name, tf.tensor(Array.from({ length: v.size }, () => (rng.next() < 0.5 ? 1 : 0)), v.shape));
     }
-    const bytes = exportOnnx(model, { masks });
+    const bytes = await exportOnnx(model, { masks });
     const original = new Map([...masks.keys()].map((k) => [k, model.params.get(k)!.clone()]));
     for (const [k, m] of masks) model.params.get(k)!.assign(tf.mul(original.get(k)!, m));
     const expected = model.forward(images, { training: false }).dataSync() as Float32Array;
     for (const [k, v] of original) model.params.get(k)!.assign(v);
     expect(maxAbsDiff(await onnxLogits(bytes, images), expected)).toBeLessThan(1e-4);
-    expect(bytes.length).toBe(exportOnnx(model).length); // dense: same size as unmasked
+    expect(bytes.length).toBe((await exportOnnx(model)).length); // dense: same size as unmasked
     [...masks.values(), ...original.values(), images].forEach((t) => t.dispose());
   });
 
   it('fixes the batch dimension when asked', async () => {
-    const bytes = exportOnnx(model, { batch: 2 });
+    const bytes = await exportOnnx(model, { batch: 2 });
     const runner = await OnnxRunner.create(bytes);
     await expect(runner.run(new Float32Array(3 * 3 * 32 * 32), [3, 3, 32, 32])).rejects.toThrow();
     expect((await runner.run(new Float32Array(2 * 3 * 32 * 32), [2, 3, 32, 32])).length).toBe(20);
     await runner.dispose();
   });
 
-  it('saves atomically, leaving no temporary file', () => {
+  it('saves atomically, leaving no temporary file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onnx-save-'));
     try {
-      const bytes = exportOnnx(model);
+      const bytes = await exportOnnx(model);
       saveOnnx(join(dir, 'sub', 'model.onnx'), bytes);
       expect(new Uint8Array(readFileSync(join(dir, 'sub', 'model.onnx')))).toEqual(bytes);
       expect(readdirSync(join(dir, 'sub'))).toEqual(['model.onnx']);
@@ -142,28 +142,28 @@ describe('bad input', () => {
     dispose: () => {},
   });
 
-  it('names an unknown family', () => {
-    expect(() => exportOnnx(variant({ arch: { family: 'vgg' } }))).toThrow(/no ONNX exporter for model family "vgg"/);
+  it('names an unknown family', async () => {
+    await expect(exportOnnx(variant({ arch: { family: 'vgg' } }))).rejects.toThrow(/no ONNX exporter for model family "vgg"/);
   });
-  it('names a missing parameter', () => {
+  it('names a missing parameter', async () => {
     const params = new Map(model.params);
     params.delete('layer2.0.conv2.weight');
-    expect(() => exportOnnx(variant({ params }))).toThrow(/layer2\.0\.conv2\.weight/);
+    await expect(exportOnnx(variant({ params }))).rejects.toThrow(/layer2\.0\.conv2\.weight/);
   });
-  it('names a width that disagrees with the arch', () => {
+  it('names a width that disagrees with the arch', async () => {
     const arch = { ...TINY, stages: [{ blocks: [{ mid: 5, out: 4, stride: 1 }] }, ...TINY.stages.slice(1)] };
-    expect(() => exportOnnx(variant({ arch }))).toThrow(/layer1\.0\.conv1\.weight has shape \[3, 3, 4, 4\], expected \[3, 3, 4, 5\]/);
+    await expect(exportOnnx(variant({ arch }))).rejects.toThrow(/layer1\.0\.conv1\.weight has shape \[3, 3, 4, 4\], expected \[3, 3, 4, 5\]/);
   });
-  it('names a bad arch field and bad options', () => {
-    expect(() => exportOnnx(variant({ arch: { ...TINY, stem: 0 } }))).toThrow(/exportOnnx\(resnet-cifar\): .*stem/);
-    expect(() => exportOnnx(model, { imageSize: 0 })).toThrow(/imageSize/);
-    expect(() => exportOnnx(model, { opset: 5 })).toThrow(/opset/);
-    expect(() => exportOnnx(model, { batch: 0 })).toThrow(/batch/);
+  it('names a bad arch field and bad options', async () => {
+    await expect(exportOnnx(variant({ arch: { ...TINY, stem: 0 } }))).rejects.toThrow(/exportOnnx\(resnet-cifar\): .*stem/);
+    await expect(exportOnnx(model, { imageSize: 0 })).rejects.toThrow(/imageSize/);
+    await expect(exportOnnx(model, { opset: 5 })).rejects.toThrow(/opset/);
+    await expect(exportOnnx(model, { batch: 0 })).rejects.toThrow(/batch/);
   });
   it('rejects an unavailable provider and a wrongly sized input', async () => {
     expect(() => checkOnnxProvider('cuda')).toThrow(/provider cuda is not installed/);
     expect(() => checkOnnxProvider('metal' as 'cpu')).toThrow(/provider must be one of/);
-    const runner = await OnnxRunner.create(exportOnnx(model));
+    const runner = await OnnxRunner.create(await exportOnnx(model));
     expect(runner.info).toMatchObject({ provider: 'cpu', threads: 2 });
     expect(runner.info.ortVersion).toMatch(/^\d+\.\d+/);
     await expect(runner.run(new Float32Array(10), [1, 3, 32, 32])).rejects.toThrow(/10 values/);

@@ -28,7 +28,7 @@ class ResNetCifarGraph {
   constructor(private readonly model: Model, private readonly opts: ResolvedOnnxExportOptions) {}
 
   private read(name: string) {
-    return readParamValues(this.model, name, this.opts.masks, CONTEXT);
+    return readParamValues(this.opts.values, name, CONTEXT);
   }
 
   /** 3×3 conv (PyTorch padding 1, no bias) followed by inference-mode batch norm, folded or not. */

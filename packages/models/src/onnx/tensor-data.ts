@@ -9,23 +9,35 @@ export interface ParamValues {
 }
 
 /**
- * Reads a parameter (or buffer) to the host, multiplying in its mask when one is given.
- * `context` names the caller in errors (e.g. `exportOnnx(resnet-cifar)`).
+ * Reads every parameter and buffer to the host (asynchronously: GPU backends cannot read synchronously),
+ * multiplying in its mask when one is given. `context` names the caller in errors.
  */
-export function readParamValues(model: Model, name: string, masks: Map<string, tf.Tensor>, context: string): ParamValues {
-  const variable = model.params.get(name) ?? model.buffers.get(name);
-  if (!variable) throw new Error(`${context}: model has no parameter or buffer named ${name}`);
-  if (variable.dtype !== 'float32') throw new Error(`${context}: ${name} has dtype ${variable.dtype}, expected float32`);
-  const data = Float32Array.from(variable.dataSync() as Float32Array);
-  const mask = masks.get(name);
-  if (mask) {
-    if (mask.shape.join('x') !== variable.shape.join('x')) {
-      throw new Error(`${context}: mask for ${name} has shape [${mask.shape}], parameter has [${variable.shape}]`);
-    }
-    const m = mask.dataSync();
-    for (let i = 0; i < data.length; i++) data[i] *= m[i];
+export async function readModelValues(model: Model, masks: Map<string, tf.Tensor>, context: string): Promise<Map<string, ParamValues>> {
+  for (const name of masks.keys()) {
+    if (!model.params.has(name) && !model.buffers.has(name)) throw new Error(`${context}: mask names ${name}, which the model does not have`);
   }
-  return { name, shape: [...variable.shape], data };
+  const out = new Map<string, ParamValues>();
+  for (const [name, variable] of [...model.params, ...model.buffers]) {
+    if (variable.dtype !== 'float32') throw new Error(`${context}: ${name} has dtype ${variable.dtype}, expected float32`);
+    const data = Float32Array.from((await variable.data()) as Float32Array);
+    const mask = masks.get(name);
+    if (mask) {
+      if (mask.shape.join('x') !== variable.shape.join('x')) {
+        throw new Error(`${context}: mask for ${name} has shape [${mask.shape}], parameter has [${variable.shape}]`);
+      }
+      const m = await mask.data();
+      for (let i = 0; i < data.length; i++) data[i] *= m[i];
+    }
+    out.set(name, { name, shape: [...variable.shape], data });
+  }
+  return out;
+}
+
+/** One parameter's (or buffer's) host values from `readModelValues`; `context` names the caller in errors. */
+export function readParamValues(values: ReadonlyMap<string, ParamValues>, name: string, context: string): ParamValues {
+  const found = values.get(name);
+  if (!found) throw new Error(`${context}: model has no parameter or buffer named ${name}`);
+  return found;
 }
 
 export function expectShape(t: ParamValues, shape: number[], context: string): void {

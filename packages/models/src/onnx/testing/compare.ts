@@ -7,7 +7,7 @@ export async function onnxLogits(bytes: Uint8Array, images: tf.Tensor4D): Promis
   const [n, h, w, c] = images.shape;
   const runner = await OnnxRunner.create(bytes);
   try {
-    return await runner.run(nhwcToNchw(images.dataSync() as Float32Array, n, h, w, c), [n, c, h, w]);
+    return await runner.run(nhwcToNchw((await images.data()) as Float32Array, n, h, w, c), [n, c, h, w]);
   } finally {
     await runner.dispose();
   }
