@@ -11,6 +11,7 @@ export * from './suite.js';
 export * from './latency.js';
 export * from './plan.js';
 export * from './run.js';
+export * from './model-metrics.js';
 export * from './run-suite.js';
 export * from './run-lock.js';
 export * from './weights-fingerprint.js';

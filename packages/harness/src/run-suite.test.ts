@@ -62,7 +62,7 @@ describe('runSuite', () => {
     expect(dense.budget).toEqual({ totalExamples: 0, usedExamples: 0 });
     expect(c2.budget.usedExamples).toBe(48);
     // ShrinkBench's ratio over all 67 parameters, rounded to whole weights: 34 and 17 nonzero.
-    expect(c2.metrics.params).toEqual({ total: 67, prunable: 56, nonzero: 34 });
+    expect(c2.metrics.params).toEqual({ total: 67, prunable: 56, nonzero: 34, nonzeroPrunable: 23 });
     expect(c4.metrics.params.nonzero).toBe(17);
     expect(c4.metrics.compressionRatio).toBeCloseTo(67 / 17);
     expect(c4.metrics.macs.effective).toBeLessThan(c4.metrics.macs.dense);

@@ -1,9 +1,9 @@
 import { SeededRng } from '@prunebench/engine';
-import { countMacs, countParameters, prunableDensities } from '@prunebench/metrics';
 import { join } from 'node:path';
 import { saveSafetensors, type Model } from '@prunebench/models';
 import { applyMasks, disposeMasks, type Masks } from '@prunebench/pruning';
 import { measureRunFlatness, resolveFlatness } from './flatness.js';
+import { denseReference, measureModel } from './model-metrics.js';
 import { CheckpointMismatchError, NonFiniteMetricError, NonFiniteWeightsError, RunInterruptedError, TargetNotMetError } from './errors.js';
 import type { PlannedRun } from './plan.js';
 import type { EnvironmentRecord, LatencyRecord, RunMetrics, RunRecord } from './record.js';
@@ -78,8 +78,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     const start = await inspectWeights(model);
     startingPoint = { sha256: start.sha256 };
     if (start.nonFinite.length > 0) throw new NonFiniteWeightsError('starting', start.nonFinite);
-    const denseMacs = countMacs(task.traceLayers(model)).dense;
-    const denseTotal = countParameters(model, { prunable: task.prunable(model) }).total;
+    const dense = await denseReference(task, model);
     let finalModel = model;
     let details: Record<string, unknown> | undefined;
 
@@ -113,18 +112,9 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     }
 
     const prunable = task.prunable(finalModel);
-    const quality = await task.evaluate(finalModel, 'test');
-    const counts = countParameters(finalModel, { masks, prunable });
-    const densities = prunableDensities(counts);
-    const macs = countMacs(task.traceLayers(finalModel), { weightDensity: densities });
-    const metrics: RunMetrics = {
-      ...quality,
-      params: { total: counts.total, prunable: counts.prunable, nonzero: counts.nonzero, nonzeroPrunable: counts.nonzeroPrunable },
-      // ShrinkBench's definition against the starting model, so structured surgery counts too; sparsity likewise.
-      compressionRatio: denseTotal / counts.nonzero,
-      macs: { dense: denseMacs, effective: macs.effective },
-      theoreticalSpeedup: denseMacs / macs.effective,
-    };
+    const measured = await measureModel(task, finalModel, dense, { masks, split: 'test' });
+    const metrics: RunMetrics = measured.metrics;
+    const densities = measured.layerDensity;
     checkTargets(run, metrics, trainer, prunable.length);
     const flatness = resolveFlatness(description.flatness);
     if (flatness) {

@@ -1,9 +1,10 @@
-import { METHODS, TASKS } from '@prunebench/harness';
+import { METHODS, TASKS, type ModelSize } from '@prunebench/harness';
 import { EXIT_OK, UsageError, parseFlags, type CliIO } from '../usage.js';
 
 export const LIST_HELP = `Usage: prunebench list tasks|methods
 
-  tasks     the task registry: dataset, model, starting point, metric, fine-tuning recipe, default sizing
+  tasks     the task registry: dataset, model, starting point, metric, fine-tuning recipe, default sizing, and the
+            model's parameters (of them prunable) and MACs per example, from its architecture
   methods   the registered pruning methods, their target kinds and default options
 `;
 
@@ -18,6 +19,7 @@ export async function listCommand(args: string[], io: CliIO): Promise<number> {
       io.out(`${task.id}\n  ${task.description}\n`);
       io.out(`  metric ${task.qualityName}; fine-tuning: ${r.optimizer === 'adamw' ? `AdamW betas ${(r.betas ?? [0.9, 0.999]).join('/')}` : `SGD momentum ${r.momentum}`}, lr ${r.learningRate} (${r.schedule}${r.warmupFraction ? `, ${r.warmupFraction * 100} % warm-up` : ''}), weight decay ${r.weightDecay}, batch ${r.batchSize}${r.augment ? ', crop+flip' : ''}\n`);
       io.out(`  sizing defaults ${JSON.stringify(task.defaultSizing)}\n`);
+      if (task.modelSize) io.out(`  model ${describeModelSize(await task.modelSize())}\n`);
     }
   } else {
     if (METHODS.size === 0) io.out('(no methods registered)\n');
@@ -26,4 +28,14 @@ export async function listCommand(args: string[], io: CliIO): Promise<number> {
     }
   }
   return EXIT_OK;
+}
+
+/** `269,722 parameters (268,336 prunable), 40.55 M MACs per example`. */
+export function describeModelSize(size: ModelSize): string {
+  return `${size.parameters.toLocaleString('en-US')} parameters (${size.prunable.toLocaleString('en-US')} prunable), ${formatMacs(size.macs)} MACs per example`;
+}
+
+/** MACs in M (or G from 10⁹), two decimals. */
+export function formatMacs(macs: number): string {
+  return macs >= 1e9 ? `${(macs / 1e9).toFixed(2)} G` : `${(macs / 1e6).toFixed(2)} M`;
 }

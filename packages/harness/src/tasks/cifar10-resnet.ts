@@ -27,6 +27,7 @@ import {
 import type { Batch } from '@prunebench/pruning';
 import { hashId } from '../canonical.js';
 import { directoryCheckpoints } from '../store.js';
+import { modelSizeOf } from '../model-metrics.js';
 import { HarnessTrainer } from '../trainer.js';
 import type { FineTuneRecipe, LoadedTask, StartingPoint, TaskDefinition, TaskEnvironment, TaskSizing } from './types.js';
 import { checkSizingFits, countByClass } from './sizing.js';
@@ -67,6 +68,7 @@ export function cifar10ResNetTask(depth: number, startingPoint: StartingPoint): 
     // wasm on 2 CPU cores, ResNet-20 measured (docs/engine.md); deeper nets scaled by their MACs.
     throughputHint: { backend: 'wasm', trainPerSecond: 40 * (20 / depth), evalPerSecond: 275 * (20 / depth) },
     load: (sizing, env) => loadCifarTask(id, depth, startingPoint, sizing, env),
+    modelSize: () => modelSizeOf(createResNetCifar(depth, { seed: 0 }), defaultPrunableNames, (model) => traceLayers(model.arch, INPUT_SHAPE)),
   };
 }
 

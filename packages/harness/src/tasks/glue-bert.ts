@@ -16,6 +16,7 @@ import {
 } from '@prunebench/data';
 import { accuracy, argmax, f1Score, matthewsCorrelation } from '@prunebench/metrics';
 import {
+  BERT_UNCASED_VOCAB_SIZE,
   bertArchFromHuggingFaceConfig,
   bertMiniArch,
   bertTinyArch,
@@ -32,6 +33,7 @@ import {
 import type { Batch } from '@prunebench/pruning';
 import { hashId } from '../canonical.js';
 import { directoryCheckpoints } from '../store.js';
+import { modelSizeOf } from '../model-metrics.js';
 import { HarnessTrainer } from '../trainer.js';
 import type { FineTuneRecipe, LoadedTask, QualityScores, StartingPoint, TaskDefinition, TaskEnvironment, TaskSizing } from './types.js';
 import { checkSizingFits, countByClass } from './sizing.js';
@@ -125,6 +127,10 @@ export function glueBertTask(name: GlueTaskName, size: BertSize, overrides: Glue
       { name: 'token_type_ids', dtype: 'int64', shape: [seq], fill: 0 },
     ],
     load: (sizing, env) => loadGlueBertTask(setup, startingPoint as Extract<StartingPoint, { kind: 'dense-training' }>, sizing, env),
+    modelSize: () => {
+      const arch = { ...setup.arch(info.numLabels, BERT_UNCASED_VOCAB_SIZE), seqLength: seq };
+      return modelSizeOf(createBert(arch, { seed: 0 }), bertPrunableNames, (model) => traceLayers(model.arch, [seq]));
+    },
   };
 }
 
@@ -394,10 +400,7 @@ export class GlueBertLoadedTask implements LoadedTask {
    * nonzero) could not reach 2× from the linear weights alone.
    */
   prunable(model: Model): string[] {
-    return [...model.params.keys()].filter((name) => {
-      const kind = model.paramKinds.get(name);
-      return kind === 'linear' || kind === 'embedding';
-    });
+    return bertPrunableNames(model);
   }
 
   traceLayers(model: Model) {
@@ -415,4 +418,12 @@ export function glueQuality(name: GlueTaskName, predicted: Int32Array, labels: I
   if (name === 'cola') return { quality: matthewsCorrelation(predicted, labels), qualityName: 'mcc', mcc: matthewsCorrelation(predicted, labels), accuracy: acc };
   if (name === 'mrpc') return { quality: f1Score(predicted, labels), qualityName: 'f1', f1: f1Score(predicted, labels), accuracy: acc };
   return { quality: acc, qualityName: 'accuracy', accuracy: acc };
+}
+
+/** BERT's prunable weights: every linear weight and the embedding tables (see GlueBertLoadedTask.prunable). */
+export function bertPrunableNames(model: Model): string[] {
+  return [...model.params.keys()].filter((name) => {
+    const kind = model.paramKinds.get(name);
+    return kind === 'linear' || kind === 'embedding';
+  });
 }

@@ -118,4 +118,13 @@ export interface TaskDefinition {
    */
   latencyInputs?: LatencyInputSpec[];
   load(sizing: TaskSizing, env: TaskEnvironment): Promise<LoadedTask>;
+  /** Size of the task's model from its architecture alone (no data or weights; BERT: the bert-base-uncased vocabulary). */
+  modelSize?(): Promise<ModelSize>;
+}
+
+/** A model's size: trainable parameters, of them prunable by the task's rule, and MACs per example. */
+export interface ModelSize {
+  parameters: number;
+  prunable: number;
+  macs: number;
 }
