@@ -48,7 +48,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
   const startedAt = new Date().toISOString();
   const started = Date.now();
   ctx.store.writeDescription(id, description);
-  const resumed = ctx.store.hasCheckpoints(id);
+  let resumed = ctx.store.hasCheckpoints(id);
   const models: Model[] = [];
   let masks: Masks | undefined;
   let trainer: HarnessTrainer | null = null;
@@ -78,6 +78,10 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     const start = await inspectWeights(model);
     startingPoint = { sha256: start.sha256 };
     if (start.nonFinite.length > 0) throw new NonFiniteWeightsError('starting', start.nonFinite);
+    if (run.method && ctx.store.bindCheckpoints(id, start.sha256)) {
+      ctx.log('its checkpoints were made from other starting weights; removed, the run starts afresh');
+      resumed = false;
+    }
     const dense = await denseReference(task, model);
     let finalModel = model;
     let details: Record<string, unknown> | undefined;

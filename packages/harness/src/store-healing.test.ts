@@ -100,6 +100,30 @@ describe('a store that heals itself', () => {
     expect(log.filter((m) => m.includes('the starting weights changed since it was recorded'))).toHaveLength(2);
   });
 
+  it('drops checkpoints made from other starting weights, so the run starts afresh instead of failing to resume', async () => {
+    const start = { change: 'none' as 'none' | 'shifted' };
+    const runs = plan(taskWithStart(start));
+    const store = newStore();
+    const abort = new AbortController();
+    let steps = 0;
+    const interrupted = runSuite({
+      runs, store, environment, taskEnvironment: { cacheDir: '/nonexistent', log: () => {} }, chunkExamples: 8, signal: abort.signal,
+      progress: { runProgress: () => { if (++steps === 4) abort.abort(); } },
+    });
+    await expect(interrupted).rejects.toBeInstanceOf(RunInterruptedError);
+    expect(store.hasCheckpoints(runs[1].id)).toBe(true);
+    start.change = 'shifted';
+    const log: string[] = [];
+    const outcome = await execute(runs, store, { log });
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.completed.map((r) => r.id)).toEqual([runs[0].id, runs[1].id]);
+    expect(outcome.completed[1].resumed).toBeUndefined();
+    expect(log.filter((m) => m.includes('its checkpoints were made from other starting weights; removed, the run starts afresh'))).toHaveLength(1);
+    const fresh = newStore();
+    await execute(runs, fresh);
+    expect(comparable(store.readRecord(runs[1].id))).toEqual(comparable(fresh.readRecord(runs[1].id)));
+  });
+
   it('fails a run whose starting weights are not finite, never completes it, and completes it once they are fixed', async () => {
     const store = newStore();
     const start = { change: 'nan' as 'none' | 'nan' };

@@ -122,6 +122,31 @@ export class RunStore {
     return directoryCheckpoints(join(this.runDir(id), 'checkpoint'), log);
   }
 
+  /**
+   * Ties the run's checkpoints to the starting weights they grew from (`checkpoint/starting-point.json`): checkpoints
+   * made from other starting weights are removed (returns true), so the run starts afresh instead of failing to resume.
+   */
+  bindCheckpoints(id: string, startingSha256: string): boolean {
+    const dir = join(this.runDir(id), 'checkpoint');
+    const marker = join(dir, 'starting-point.json');
+    let stale = false;
+    if (this.hasCheckpoints(id)) {
+      let recorded: unknown = null;
+      try {
+        recorded = (readJsonFile(marker) as { sha256?: unknown }).sha256;
+      } catch {
+        // checkpoints from before the marker existed, or an unreadable marker: cannot tell, so keep them
+        recorded = startingSha256;
+      }
+      if (recorded !== startingSha256) {
+        this.clearCheckpoints(id);
+        stale = true;
+      }
+    }
+    writeJsonAtomic(marker, { sha256: startingSha256 });
+    return stale;
+  }
+
   clearCheckpoints(id: string): void {
     rmSync(join(this.runDir(id), 'checkpoint'), { recursive: true, force: true });
   }
