@@ -1,6 +1,6 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { hashId, withoutDefaults } from './canonical.js';
-import type { FlatnessSettings, RunDescription } from './record.js';
+import type { FlatnessSettings, LatencySettings, RunDescription } from './record.js';
 import type { Suite, SuiteRegistries } from './suite.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
@@ -46,7 +46,8 @@ export function describeRun(args: {
   target: PruningTarget | null;
   seed: number;
   budgetExamples: number;
-  latency: boolean;
+  /** false: not measured; true or {}: LATENCY_DEFAULTS; else the settings that differ from them. */
+  latency: boolean | Partial<LatencySettings>;
   /** Settings that differ from FLATNESS_DEFAULTS, or false; absent/empty = the defaults (left out of the id). */
   flatness?: Partial<FlatnessSettings> | false;
 }): RunDescription {
@@ -61,7 +62,7 @@ export function describeRun(args: {
     seed: args.seed,
     budgetExamples: args.budgetExamples,
     ...(Object.keys(taskOptions).length > 0 ? { taskOptions } : {}),
-    ...(args.latency ? { latency: true } : {}),
+    ...(args.latency === false ? {} : { latency: args.latency === true || Object.keys(args.latency).length === 0 ? true as const : args.latency }),
     ...(args.flatness === false || (args.flatness && Object.keys(args.flatness).length > 0) ? { flatness: args.flatness } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import type { ExecutionProvider, LatencyRecordShape } from '@prunebench/metrics';
 import type { PruningTarget } from '@prunebench/pruning';
 
 /**
@@ -23,7 +24,6 @@ export interface RunRecord {
   details?: Record<string, unknown>;
   /** True when the run continued from checkpoints of an interrupted attempt. */
   resumed?: boolean;
-}
   /** sha256 of the starting weights the run loaded (a completed run whose starting point changed is run again). */
   startingPoint?: { sha256: string };
   /** Set by `merge` when stores disagreed on this run: which record was kept, by which rule, out of which. */
@@ -36,6 +36,7 @@ export interface MergeChoice {
   keptFrom: string;
   /** Every store holding a different completed record for this id, in merge order, with its finish time. */
   candidates: Array<{ store: string; finishedAt: string }>;
+}
 
 export interface RunDescription {
   suite: string;
@@ -50,8 +51,11 @@ export interface RunDescription {
   budgetExamples: number;
   /** Task sizing knobs that differ from the task's defaults (train subset, validation/test sizes). */
   taskOptions?: Record<string, unknown>;
-  /** Present (true) when latency is measured; false is the default and left out of the id. */
-  latency?: boolean;
+  /**
+   * Present when latency is measured: `true` at LATENCY_DEFAULTS, else the settings that differ from them (left out
+   * of the id when absent, so suites with `"latency": true` keep their ids).
+   */
+  latency?: true | Partial<LatencySettings>;
   /** Flatness settings that differ from FLATNESS_DEFAULTS (left out of the id at the defaults); `false` = not measured. */
   flatness?: Partial<FlatnessSettings> | false;
 }
@@ -107,18 +111,26 @@ export interface RunMetrics {
    * starting model's prunable count (records before it lack it).
    */
   sparsity?: number;
+  /** The latency figure of the suite's first provider (the only one for suites on one provider). */
   latency?: LatencyRecord;
+  /** Every provider's figure, by provider, in the suite's order (suites on several providers; see latencyFigures). */
+  latencies?: Record<string, LatencyRecord>;
   /** Loss increase under weight perturbations of fixed relative norm (flatness; see FlatnessSettings). */
   flatness?: FlatnessRecord;
 }
 
-export interface LatencyRecord {
-  provider: string; // 'cpu' | 'webgpu' | 'cuda' | ...
-  threads?: number;
-  device: string;
-  batch1Ms: { p50: number; p90: number; p99: number };
+/** One provider's latency figure (fields documented in @prunebench/metrics: LatencyRecordShape). */
+export type LatencyRecord = LatencyRecordShape;
+
+/** How latency is measured (docs/metrics.md, *Latency*): ONNX Runtime providers, in column order; the first is `metrics.latency`. */
+export interface LatencySettings {
+  providers: ExecutionProvider[];
+  /** Intra-op threads of every session. */
+  threads: number;
+  /** Batch of the throughput figure (latency is at batch 1). */
   throughputBatch: number;
-  throughputPerSecond: number;
+  /** Interleaved rounds against the dense model, per batch size. */
+  rounds: number;
 }
 
 export interface EnvironmentRecord {

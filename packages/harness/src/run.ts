@@ -25,8 +25,11 @@ export interface RunContext {
   /** The loaded task for a run (the suite runner caches one per task and sizing). */
   loadTask(run: PlannedRun): Promise<LoadedTask>;
   environment: EnvironmentRecord;
-  /** Measures inference latency of the final model (suites with `latency: true`). */
-  measureLatency?: (model: Model, run: PlannedRun) => Promise<LatencyRecord>;
+  /**
+   * Measures inference latency of the final model (suites with `latency`), one figure per provider of the run's
+   * settings, against the task's dense model (`task.startingModel()`).
+   */
+  measureLatency?: (model: Model, run: PlannedRun, task: LoadedTask) => Promise<LatencyRecord[]>;
   /** Examples per log row and checkpoint; default: one epoch of the training subset, at most MAX_CHUNK_EXAMPLES. */
   chunkExamples?: number;
   /** Aborting stops the run between training steps without recording it (it resumes next time). */
@@ -130,7 +133,12 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     if (defect) throw new NonFiniteMetricError(defect);
     const final = await inspectWeights(finalModel);
     if (final.nonFinite.length > 0) throw new NonFiniteWeightsError('final', final.nonFinite);
-    if (description.latency && ctx.measureLatency) metrics.latency = await ctx.measureLatency(finalModel, run);
+    if (description.latency && ctx.measureLatency) {
+      const figures = await ctx.measureLatency(finalModel, run, task);
+      if (figures.length === 0) throw new Error('latency: no figure was measured');
+      metrics.latency = figures[0];
+      if (figures.length > 1) metrics.latencies = Object.fromEntries(figures.map((figure) => [figure.provider, figure]));
+    }
     // The final weights (masks applied) for `prunebench export --run <id>`; written before the record.
     await saveSafetensors(join(ctx.store.runDir(id), FINAL_MODEL_FILE), finalModel, { experiment: id });
     const record = finish({
@@ -171,7 +179,6 @@ function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrai
       throw new TargetNotMetError(`target not met: MACs reduced by ${(reduction * 100).toFixed(2)} %, ${target.fraction * 100} % requested`);
     }
   }
-}
   // A sparsity target is rounded per layer (round(s · nᵢ) pruned), so the whole may fall short of s · P by
   // up to half a weight per layer.
   if (target.kind === 'sparsity') {
@@ -181,3 +188,4 @@ function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrai
       throw new TargetNotMetError(`target not met: sparsity ${metrics.sparsity!.toFixed(4)} < ${target.fraction} requested`);
     }
   }
+}

@@ -2,7 +2,8 @@ import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { readJsonFile } from './atomic-file.js';
 import { canonicalJson, withoutDefaults } from './canonical.js';
 import { FLATNESS_DEFAULTS } from './flatness.js';
-import type { FlatnessSettings } from './record.js';
+import { validateLatency } from './latency.js';
+import type { FlatnessSettings, LatencySettings } from './record.js';
 import { SuiteValidationError } from './errors.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
@@ -16,7 +17,8 @@ export interface SuiteFile {
   seeds: number[];
   /** Training budget per run, in examples passed forward and backward. */
   budget: number;
-  latency?: boolean;
+  /** true: latency at LATENCY_DEFAULTS; an object: settings over them; false/absent: not measured. */
+  latency?: boolean | Partial<LatencySettings>;
   /** Flatness settings over FLATNESS_DEFAULTS, or false to skip the measure. */
   flatness?: Partial<FlatnessSettings> | false;
   backend?: string;
@@ -31,7 +33,8 @@ export interface Suite {
   targets: PruningTarget[];
   seeds: number[];
   budget: number;
-  latency: boolean;
+  /** Only the settings that differ from LATENCY_DEFAULTS ({} = the defaults); false = not measured. */
+  latency: Partial<LatencySettings> | false;
   /** Only the settings that differ from FLATNESS_DEFAULTS; false = not measured. */
   flatness: Partial<FlatnessSettings> | false;
   backend?: string;
@@ -127,6 +130,10 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
       const ratio = entry.compression;
       if (typeof ratio !== 'number' || !(ratio > 1) || !Number.isFinite(ratio)) return fail(`${path}.compression`, `must be a number > 1, got ${JSON.stringify(ratio)}`);
       targets.push({ kind: 'compression', ratio });
+    } else if ('sparsity' in entry) {
+      const fraction = entry.sparsity;
+      if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) return fail(`${path}.sparsity`, `must be a number in (0, 1) (the fraction of prunable weights set to zero), got ${JSON.stringify(fraction)}`);
+      targets.push({ kind: 'sparsity', fraction });
     } else if ('flopsReduction' in entry) {
       const fraction = entry.flopsReduction;
       if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) return fail(`${path}.flopsReduction`, `must be a number in (0, 1), got ${JSON.stringify(fraction)}`);
@@ -140,16 +147,12 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
   forEachOf(input.seeds, 'suite.seeds', fail, (seed, path) => {
     if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff) return fail(path, `must be an integer in [0, 2^32), got ${JSON.stringify(seed)}`);
     if (seeds.includes(seed as number)) return fail(path, `seed ${seed} is listed twice`);
-    } else if ('sparsity' in entry) {
-      const fraction = entry.sparsity;
-      if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) return fail(`${path}.sparsity`, `must be a number in (0, 1) (the fraction of prunable weights set to zero), got ${JSON.stringify(fraction)}`);
-      targets.push({ kind: 'sparsity', fraction });
     seeds.push(seed as number);
   });
 
   const budget = input.budget;
   if (!Number.isInteger(budget) || (budget as number) < 0) fail('suite.budget', `must be a non-negative integer number of training examples, got ${JSON.stringify(budget)}`);
-  if (input.latency !== undefined && typeof input.latency !== 'boolean') fail('suite.latency', 'must be true or false');
+  const latency = validateLatency(input.latency, fail);
   const flatness = validateFlatness(input.flatness, fail);
   if (input.backend !== undefined && !(KNOWN_BACKENDS as readonly unknown[]).includes(input.backend)) {
     fail('suite.backend', `unknown backend ${JSON.stringify(input.backend)}; known: ${KNOWN_BACKENDS.join(', ')}`);
@@ -161,7 +164,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
     ...(typeof input.description === 'string' ? { description: input.description } : {}),
     tasks, methods, targets, seeds,
     budget: budget as number,
-    latency: input.latency === true,
+    latency,
     flatness,
     ...(typeof input.backend === 'string' ? { backend: input.backend } : {}),
   };

@@ -6,3 +6,5 @@ export * from './latency/summary.js';
 export * from './latency/session.js';
 export * from './latency/measure.js';
 export * from './flatness.js';
+export * from './latency/interleaved.js';
+export * from './latency/providers.js';

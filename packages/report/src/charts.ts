@@ -1,6 +1,6 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { RunRecord } from '@prunebench/harness';
+import { latencyFigures, type RunRecord } from '@prunebench/harness';
 import { speedupFromReduction, type ReferenceRow } from './references.js';
 import { DENSE_METHOD, groupRuns, qualityDisplayFactor, type RunGroup } from './run-groups.js';
 
@@ -25,11 +25,11 @@ interface ChartPoint {
   seeds: number;
 }
 
-/** Metric on the x axis of a chart for a group, or null when it was not measured. */
-function xOf(group: RunGroup, kind: ChartKind): number | null {
+/** Metric on the x axis of a chart for a group (latency: on the given provider), or null when it was not measured. */
+function xOf(group: RunGroup, kind: ChartKind, provider?: string): number | null {
   if (kind === 'compression') return group.compressionRatio.mean;
   if (kind === 'speedup') return group.theoreticalSpeedup.mean;
-  return group.latencyP50Ms ? group.latencyP50Ms.mean : null;
+  return group.latencyByProvider.find((l) => l.provider === provider)?.p50Ms.mean ?? null;
 }
 
 /** Where a published row sits on a chart, or null when it cannot be placed (no latency, no param count). */
@@ -43,18 +43,57 @@ function referenceX(ref: ReferenceRow, kind: ChartKind): number | null {
 export function chartApplies(records: RunRecord[], task: string, kind: ChartKind): boolean {
   const completed = records.filter((r) => r.status === 'completed' && r.description.task === task);
   if (completed.length === 0) return false;
-  return kind !== 'latency' || completed.some((r) => r.metrics.latency !== undefined);
+  return kind !== 'latency' || completed.some((r) => latencyFigures(r.metrics).length > 0);
 }
 
 /**
  * A vega-lite spec: quality vs the chart's x metric, one line + points (± std rule) per method, the dense
- * baseline as a dashed rule and a labelled square, published references as labelled diamonds.
+ * baseline as a dashed rule and a labelled square, published references as labelled diamonds. Latency: one
+ * panel per ONNX Runtime provider measured, side by side, each titled with its device.
  */
 export function qualityChartSpec(records: RunRecord[], task: string, kind: ChartKind, references: ReferenceRow[] = []): TopLevelSpec {
   const completed = records.filter((r) => r.status === 'completed' && r.description.task === task);
   const factor = qualityDisplayFactor(completed);
   const groups = groupRuns(completed);
   const qualityName = completed[0]?.metrics.qualityName ?? 'quality';
+  const yTitle = factor === 100 ? `${qualityName} (%)` : qualityName;
+  const title = { text: `${task}: ${yTitle} vs ${kind === 'latency' ? 'measured latency' : kind === 'speedup' ? 'theoretical speedup' : 'compression ratio'}` };
+  const panel = (provider?: string) => qualityChartLayers({ completed, groups, factor, qualityName, yTitle, kind, references, provider });
+  if (kind !== 'latency') return { $schema: VEGA_LITE_SCHEMA, title, width: 400, height: 270, background: 'white', layer: panel() } as TopLevelSpec;
+  const providers = latencyProvidersOf(groups);
+  if (providers.length <= 1) {
+    return { $schema: VEGA_LITE_SCHEMA, title, width: 400, height: 270, background: 'white', layer: panel(providers[0]?.provider) } as TopLevelSpec;
+  }
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title,
+    background: 'white',
+    hconcat: providers.map(({ provider, device }) => ({ title: { text: `${provider}: ${device}`, fontSize: 10, limit: 400 }, width: 400, height: 270, layer: panel(provider) })),
+  } as TopLevelSpec;
+}
+
+const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** The providers latency was measured on, in the groups' order, with the device (software adapters labelled). */
+function latencyProvidersOf(groups: RunGroup[]): Array<{ provider: string; device: string }> {
+  const seen = new Map<string, string>();
+  for (const latency of groups.flatMap((g) => g.latencyByProvider)) {
+    if (!seen.has(latency.provider)) seen.set(latency.provider, latency.software && !/software/i.test(latency.device) ? `${latency.device} (software adapter)` : latency.device);
+  }
+  return [...seen].map(([provider, device]) => ({ provider, device }));
+}
+
+function qualityChartLayers(args: {
+  completed: RunRecord[];
+  groups: RunGroup[];
+  factor: number;
+  qualityName: string;
+  yTitle: string;
+  kind: ChartKind;
+  references: ReferenceRow[];
+  provider?: string;
+}): any[] {
+  const { completed, groups, factor, qualityName, yTitle, kind, references, provider } = args;
   const toPoint = (group: RunGroup, x: number): ChartPoint => ({
     method: group.label,
     target: group.targetLabel,
@@ -67,7 +106,7 @@ export function qualityChartSpec(records: RunRecord[], task: string, kind: Chart
   const methodPoints: ChartPoint[] = [];
   const densePoints: ChartPoint[] = [];
   for (const group of groups) {
-    const x = xOf(group, kind);
+    const x = xOf(group, kind, provider);
     if (x === null || !Number.isFinite(x)) continue;
     (group.method === DENSE_METHOD ? densePoints : methodPoints).push(toPoint(group, x));
   }
@@ -82,11 +121,10 @@ export function qualityChartSpec(records: RunRecord[], task: string, kind: Chart
     : [];
   const allX = [...methodPoints, ...densePoints, ...referencePoints].map((p) => p.x).filter((x) => x > 0);
   const denseAtRight = densePoints.length > 0 && densePoints[0].x >= Math.max(...allX);
-  const axis = X_AXIS[kind];
+  const axis = kind === 'latency' && provider ? { ...X_AXIS.latency, title: `measured latency on ${provider}, batch 1, p50 (ms)` } : X_AXIS[kind];
   const xScale = axis.log2 ? { type: 'log' as const, base: 2 } : { zero: false };
   const xAxis = axis.log2 ? { title: axis.title, values: powersOfTwoCovering(allX), format: '~g' } : { title: axis.title };
   const x = { field: 'x', type: 'quantitative' as const, scale: xScale, axis: xAxis };
-  const yTitle = factor === 100 ? `${qualityName} (%)` : qualityName;
   const y = { field: 'quality', type: 'quantitative' as const, scale: { zero: false }, title: yTitle };
   const color = { field: 'method', type: 'nominal' as const, title: 'method' };
   const tooltip = [
@@ -164,14 +202,7 @@ export function qualityChartSpec(records: RunRecord[], task: string, kind: Chart
       })),
     );
   }
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${task}: ${yTitle} vs ${kind === 'latency' ? 'measured latency' : kind === 'speedup' ? 'theoretical speedup' : 'compression ratio'}` },
-    width: 400,
-    height: 270,
-    background: 'white',
-    layer,
-  } as TopLevelSpec;
+  return layer;
 }
 
 /** Powers of two from below the smallest value to above the largest (the ticks of a log2 axis). */

@@ -2,14 +2,14 @@ import type { RunRecord } from '@prunebench/harness';
 import type { ChartKind } from './charts.js';
 import { formatNumber } from './format.js';
 import {
-  LEADERBOARD_COLUMNS,
+  latencyNote,
   leaderboardCells,
+  leaderboardHeader,
   ourSetupText,
-  qualityHeading,
   type TaskLeaderboard,
 } from './leaderboard.js';
 import { referenceLink } from './references.js';
-import { targetLabel } from './run-groups.js';
+import { targetLabel, type RunGroup } from './run-groups.js';
 import type { StoreProblem } from './run-store.js';
 
 export interface RenderedChart {
@@ -99,15 +99,16 @@ ${input.problems.length > 0 ? problemsSection(input.problems) : ''}
 }
 
 function taskSection(board: TaskLeaderboard, charts: RenderedChart[]): string {
-  const header = [...LEADERBOARD_COLUMNS].map((c) => (c === 'quality' ? qualityHeading(board) : c));
+  const header = leaderboardHeader(board);
+  const cells = (group: RunGroup, rank: number | null) => leaderboardCells(group, rank, board.qualityFactor, board.latencyProviders);
   const numericFrom = 2;
   const row = (cells: string[], dense: boolean) =>
     `<tr${dense ? ' class="dense"' : ''}>${cells.map((cell, i) => `<td${i >= numericFrom ? ' class="num"' : ''}>${escapeHtml(cell)}</td>`).join('')}</tr>`;
   const thead = `<tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
-  const denseRow = board.dense ? row(leaderboardCells(board.dense, null, board.qualityFactor), true) : '';
+  const denseRow = board.dense ? row(cells(board.dense, null), true) : '';
   const tables = board.targets.map(
     (target) => `<h3>Target ${escapeHtml(target.targetLabel)}</h3>
-<table>${thead}${denseRow}${target.entries.map((e, i) => row(leaderboardCells(e, i + 1, board.qualityFactor), false)).join('')}</table>`,
+<table>${thead}${denseRow}${target.entries.map((e, i) => row(cells(e, i + 1), false)).join('')}</table>`,
   );
   if (board.targets.length === 0 && board.dense) tables.push(`<table>${thead}${denseRow}</table>`);
   const figures = charts.map(
@@ -120,7 +121,7 @@ function taskSection(board: TaskLeaderboard, charts: RenderedChart[]): string {
 <h2>${escapeHtml(board.task)}</h2>
 ${tables.join('\n')}
 <p class="note">${escapeHtml(`${board.qualityName}: mean ± sample std over seeds (n shown). Methods ranked by mean quality at each target; the dense baseline row on top.`)}</p>
-${board.references.length > 0 ? referencesTable(board) : ''}
+${board.latencyProviders.length > 0 ? `<p class="note">${escapeHtml(latencyNote(board))}</p>\n` : ''}${board.references.length > 0 ? referencesTable(board) : ''}
 <div class="charts">${figures.join('\n')}</div>
 </section>`;
 }
@@ -128,7 +129,7 @@ ${board.references.length > 0 ? referencesTable(board) : ''}
 function chartCaption(kind: ChartKind): string {
   if (kind === 'compression') return 'Quality vs compression ratio (log2 axis); one curve per method, ± std as vertical rules.';
   if (kind === 'speedup') return 'Quality vs theoretical speedup from MAC counts (log2 axis).';
-  return 'Quality vs measured batch-1 latency (p50).';
+  return 'Quality vs measured batch-1 latency (p50), one panel per ONNX Runtime provider.';
 }
 
 function referencesTable(board: TaskLeaderboard): string {

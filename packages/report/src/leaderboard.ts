@@ -1,7 +1,7 @@
 import type { RunRecord } from '@prunebench/harness';
 import { formatCount, formatMeanStd, formatNumber, formatPercent, markdownTable } from './format.js';
 import { referenceLink, referencesForTask, speedupFromReduction, type ReferenceRow } from './references.js';
-import { DENSE_METHOD, groupRuns, qualityDisplayFactor, targetLabel, type RunGroup } from './run-groups.js';
+import { DENSE_METHOD, groupRuns, qualityDisplayFactor, targetLabel, type ProviderLatency, type RunGroup } from './run-groups.js';
 
 /** The rows of one task's leaderboard, before formatting: shared by the Markdown and HTML renderings. */
 export interface TaskLeaderboard {
@@ -13,6 +13,14 @@ export interface TaskLeaderboard {
   targets: { targetLabel: string; entries: RunGroup[] }[];
   references: ReferenceComparison[];
   failed: RunRecord[];
+  /** The providers latency was measured on in this task, in order, each with its device: one column each. */
+  latencyProviders: LatencyColumn[];
+}
+
+export interface LatencyColumn {
+  provider: string;
+  device: string;
+  software: boolean;
 }
 
 /** A published row set beside the nearest of ours (by theoretical speedup). */
@@ -49,7 +57,54 @@ export function buildTaskLeaderboard(records: RunRecord[], task: string, referen
     targets,
     references: comparisons,
     failed: taskRecords.filter((r) => r.status === 'failed'),
+    latencyProviders: latencyColumns(groups),
   };
+}
+
+function latencyColumns(groups: RunGroup[]): LatencyColumn[] {
+  const columns: LatencyColumn[] = [];
+  for (const latency of groups.flatMap((g) => g.latencyByProvider)) {
+    const known = columns.find((c) => c.provider === latency.provider);
+    if (!known) columns.push({ provider: latency.provider, device: latency.device, software: latency.software });
+    else {
+      if (!known.device.split('; ').includes(latency.device)) known.device = `${known.device}; ${latency.device}`;
+      known.software ||= latency.software;
+    }
+  }
+  return columns;
+}
+
+/** The header of a task's tables: the `latency p50` column becomes one column per provider measured. */
+export function leaderboardHeader(board: Pick<TaskLeaderboard, 'qualityName' | 'qualityFactor' | 'latencyProviders'>): string[] {
+  return LEADERBOARD_COLUMNS.flatMap((column): string[] => {
+    if (column === 'quality') return [qualityHeading(board)];
+    if (column === 'latency p50' && board.latencyProviders.length > 0) {
+      return board.latencyProviders.map((c) => `latency p50 ${c.provider}${c.software ? ' (software adapter)' : ''}`);
+    }
+    return [column];
+  });
+}
+
+/**
+ * One latency cell: `0.631 [0.566–0.638] ms; ×1.03 [0.95–1.05] noise` — the batch-1 median with its interval, then
+ * the speed-up against the dense model timed in the same rounds, marked `noise` when its interval holds 1. Over
+ * several seeds: mean ± std of each, and in how many seeds the speed-up was within noise.
+ */
+export function latencyCell(latency: ProviderLatency | undefined): string {
+  if (!latency) return '–';
+  const interval = (range: [number, number] | null, digits: number) => (range ? ` [${formatNumber(range[0], digits)}–${formatNumber(range[1], digits)}]` : '');
+  const time = `${formatMeanStd(latency.p50Ms, 1, 3)}${interval(latency.p50IntervalMs, 3)} ms`;
+  if (!latency.speedupVsDense) return time;
+  const { seeds, of } = latency.withinNoise;
+  const noise = of === 1 ? (seeds === 1 ? ' noise' : '') : seeds > 0 ? ` noise in ${seeds}/${of} seeds` : '';
+  return `${time}; ×${formatMeanStd(latency.speedupVsDense, 1, 2)}${interval(latency.speedupInterval, 2)}${noise}`;
+}
+
+/** The note under a task's tables naming each latency column's device and how to read the cells. */
+export function latencyNote(board: Pick<TaskLeaderboard, 'latencyProviders'>): string {
+  if (board.latencyProviders.length === 0) return '';
+  const devices = board.latencyProviders.map((c) => `${c.provider}: ${c.device}${c.software && !/software/i.test(c.device) ? ' (software adapter)' : ''}`);
+  return `Latency (ONNX Runtime; ${devices.join('; ')}): batch-1 median in ms [95 % interval over rounds]; ×: speed-up against the task's dense model timed in the same process, interleaved round by round, [95 % interval]; "noise": the interval holds 1, so no speed-up is measurable (docs/metrics.md). A software adapter runs on the CPU: its figures are no GPU speed.`;
 }
 
 function nearestBySpeedup(groups: RunGroup[], speedup: number): RunGroup | null {
@@ -79,8 +134,11 @@ export const LEADERBOARD_COLUMNS = [
   'budget used / granted',
 ] as const;
 
-/** The cells of one leaderboard row (rank null for the dense baseline). */
-export function leaderboardCells(group: RunGroup, rank: number | null, qualityFactor: number): string[] {
+/** The cells of one leaderboard row (rank null for the dense baseline); one latency cell per provider of the task. */
+export function leaderboardCells(group: RunGroup, rank: number | null, qualityFactor: number, latencyProviders: readonly LatencyColumn[] = []): string[] {
+  const latencyCells = latencyProviders.length > 0
+    ? latencyProviders.map((c) => latencyCell(group.latencyByProvider.find((l) => l.provider === c.provider)))
+    : [group.latencyP50Ms ? `${formatMeanStd(group.latencyP50Ms, 1, 3)} ms` : '–'];
   return [
     rank === null ? '—' : String(rank),
     rank === null ? `${group.label} (baseline)` : group.label,
@@ -90,7 +148,7 @@ export function leaderboardCells(group: RunGroup, rank: number | null, qualityFa
     formatPercent(group.macReduction.mean),
     `${formatNumber(group.theoreticalSpeedup.mean)}×`,
     `${formatCount(group.paramsNonzero.mean)} / ${formatCount(group.paramsTotal)}`,
-    group.latencyP50Ms ? `${formatMeanStd(group.latencyP50Ms, 1, 3)} ms` : '–',
+    ...latencyCells,
     group.flatness ? `${formatNumber(group.flatness.random.mean, 3)} / ${formatNumber(group.flatness.worstCase.mean, 3)}` : '–',
     `${formatCount(group.budgetUsed.mean)} / ${formatCount(group.budgetGranted)}`,
   ];
@@ -113,21 +171,23 @@ export function ourSetupText(board: TaskLeaderboard): string {
  */
 export function leaderboardMarkdown(records: RunRecord[], task: string, references: ReferenceRow[] = []): string {
   const board = buildTaskLeaderboard(records, task, references);
-  const header = [...LEADERBOARD_COLUMNS].map((c) => (c === 'quality' ? qualityHeading(board) : c));
+  const header = leaderboardHeader(board);
+  const cells = (group: RunGroup, rank: number | null) => leaderboardCells(group, rank, board.qualityFactor, board.latencyProviders);
   const lines: string[] = [`## ${task}`, ''];
   if (board.targets.length === 0 && !board.dense) lines.push('No completed runs.', '');
   if (board.dense && board.targets.length === 0) {
-    lines.push(markdownTable(header, [leaderboardCells(board.dense, null, board.qualityFactor)]), '');
+    lines.push(markdownTable(header, [cells(board.dense, null)]), '');
   }
   for (const target of board.targets) {
-    const rows = target.entries.map((group, index) => leaderboardCells(group, index + 1, board.qualityFactor));
-    if (board.dense) rows.unshift(leaderboardCells(board.dense, null, board.qualityFactor));
+    const rows = target.entries.map((group, index) => cells(group, index + 1));
+    if (board.dense) rows.unshift(cells(board.dense, null));
     lines.push(`### Target ${target.targetLabel}`, '', markdownTable(header, rows), '');
   }
   lines.push(
     `Quality is ${board.qualityName} on the test/dev split, mean ± sample std over seeds (n shown). Compression = total / nonzero parameters; MAC reduction and speedup count conv + linear multiply-accumulates (plus the attention matmuls for BERT; docs/metrics.md); budget in training examples (forward + backward). Flatness: increase of the cross-entropy on fixed validation examples when every prunable weight tensor moves by a fixed fraction of its norm (pruned weights stay 0), along random directions (mean) and along the gradient (one ascent step); lower is flatter. Defaults: 500 examples, 5 % of the norm, 3 directions; runs.csv has each run's settings.`,
     '',
   );
+  if (board.latencyProviders.length > 0) lines.push(latencyNote(board), '');
   if (board.references.length > 0) lines.push(referencesMarkdown(board), '');
   if (board.failed.length > 0) lines.push(failedRunsMarkdown(board.failed), '');
   return lines.join('\n');

@@ -1,4 +1,4 @@
-import type { RunDescription, RunRecord } from '@prunebench/harness';
+import { latencyFigures, type LatencyRecord, type RunDescription, type RunRecord } from '@prunebench/harness';
 
 export const DENSE_METHOD = 'dense';
 
@@ -59,8 +59,10 @@ export interface RunGroup {
   macReduction: Summary;
   paramsNonzero: Summary;
   paramsTotal: number;
-  /** Mean batch-1 latency p50 in ms over the seeds that measured it; null when none did. */
+  /** Mean batch-1 latency p50 in ms over the seeds that measured it, on the first provider; null when none did. */
   latencyP50Ms: Summary | null;
+  /** Each provider's latency over the seeds, in the records' provider order. */
+  latencyByProvider: ProviderLatency[];
   /** Flatness: mean loss increase under random / gradient-direction perturbations; null when no seed measured it. */
   flatness: { random: Summary; worstCase: Summary; radius: number } | null;
   budgetUsed: Summary;
@@ -92,7 +94,7 @@ export function groupRuns(records: RunRecord[]): RunGroup[] {
 function makeGroup(records: RunRecord[]): RunGroup {
   const first = records[0];
   const d = first.description;
-  const latencies = records.flatMap((r) => (r.metrics.latency ? [r.metrics.latency.batch1Ms.p50] : []));
+  const latencyByProvider = providerLatencies(records);
   return {
     task: d.task,
     method: d.method,
@@ -108,11 +110,53 @@ function makeGroup(records: RunRecord[]): RunGroup {
     macReduction: summarize(records.map((r) => macReduction(r))),
     paramsNonzero: summarize(records.map((r) => r.metrics.params.nonzero)),
     paramsTotal: first.metrics.params.total,
-    latencyP50Ms: latencies.length > 0 ? summarize(latencies) : null,
+    latencyP50Ms: latencyByProvider[0]?.p50Ms ?? null,
+    latencyByProvider,
     flatness: flatnessSummary(records),
     budgetUsed: summarize(records.map((r) => r.budget.usedExamples)),
     budgetGranted: d.budgetExamples ?? first.budget.totalExamples,
   };
+}
+
+/** One provider's batch-1 latency of a group, over the seeds that measured it. */
+export interface ProviderLatency {
+  provider: string;
+  /** The devices the seeds ran on, distinct, joined by "; " (normally one). */
+  device: string;
+  /** Some seed ran on a software adapter (a CPU rasterizer): not a GPU speed figure. */
+  software: boolean;
+  p50Ms: Summary;
+  /** The interval of the median (one seed measured with rounds); null otherwise. */
+  p50IntervalMs: [number, number] | null;
+  /** Speed-up against the dense model timed in the same rounds (p50 over rounds), over seeds; null for older records. */
+  speedupVsDense: Summary | null;
+  /** Its interval (one seed); null otherwise. */
+  speedupInterval: [number, number] | null;
+  /** Seeds whose speed-up interval holds 1 (no measurable speed-up), of the seeds that measured one. */
+  withinNoise: { seeds: number; of: number };
+}
+
+function providerLatencies(records: RunRecord[]): ProviderLatency[] {
+  const byProvider = new Map<string, LatencyRecord[]>();
+  for (const record of records) {
+    for (const figure of latencyFigures(record.metrics)) {
+      byProvider.set(figure.provider, [...(byProvider.get(figure.provider) ?? []), figure]);
+    }
+  }
+  return [...byProvider].map(([provider, figures]) => {
+    const single = figures.length === 1 ? figures[0] : null;
+    const compared = figures.flatMap((f) => (f.speedupVsDense ? [f.speedupVsDense.batch1] : []));
+    return {
+      provider,
+      device: [...new Set(figures.map((f) => f.device))].join('; '),
+      software: figures.some((f) => f.softwareDevice === true),
+      p50Ms: summarize(figures.map((f) => f.batch1Ms.p50)),
+      p50IntervalMs: single?.batch1Ms.p50Low !== undefined && single.batch1Ms.p50High !== undefined ? [single.batch1Ms.p50Low, single.batch1Ms.p50High] : null,
+      speedupVsDense: compared.length > 0 ? summarize(compared.map((c) => c.p50)) : null,
+      speedupInterval: single?.speedupVsDense ? [single.speedupVsDense.batch1.low, single.speedupVsDense.batch1.high] : null,
+      withinNoise: { seeds: compared.filter((c) => c.withinNoise).length, of: compared.length },
+    };
+  });
 }
 
 function flatnessSummary(records: RunRecord[]): RunGroup['flatness'] {

@@ -1,5 +1,5 @@
 import Papa from 'papaparse';
-import type { RunRecord } from '@prunebench/harness';
+import { resolveLatency, type RunRecord } from '@prunebench/harness';
 import { targetLabel } from './run-groups.js';
 
 type Cell = string | number | boolean | null;
@@ -21,6 +21,7 @@ export const RUNS_CSV_BASE_COLUMNS = [
   'budget_examples',
   'task_options',
   'latency_measured',
+  'latency_settings',
   'flatness_settings',
   'quality_name',
   'quality',
@@ -44,6 +45,15 @@ export const RUNS_CSV_BASE_COLUMNS = [
   'latency_batch1_p50_ms',
   'latency_batch1_p90_ms',
   'latency_batch1_p99_ms',
+  'latency_batch1_p50_low_ms',
+  'latency_batch1_p50_high_ms',
+  'latency_software_device',
+  'latency_rounds',
+  'latency_dense_batch1_p50_ms',
+  'latency_speedup_vs_dense_batch1_p50',
+  'latency_speedup_vs_dense_batch1_low',
+  'latency_speedup_vs_dense_batch1_high',
+  'latency_speedup_vs_dense_batch1_within_noise',
   'latency_throughput_batch',
   'latency_throughput_per_second',
   'flatness_radius',
@@ -101,7 +111,8 @@ export function runCsvRow(record: RunRecord): Record<string, Cell> {
     finished_at: record.finishedAt ?? null,
     error: record.error ?? null,
     task_options: d.taskOptions === undefined ? null : JSON.stringify(d.taskOptions),
-    latency_measured: d.latency ?? null,
+    latency_measured: d.latency === undefined ? null : true,
+    latency_settings: d.latency === undefined ? null : JSON.stringify(resolveLatency(d.latency)),
     flatness_settings: d.flatness === undefined ? null : JSON.stringify(d.flatness),
     resumed: record.resumed ?? null,
     details: record.details === undefined ? null : JSON.stringify(record.details),

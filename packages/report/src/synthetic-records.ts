@@ -1,7 +1,7 @@
 // Synthetic run records for the report's tests: plausible numbers, built from a few knobs.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunDescription, RunRecord } from '@prunebench/harness';
+import type { LatencyRecord, RunDescription, RunRecord } from '@prunebench/harness';
 
 type PruningTarget = NonNullable<RunDescription['target']>;
 
@@ -13,6 +13,8 @@ export interface SyntheticRun {
   quality: number;
   options?: Record<string, unknown>;
   latencyP50Ms?: number;
+  /** Full latency figures, one per provider (replaces latencyP50Ms): the first becomes `latency`, all `latencies` when several. */
+  latencies?: LatencyRecord[];
   /** Loss increase under random perturbations; the gradient direction gets 4× as much. */
   flatnessIncrease?: number;
   status?: 'completed' | 'failed';
@@ -63,7 +65,10 @@ export function syntheticRecord(run: SyntheticRun): RunRecord {
             },
           }
         : {}),
-      ...(run.latencyP50Ms !== undefined
+      ...(run.latencies
+        ? { latency: run.latencies[0], ...(run.latencies.length > 1 ? { latencies: Object.fromEntries(run.latencies.map((l) => [l.provider, l])) } : {}) }
+        : {}),
+      ...(run.latencyP50Ms !== undefined && !run.latencies
         ? {
             latency: {
               provider: 'cpu',

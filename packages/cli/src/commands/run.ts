@@ -11,12 +11,14 @@ import {
   planSuite,
   runSuite,
   shardRuns,
+  resolveLatency,
   type LatencyRecord,
+  type LoadedTask,
   type PlannedRun,
   type Suite,
 } from '@prunebench/harness';
-import { measureLatency, toLatencyRecord } from '@prunebench/metrics';
-import { exportOnnx } from '@prunebench/models';
+import { interleavedLatencyRecord, measureLatencyAgainstDense, probeExecutionProvider } from '@prunebench/metrics';
+import { exportOnnx, type Model } from '@prunebench/models';
 import { ProgressBar, formatDuration } from '../progress.js';
 import { defaultCheckpointCache, defaultDataSource, defaultStoreDir, defaultWeightsDir } from '../paths.js';
 import { defaultGlueDir, defaultVocabDir } from './task-loading.js';
@@ -31,6 +33,10 @@ record keeps their sha256); a checkpoint that fails its checksum is set aside (*
 the run resumes from the last good one. Each run is locked while worked on (lock.json: pid, host,
 start), so several processes on one store share the work; locks of dead processes are taken over.
 Ctrl-C stops after the current training step (resume later); a second Ctrl-C kills at once.
+
+Suites with "latency" measure each final model on every ONNX Runtime provider they list, interleaved with
+the task's dense model; each provider is started once before any training, and one that cannot start is a
+usage error naming it and why (prunebench doctor lists what starts here).
 
 Options:
   --shard i/n        run only shard i of n (round-robin over the plan; merge the stores afterwards)
@@ -74,6 +80,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     printPlan(io, suite, runs, store, plan.skipped, shardText);
     return EXIT_OK;
   }
+  await checkLatencyProviders(suite, io);
   const backendRequest = parseBackendRequest(values.backend ?? suite.backend ?? 'auto', values.backend ? '--backend' : 'suite.backend');
   const engine = await initEngine({ backend: backendRequest });
   const info = getEngineInfo();
@@ -146,11 +153,45 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** Latency of the exported final model: at the task's inputs (BERT: token inputs at its sequence length), else a CIFAR image. */
-async function latencyOf(model: Parameters<typeof exportOnnx>[0], run: PlannedRun): Promise<LatencyRecord> {
-  const inputs = run.task.latencyInputs;
-  const report = await measureLatency(exportOnnx(model), inputs ? { inputs, provider: 'cpu' } : { inputShape: [3, 32, 32], provider: 'cpu' });
-  return toLatencyRecord(report);
+/**
+ * Latency of the exported final model on each provider of the run's settings, interleaved with the task's dense
+ * model in the same process: at the task's inputs (BERT: token inputs at its sequence length), else a CIFAR image.
+ */
+async function latencyOf(model: Model, run: PlannedRun, task: LoadedTask): Promise<LatencyRecord[]> {
+  const settings = resolveLatency(run.description.latency);
+  if (!settings) throw new Error('latency: the run does not measure latency');
+  const dense = await task.startingModel();
+  let denseBytes: Uint8Array;
+  try {
+    denseBytes = await exportOnnx(dense);
+  } finally {
+    dense.dispose();
+  }
+  const modelBytes = await exportOnnx(model);
+  const inputs = run.task.latencyInputs ? { inputs: run.task.latencyInputs } : { inputShape: [3, 32, 32] };
+  const figures: LatencyRecord[] = [];
+  for (const provider of settings.providers) {
+    const report = await measureLatencyAgainstDense(modelBytes, denseBytes, {
+      ...inputs, provider, threads: settings.threads, batchSizes: { latency: 1, throughput: settings.throughputBatch }, rounds: settings.rounds,
+    });
+    figures.push(interleavedLatencyRecord(report));
+  }
+  return figures;
+}
+
+/** Every latency provider of the suite must start here, before any training: else a usage error saying why. */
+async function checkLatencyProviders(suite: Suite, io: CliIO): Promise<void> {
+  const settings = resolveLatency(suite.latency);
+  if (!settings) return;
+  const problems: string[] = [];
+  const started: string[] = [];
+  for (const [i, provider] of settings.providers.entries()) {
+    const probe = await probeExecutionProvider(provider);
+    if (probe.ok) started.push(`${provider} on ${probe.device}`);
+    else problems.push(`suite.latency.providers[${i}]: ONNX Runtime provider "${provider}" cannot start here: ${probe.reason}`);
+  }
+  if (problems.length > 0) throw new UsageError(`run: ${problems.join('\n')}\n(prunebench doctor lists what starts on this machine)`);
+  io.err(`prunebench: latency on ${started.join('; ')}\n`);
 }
 
 function label(run: PlannedRun): string {

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { measureLatency, randomFeeds, toLatencyRecord } from './measure.js';
 import { createOrtSession, ortSessionOptions } from './session.js';
-import { tinyConvOnnx } from './tiny-onnx.fixture.js';
+import { tinyConvOnnx } from './tiny-onnx.js';
 
 describe('the tiny ONNX fixture', () => {
   it('runs in onnxruntime-node and computes conv + relu', async () => {

@@ -78,14 +78,39 @@ export interface LatencyReport {
   method: string;
 }
 
-/** The LatencyRecord of @prunebench/harness (same shape; metrics sits below the harness and does not import it). */
+/**
+ * One latency figure as a run record keeps it (`metrics.latency`, `metrics.latencies[provider]`; @prunebench/harness's
+ * LatencyRecord is this type). Fields after `throughputPerSecond` come from the interleaved measurement
+ * (measureLatencyAgainstDense); older records lack them.
+ */
 export interface LatencyRecordShape {
   provider: string;
   threads?: number;
   device: string;
-  batch1Ms: { p50: number; p90: number; p99: number };
+  /** The device is a software adapter (llvmpipe, SwiftShader, a fallback adapter): never a GPU speed figure. */
+  softwareDevice?: boolean;
+  /**
+   * Batch-1 latency: p90/p99 over every timed run; p50 over every run too, except in interleaved records, where it is
+   * the median of the per-round medians, with that median's interval p50Low/p50High.
+   */
+  batch1Ms: { p50: number; p90: number; p99: number; p50Low?: number; p50High?: number };
   throughputBatch: number;
   throughputPerSecond: number;
+  /** Rounds of the interleaved measurement (each times this model and the dense one, back to back). */
+  rounds?: number;
+  /** The task's dense model, timed in the same rounds with the same session settings. */
+  dense?: { batch1Ms: { p50: number; p50Low: number; p50High: number }; throughputPerSecond: number };
+  /** Dense time / this model's time, per round: median and interval, at batch 1 and at the throughput batch. */
+  speedupVsDense?: { batch1: SpeedupInterval; throughput: SpeedupInterval };
+}
+
+/** A speed-up's median over rounds with its order-statistic interval; withinNoise when the interval holds 1. */
+export interface SpeedupInterval {
+  p50: number;
+  low: number;
+  high: number;
+  confidence: number;
+  withinNoise: boolean;
 }
 
 /**
@@ -102,12 +127,7 @@ export async function measureLatency(onnxBytes: Uint8Array, options: MeasureLate
   const minIterations = options.minIterations ?? 200;
   const minTimeMs = options.minTimeMs ?? 2000;
   const throughputMinIterations = options.throughputMinIterations ?? 20;
-  if (options.inputs) {
-    if (options.inputs.length === 0) throw new Error('inputs must list at least one graph input');
-    for (const spec of options.inputs) checkShape(spec.shape, `inputs "${spec.name}" shape`);
-  } else {
-    checkShape(options.inputShape as number[], 'inputShape');
-  }
+  checkInputOptions(options);
   checkPositiveInteger(batchSizes.latency, 'batchSizes.latency');
   checkPositiveInteger(batchSizes.throughput, 'batchSizes.throughput');
   checkPositiveInteger(minIterations, 'minIterations');
@@ -117,13 +137,7 @@ export async function measureLatency(onnxBytes: Uint8Array, options: MeasureLate
 
   const session = await createOrtSession(onnxBytes, { provider, threads, spinning });
   try {
-    const specs: LatencyInputSpec[] = options.inputs
-      ?? [{ name: options.inputName ?? session.inputNames[0], dtype: 'float32', shape: options.inputShape as number[] }];
-    for (const spec of specs) {
-      if (!session.inputNames.includes(spec.name)) {
-        throw new Error(`${options.inputs ? 'input' : 'inputName'} "${spec.name}" is not an input of the model (inputs: ${session.inputNames.join(', ')})`);
-      }
-    }
+    const specs = resolveInputSpecs(options, session.inputNames);
     const timeBatch = (batch: number, iterations: number) =>
       timeSessionRun(session, feedsFromSpecs(specs, batch), { warmupIterations, iterations, minTimeMs, batch });
     const latency = await timeBatch(batchSizes.latency, minIterations);
@@ -220,7 +234,31 @@ export function toLatencyRecord(report: LatencyReport): LatencyRecordShape {
   };
 }
 
-function checkPositiveInteger(value: number, field: string): void {
+/** The inputs to feed: what the caller asked for, shapes checked. */
+export type LatencyInputOptions = Pick<MeasureLatencyOptions, 'inputShape' | 'inputName' | 'inputs'>;
+
+export function checkInputOptions(options: LatencyInputOptions): void {
+  if (options.inputs) {
+    if (options.inputs.length === 0) throw new Error('inputs must list at least one graph input');
+    for (const spec of options.inputs) checkShape(spec.shape, `inputs "${spec.name}" shape`);
+  } else {
+    checkShape(options.inputShape as number[], 'inputShape');
+  }
+}
+
+/** Every input spec to feed (one float32 input by default: the session's first), each checked against the graph's inputs. */
+export function resolveInputSpecs(options: LatencyInputOptions, inputNames: readonly string[]): LatencyInputSpec[] {
+  const specs: LatencyInputSpec[] = options.inputs
+    ?? [{ name: options.inputName ?? inputNames[0], dtype: 'float32', shape: options.inputShape as number[] }];
+  for (const spec of specs) {
+    if (!inputNames.includes(spec.name)) {
+      throw new Error(`${options.inputs ? 'input' : 'inputName'} "${spec.name}" is not an input of the model (inputs: ${inputNames.join(', ')})`);
+    }
+  }
+  return specs;
+}
+
+export function checkPositiveInteger(value: number, field: string): void {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${field} must be a positive integer, got ${value}`);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quantileSorted, summarizeLatency, throughputPerSecond } from './summary.js';
+import { medianInterval, quantileSorted, summarizeLatency, throughputPerSecond } from './summary.js';
 
 describe('latency statistics', () => {
   it('interpolates quantiles between ranks (numpy default)', () => {
@@ -30,5 +30,28 @@ describe('latency statistics', () => {
     expect(() => summarizeLatency([])).toThrow(/no samples/);
     expect(() => summarizeLatency([1, NaN])).toThrow(/finite/);
     expect(() => quantileSorted([1], 1.5)).toThrow(/q must be/);
+  });
+
+  it('gives the order-statistic interval of the median with its binomial coverage', () => {
+    // n = 10: [x(2), x(9)] covers 1 − 2·11/1024 ≈ 97.9 %; [x(3), x(8)] would only cover 89 %.
+    const ten = medianInterval([10, 1, 9, 2, 8, 3, 7, 4, 6, 5]);
+    expect(ten).toEqual({ median: 5.5, low: 2, high: 9, confidence: 1 - 22 / 1024 });
+    // n = 6 is the fewest with 95 %: [min, max], 1 − 2/64.
+    expect(medianInterval([3, 1, 2, 6, 5, 4])).toMatchObject({ low: 1, high: 6, confidence: 1 - 2 / 64 });
+    // Too few for 95 %: [min, max] with the coverage it has.
+    expect(medianInterval([2, 1, 3])).toEqual({ median: 2, low: 1, high: 3, confidence: 0.75 });
+    // A lower coverage asked for narrows the interval.
+    expect(medianInterval([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 0.8)).toMatchObject({ low: 3, high: 8 });
+    const many = medianInterval(Array.from({ length: 101 }, (_, i) => i));
+    expect(many.confidence).toBeGreaterThanOrEqual(0.95);
+    expect(many.low).toBeLessThan(50);
+    expect(many.high).toBeGreaterThan(50);
+    expect(many.high - 50).toBe(50 - many.low);
+  });
+
+  it('rejects an empty list, non-finite values and a bad confidence', () => {
+    expect(() => medianInterval([])).toThrow(/no values/);
+    expect(() => medianInterval([1, Infinity])).toThrow(/finite/);
+    expect(() => medianInterval([1, 2], 1)).toThrow(/confidence/);
   });
 });

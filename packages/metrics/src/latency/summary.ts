@@ -48,3 +48,37 @@ export function throughputPerSecond(batch: number, meanMs: number): number {
   if (!(meanMs > 0)) throw new Error(`throughputPerSecond: mean latency must be positive, got ${meanMs} ms`);
   return (batch * 1000) / meanMs;
 }
+
+/** A median with a distribution-free confidence interval (order statistics of the binomial(n, ½) law). */
+export interface MedianInterval {
+  median: number;
+  low: number;
+  high: number;
+  /** The interval's actual coverage, at least the one asked for when there are enough values (n ≥ 6 for 95 %). */
+  confidence: number;
+}
+
+/**
+ * The median of `values` and the order-statistic interval [x(k), x(n−k+1)] (1-based ranks) with the largest k whose
+ * coverage 1 − 2·P(B < k), B ~ binomial(n, ½), is still at least `confidence`. It assumes only that the values are
+ * independent draws of one distribution. With too few values for the coverage asked, it is [min, max] with the
+ * coverage that has (1 − 2^(1−n)).
+ */
+export function medianInterval(values: ArrayLike<number>, confidence = 0.95): MedianInterval {
+  const n = values.length;
+  if (n === 0) throw new Error('medianInterval: no values');
+  if (!(confidence > 0 && confidence < 1)) throw new Error(`medianInterval: confidence must be in (0, 1), got ${confidence}`);
+  const sorted = Float64Array.from(values).sort();
+  if (!sorted.every(Number.isFinite)) throw new Error('medianInterval: values must be finite');
+  let k = 1;
+  let pmf = 0.5 ** n; // P(B = k − 1)
+  let cdf = pmf; // P(B ≤ k − 1): the chance that the median lies below x(k)
+  while (k + 1 <= Math.floor((n + 1) / 2)) {
+    const nextPmf = (pmf * (n - k + 1)) / k;
+    if (1 - 2 * (cdf + nextPmf) < confidence) break;
+    pmf = nextPmf;
+    cdf += nextPmf;
+    k++;
+  }
+  return { median: quantileSorted(sorted, 0.5), low: sorted[k - 1], high: sorted[n - k], confidence: 1 - 2 * cdf };
+}

@@ -1,6 +1,6 @@
 /**
- * Test fixture: the bytes of a tiny ONNX model, written by hand so latency tests do not depend on the
- * models package. Graph: x [N, 3, 8, 8] → Conv(W [4, 3, 3, 3], no padding) → Relu → y [N, 4, 6, 6].
+ * The bytes of a tiny ONNX model, written by hand: the probe model of `probeExecutionProvider` and the latency
+ * tests' fixture, independent of the models package. Graph: x [N, 3, 8, 8] → Conv(W [4, 3, 3, 3], no padding) → Relu → y [N, 4, 6, 6].
  * Minimal protobuf writer: varints, length-delimited fields; field numbers from onnx.proto.
  */
 type Field = Uint8Array;
