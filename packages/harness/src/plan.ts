@@ -1,7 +1,7 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { hashId, withoutDefaults } from './canonical.js';
 import type { FlatnessSettings, LatencySettings, RunDescription } from './record.js';
-import type { Suite, SuiteRegistries } from './suite.js';
+import type { Suite, SuiteBudget, SuiteRegistries } from './suite.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
 /** The name of the unpruned baseline row each task gets. */
@@ -46,6 +46,8 @@ export function describeRun(args: {
   target: PruningTarget | null;
   seed: number;
   budgetExamples: number;
+  /** The epochs the budget was given in, if it was (budgetExamples is then their example count). */
+  budgetEpochs?: number;
   /** false: not measured; true or {}: LATENCY_DEFAULTS; else the settings that differ from them. */
   latency: boolean | Partial<LatencySettings>;
   /** Settings that differ from FLATNESS_DEFAULTS, or false; absent/empty = the defaults (left out of the id). */
@@ -61,6 +63,7 @@ export function describeRun(args: {
     target: args.target,
     seed: args.seed,
     budgetExamples: args.budgetExamples,
+    ...(args.budgetEpochs !== undefined ? { budgetEpochs: args.budgetEpochs } : {}),
     ...(Object.keys(taskOptions).length > 0 ? { taskOptions } : {}),
     ...(args.latency === false ? {} : { latency: args.latency === true || Object.keys(args.latency).length === 0 ? true as const : args.latency }),
     ...(args.flatness === false || (args.flatness && Object.keys(args.flatness).length > 0) ? { flatness: args.flatness } : {}),
@@ -82,6 +85,7 @@ export function planSuite(suite: Suite, registries: SuiteRegistries): SuitePlan 
     if (!task) throw new Error(`suite.tasks: unknown task "${taskEntry.id}"`);
     const sizing: TaskSizing = { ...task.defaultSizing, ...taskEntry.sizing };
     const common = { suite: suite.name, task, sizing: taskEntry.sizing, latency: suite.latency, flatness: suite.flatness };
+    const budget = budgetForTask(suite.budget, task, sizing);
     const dense = describeRun({ ...common, method: null, options: {}, target: null, seed: 0, budgetExamples: 0 });
     add({ id: experimentId(dense), description: dense, task, sizing, method: null, parsedOptions: {} });
     for (const seed of suite.seeds) {
@@ -93,13 +97,20 @@ export function planSuite(suite: Suite, registries: SuiteRegistries): SuitePlan 
             skipped.push(`${task.id} × ${method.name} × ${describeTarget(target)}: ${method.name} accepts only ${method.targetKinds.join(', ')} targets`);
             continue;
           }
-          const description = describeRun({ ...common, method, options: methodEntry.options, target, seed, budgetExamples: suite.budget });
+          const description = describeRun({ ...common, method, options: methodEntry.options, target, seed, ...budget });
           add({ id: experimentId(description), description, task, sizing, method, parsedOptions: method.parseOptions(methodEntry.options) });
         }
       }
     }
   }
   return { suite: suite.name, runs, skipped: [...new Set(skipped)] };
+}
+
+/** A suite budget in a task's terms: examples, or epochs of its training split counted in examples (rounded). */
+export function budgetForTask(budget: SuiteBudget, task: TaskDefinition, sizing: TaskSizing): { budgetExamples: number; budgetEpochs?: number } {
+  if ('examples' in budget) return { budgetExamples: budget.examples };
+  if (!task.trainExamples) throw new Error(`suite.budget.epochs: task ${task.id} cannot count an epoch before loading its data; give the budget in examples`);
+  return { budgetExamples: Math.round(budget.epochs * task.trainExamples(sizing)), budgetEpochs: budget.epochs };
 }
 
 export function describeTarget(target: PruningTarget | null): string {

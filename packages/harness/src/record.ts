@@ -49,6 +49,8 @@ export interface RunDescription {
   seed: number;
   /** Budget in examples (forward + backward) granted to the method. */
   budgetExamples: number;
+  /** Present when the suite gave the budget in epochs of the task's training split: budgetExamples = round(epochs × its size). */
+  budgetEpochs?: number;
   /** Task sizing knobs that differ from the task's defaults (train subset, validation/test sizes). */
   taskOptions?: Record<string, unknown>;
   /**

@@ -6,7 +6,7 @@ import { measureRunFlatness, resolveFlatness } from './flatness.js';
 import { denseReference, measureModel } from './model-metrics.js';
 import { CheckpointMismatchError, NonFiniteMetricError, NonFiniteWeightsError, RunInterruptedError, TargetNotMetError } from './errors.js';
 import type { PlannedRun } from './plan.js';
-import type { EnvironmentRecord, LatencyRecord, RunMetrics, RunRecord } from './record.js';
+import type { EnvironmentRecord, LatencyRecord, RunDescription, RunMetrics, RunRecord } from './record.js';
 import { metricsDefect } from './record-validation.js';
 import type { RunStore } from './store.js';
 import type { LoadedTask } from './tasks/types.js';
@@ -77,6 +77,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
   try {
     const task = await ctx.loadTask(run);
     const model = await task.startingModel();
+    checkEpochBudget(description, task);
     models.push(model);
     const start = await inspectWeights(model);
     startingPoint = { sha256: start.sha256 };
@@ -164,6 +165,13 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
 function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrainer | null, prunableLayers: number): void {
   const { target, budgetExamples } = run.description;
   if (trainer && trainer.usedExamples() > budgetExamples) {
+/** An epoch budget was counted at plan time from the sizing; the loaded training split must have that size. */
+function checkEpochBudget(description: RunDescription, task: LoadedTask): void {
+  const epochs = description.budgetEpochs;
+  if (epochs === undefined || Math.round(epochs * task.trainExamples) === description.budgetExamples) return;
+  throw new Error(`budget: ${epochs} epochs of ${task.trainExamples} training examples is ${Math.round(epochs * task.trainExamples)} examples, but the plan counted ${description.budgetExamples}`);
+}
+
     throw new Error(`budget check: used ${trainer.usedExamples()} examples, budget ${budgetExamples}`);
   }
   if (!target) return;

@@ -15,8 +15,8 @@ export interface SuiteFile {
   methods: Array<string | { name: string; options?: Record<string, unknown> }>;
   targets: Array<{ compression: number } | { sparsity: number } | { flopsReduction: number }>;
   seeds: number[];
-  /** Training budget per run, in examples passed forward and backward. */
-  budget: number;
+  /** Training budget per run: examples passed forward and backward, or epochs of the task's training split. */
+  budget: number | { epochs: number };
   /** true: latency at LATENCY_DEFAULTS; an object: settings over them; false/absent: not measured. */
   latency?: boolean | Partial<LatencySettings>;
   /** Flatness settings over FLATNESS_DEFAULTS, or false to skip the measure. */
@@ -32,13 +32,16 @@ export interface Suite {
   methods: Array<{ name: string; options: Record<string, unknown> }>;
   targets: PruningTarget[];
   seeds: number[];
-  budget: number;
+  budget: SuiteBudget;
   /** Only the settings that differ from LATENCY_DEFAULTS ({} = the defaults); false = not measured. */
   latency: Partial<LatencySettings> | false;
   /** Only the settings that differ from FLATNESS_DEFAULTS; false = not measured. */
   flatness: Partial<FlatnessSettings> | false;
   backend?: string;
 }
+
+/** A suite's budget per pruned run: examples (forward + backward), or epochs of each task's training split. */
+export type SuiteBudget = { examples: number } | { epochs: number };
 
 export interface SuiteRegistries {
   tasks: ReadonlyMap<string, TaskDefinition>;
@@ -150,8 +153,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
     seeds.push(seed as number);
   });
 
-  const budget = input.budget;
-  if (!Number.isInteger(budget) || (budget as number) < 0) fail('suite.budget', `must be a non-negative integer number of training examples, got ${JSON.stringify(budget)}`);
+  const budget = validateBudget(input.budget, fail);
   const latency = validateLatency(input.latency, fail);
   const flatness = validateFlatness(input.flatness, fail);
   if (input.backend !== undefined && !(KNOWN_BACKENDS as readonly unknown[]).includes(input.backend)) {
@@ -163,7 +165,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
     name: name as string,
     ...(typeof input.description === 'string' ? { description: input.description } : {}),
     tasks, methods, targets, seeds,
-    budget: budget as number,
+    budget,
     latency,
     flatness,
     ...(typeof input.backend === 'string' ? { backend: input.backend } : {}),
@@ -196,6 +198,30 @@ function validateFlatness(value: unknown, fail: (path: string, message: string) 
     }
   }
   return out;
+}
+
+/** `1024 examples` or `30 epochs`, as a suite gives it. */
+export function describeBudget(budget: SuiteBudget): string {
+  return 'examples' in budget ? `${budget.examples} examples` : `${budget.epochs} epochs`;
+}
+
+function validateBudget(value: unknown, fail: (path: string, message: string) => void): SuiteBudget {
+  if (isObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length !== 1 || keys[0] !== 'epochs') {
+      fail('suite.budget', `must be a number of training examples or { "epochs": n }, got ${JSON.stringify(value)}`);
+    } else if (typeof value.epochs !== 'number' || !Number.isFinite(value.epochs) || !(value.epochs > 0)) {
+      fail('suite.budget.epochs', `must be a number > 0 (epochs of the task's training split), got ${JSON.stringify(value.epochs)}`);
+    } else {
+      return { epochs: value.epochs };
+    }
+    return { examples: 0 };
+  }
+  if (!Number.isInteger(value) || (value as number) < 0) {
+    fail('suite.budget', `must be a non-negative integer number of training examples, or { "epochs": n }, got ${JSON.stringify(value)}`);
+    return { examples: 0 };
+  }
+  return { examples: value as number };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

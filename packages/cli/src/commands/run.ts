@@ -5,9 +5,10 @@ import {
   RunStore,
   TASKS,
   collectEnvironment,
+  describeBudget,
   describeTarget,
   loadSuiteFile,
-  parseShard,
+  resolveShard,
   planSuite,
   runSuite,
   shardRuns,
@@ -16,6 +17,7 @@ import {
   type LoadedTask,
   type PlannedRun,
   type Suite,
+  type ResolvedShard,
 } from '@prunebench/harness';
 import { interleavedLatencyRecord, measureLatencyAgainstDense, probeExecutionProvider } from '@prunebench/metrics';
 import { exportOnnx, type Model } from '@prunebench/models';
@@ -40,6 +42,9 @@ usage error naming it and why (prunebench doctor lists what starts here).
 
 Options:
   --shard i/n        run only shard i of n (round-robin over the plan; merge the stores afterwards)
+  --shard auto       i and n from the environment: PRUNEBENCH_SHARD_INDEX/COUNT (1-based), a Slurm job array
+                     (SLURM_ARRAY_TASK_ID/MIN/MAX), a Kubernetes indexed Job (JOB_COMPLETION_INDEX with
+                     PRUNEBENCH_SHARD_COUNT) or GitLab parallel jobs (CI_NODE_INDEX/CI_NODE_TOTAL)
   --dry-run          print the plan, its budget and a time estimate; run nothing
   --store <dir>      run store (default reports/runs)
   --backend <name>   tfjs backend: auto | tensorflow | webgpu | wasm | cpu (default: the suite's, else auto)
@@ -64,9 +69,9 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   });
   if (values.help) return io.out(RUN_HELP), EXIT_OK;
   if (positionals.length !== 1) throw new UsageError('run: expected exactly one suite file (prunebench run <suite.json>)');
-  let shard: { index: number; count: number } | undefined;
+  let shard: ResolvedShard | undefined;
   try {
-    shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
+    shard = values.shard !== undefined ? resolveShard(values.shard) : undefined;
   } catch (error) {
     throw new UsageError(`run: ${(error as Error).message}`);
   }
@@ -74,7 +79,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const plan = planSuite(suite, { tasks: TASKS, methods: METHODS });
   const runs = shard ? shardRuns(plan.runs, shard) : plan.runs;
   const store = new RunStore(values.store ?? defaultStoreDir());
-  const shardText = shard ? ` (shard ${shard.index}/${shard.count})` : '';
+  const shardText = shard ? ` (shard ${shard.index}/${shard.count}${shard.source.startsWith('--shard') ? '' : ` from ${shard.source}`})` : '';
 
   if (values['dry-run']) {
     printPlan(io, suite, runs, store, plan.skipped, shardText);
@@ -201,7 +206,7 @@ function label(run: PlannedRun): string {
 }
 
 function printPlan(io: CliIO, suite: Suite, runs: PlannedRun[], store: RunStore, skipped: string[], shardText: string): void {
-  io.out(`suite ${suite.name}${shardText}: ${runs.length} runs, budget ${suite.budget} examples per pruned run\n`);
+  io.out(`suite ${suite.name}${shardText}: ${runs.length} runs, budget ${describeBudget(suite.budget)} per pruned run\n`);
   let pending = 0;
   let pendingBudget = 0;
   let seconds = 0;

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import {
+  CIFAR10_RECORDS_PER_BATCH,
+  CIFAR10_TRAIN_FILES,
   ImageBatchLoader,
   classBalancedSubset,
   readCifar10,
@@ -68,6 +70,7 @@ export function cifar10ResNetTask(depth: number, startingPoint: StartingPoint): 
     // wasm on 2 CPU cores, ResNet-20 measured (docs/engine.md); deeper nets scaled by their MACs.
     throughputHint: { backend: 'wasm', trainPerSecond: 40 * (20 / depth), evalPerSecond: 275 * (20 / depth) },
     load: (sizing, env) => loadCifarTask(id, depth, startingPoint, sizing, env),
+    trainExamples: (sizing) => (sizing.trainPerClass > 0 ? 10 * sizing.trainPerClass : CIFAR10_TRAIN_FILES.length * CIFAR10_RECORDS_PER_BATCH - sizing.valSize),
     modelSize: () => modelSizeOf(createResNetCifar(depth, { seed: 0 }), defaultPrunableNames, (model) => traceLayers(model.arch, INPUT_SHAPE)),
   };
 }

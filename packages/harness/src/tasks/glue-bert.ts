@@ -127,6 +127,7 @@ export function glueBertTask(name: GlueTaskName, size: BertSize, overrides: Glue
       { name: 'token_type_ids', dtype: 'int64', shape: [seq], fill: 0 },
     ],
     load: (sizing, env) => loadGlueBertTask(setup, startingPoint as Extract<StartingPoint, { kind: 'dense-training' }>, sizing, env),
+    trainExamples: (sizing) => (sizing.trainPerClass > 0 ? info.numLabels * sizing.trainPerClass : info.rows.train - sizing.valSize),
     modelSize: () => {
       const arch = { ...setup.arch(info.numLabels, BERT_UNCASED_VOCAB_SIZE), seqLength: seq };
       return modelSizeOf(createBert(arch, { seed: 0 }), bertPrunableNames, (model) => traceLayers(model.arch, [seq]));

@@ -120,6 +120,11 @@ export interface TaskDefinition {
   load(sizing: TaskSizing, env: TaskEnvironment): Promise<LoadedTask>;
   /** Size of the task's model from its architecture alone (no data or weights; BERT: the bert-base-uncased vocabulary). */
   modelSize?(): Promise<ModelSize>;
+  /**
+   * Examples in one epoch of the training split for `sizing`, known without loading data (exact whenever the task
+   * loads with that sizing): what an `{ "epochs": n }` budget multiplies.
+   */
+  trainExamples?(sizing: TaskSizing): number;
 }
 
 /** A model's size: trainable parameters, of them prunable by the task's rule, and MACs per example. */
