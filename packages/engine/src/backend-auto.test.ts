@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { initEngine, parseBackendRequest } from './backend.js';
+import { BackendRequestError, initEngine, parseBackendRequest, resolveBackendRequest } from './backend.js';
 
 /** Whether an optional package can be imported here (tfjs-node and webgpu are optional dependencies). */
 async function importable(name: string): Promise<boolean> {
@@ -49,3 +49,31 @@ describe('initEngine backend choice', () => {
     if (!hasTfjsNode && info.backend === 'wasm') expect(info.customKernels).toContain('Conv2DBackpropFilter');
   });
 });
+
+describe('resolveBackendRequest: flag, then suite, then PRUNEBENCH_BACKEND, then auto', () => {
+  const saved = process.env.PRUNEBENCH_BACKEND;
+  const withEnv = <T>(value: string | undefined, fn: () => T): T => {
+    if (value === undefined) delete process.env.PRUNEBENCH_BACKEND;
+    else process.env.PRUNEBENCH_BACKEND = value;
+    try {
+      return fn();
+    } finally {
+      if (saved === undefined) delete process.env.PRUNEBENCH_BACKEND;
+      else process.env.PRUNEBENCH_BACKEND = saved;
+    }
+  };
+
+  it('takes the first that is given and says where it came from', () => {
+    expect(withEnv('cpu', () => resolveBackendRequest({ flag: 'wasm', suite: 'webgpu' }))).toEqual({ request: 'wasm', source: '--backend' });
+    expect(withEnv('cpu', () => resolveBackendRequest({ suite: 'webgpu' }))).toEqual({ request: 'webgpu', source: 'suite.backend' });
+    expect(withEnv('cpu', () => resolveBackendRequest({}))).toEqual({ request: 'cpu', source: 'env PRUNEBENCH_BACKEND' });
+    expect(withEnv(undefined, () => resolveBackendRequest())).toEqual({ request: 'auto', source: 'default' });
+  });
+
+  it('rejects an unknown name with a BackendRequestError naming its source (commands exit 2)', () => {
+    expect(() => withEnv('foo', () => resolveBackendRequest({}))).toThrow(BackendRequestError);
+    expect(() => withEnv('foo', () => resolveBackendRequest({}))).toThrow("env PRUNEBENCH_BACKEND: unknown backend 'foo'");
+    expect(() => resolveBackendRequest({ flag: 'gpu' })).toThrow("--backend: unknown backend 'gpu'");
+  });
+});
+

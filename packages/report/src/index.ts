@@ -9,3 +9,4 @@ export * from './html-report.js';
 export * from './atomic-write.js';
 export * from './generate-report.js';
 export * from './sparsity-exactness.js';
+export * from './backend-agreement.js';
