@@ -58,7 +58,7 @@ export function qualityChartSpec(records: RunRecord[], task: string, kind: Chart
   const qualityName = completed[0]?.metrics.qualityName ?? 'quality';
   const yTitle = factor === 100 ? `${qualityName} (%)` : qualityName;
   const title = { text: `${task}: ${yTitle} vs ${kind === 'latency' ? 'measured latency' : kind === 'speedup' ? 'theoretical speedup' : 'compression ratio'}` };
-  const panel = (provider?: string) => qualityChartLayers({ completed, groups, factor, qualityName, yTitle, kind, references, provider });
+  const panel = (provider?: string, namePrefix?: string) => qualityChartLayers({ completed, groups, factor, qualityName, yTitle, kind, references, provider, namePrefix });
   if (kind !== 'latency') return { $schema: VEGA_LITE_SCHEMA, title, width: 400, height: 270, background: 'white', layer: panel() } as TopLevelSpec;
   const providers = latencyProvidersOf(groups);
   if (providers.length <= 1) {
@@ -68,7 +68,7 @@ export function qualityChartSpec(records: RunRecord[], task: string, kind: Chart
     $schema: VEGA_LITE_SCHEMA,
     title,
     background: 'white',
-    hconcat: providers.map(({ provider, device }) => ({ title: { text: `${provider}: ${device}`, fontSize: 10, limit: 400 }, width: 400, height: 270, layer: panel(provider) })),
+    hconcat: providers.map(({ provider, device }) => ({ title: { text: `${provider}: ${device}`, fontSize: 10, limit: 400 }, width: 400, height: 270, layer: panel(provider, `${provider}_`) })),
   } as TopLevelSpec;
 }
 
@@ -92,8 +92,11 @@ function qualityChartLayers(args: {
   kind: ChartKind;
   references: ReferenceRow[];
   provider?: string;
+  namePrefix?: string;
 }): any[] {
   const { completed, groups, factor, qualityName, yTitle, kind, references, provider } = args;
+  // Views in one spec need distinct names: side-by-side panels prefix theirs with the provider.
+  const names = args.namePrefix ?? '';
   const toPoint = (group: RunGroup, x: number): ChartPoint => ({
     method: group.label,
     target: group.targetLabel,
@@ -134,21 +137,39 @@ function qualityChartLayers(args: {
     { field: 'quality', type: 'quantitative' as const, format: '.2f' },
     { field: 'seeds', type: 'quantitative' as const },
   ];
+  // Latency: the 95 % interval of each median (one seed measured in rounds) as a horizontal rule.
+  const intervals = kind === 'latency'
+    ? groups.flatMap((group) => {
+        const interval = group.latencyByProvider.find((l) => l.provider === provider)?.p50IntervalMs;
+        return interval ? [{ method: group.label, quality: group.quality.mean * factor, xLow: interval[0], xHigh: interval[1], dense: group.method === DENSE_METHOD }] : [];
+      })
+    : [];
   const layer: any[] = [
+    ...[false, true].flatMap((dense) => {
+      const values = intervals.filter((i) => i.dense === dense);
+      if (values.length === 0) return [];
+      const rule = { x: { field: 'xLow', type: 'quantitative', scale: xScale, axis: xAxis }, x2: { field: 'xHigh' }, y };
+      return [{
+        name: `${names}${dense ? 'dense' : 'method'}_latency_intervals`,
+        data: { values },
+        mark: { type: 'rule', opacity: 0.7, ...(dense ? { color: '#222' } : {}) },
+        encoding: dense ? rule : { ...rule, color },
+      }];
+    }),
     {
-      name: 'method_lines',
+      name: `${names}method_lines`,
       data: { values: methodPoints },
       mark: { type: 'line', strokeWidth: 2 },
       encoding: { x, y, color, order: { field: 'x', type: 'quantitative' } },
     },
     {
-      name: 'method_spread',
+      name: `${names}method_spread`,
       data: { values: methodPoints.filter((p) => p.seeds > 1) },
       mark: { type: 'rule', opacity: 0.6 },
       encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color },
     },
     {
-      name: 'method_points',
+      name: `${names}method_points`,
       data: { values: methodPoints },
       mark: { type: 'point', filled: true, size: 50 },
       encoding: { x, y, color, tooltip },
@@ -157,19 +178,19 @@ function qualityChartLayers(args: {
   if (densePoints.length > 0) {
     layer.push(
       {
-        name: 'dense_rule',
+        name: `${names}dense_rule`,
         data: { values: densePoints },
         mark: { type: 'rule', strokeDash: [4, 4], color: '#555' },
         encoding: { y: { field: 'quality', type: 'quantitative' } },
       },
       {
-        name: 'dense_point',
+        name: `${names}dense_point`,
         data: { values: densePoints },
         mark: { type: 'square', size: 70, color: '#222' },
         encoding: { x, y, tooltip },
       },
       {
-        name: 'dense_label',
+        name: `${names}dense_label`,
         data: { values: densePoints },
         // Labelled on the side away from the plot's edge (the dense model is rightmost on latency charts).
         mark: { type: 'text', align: denseAtRight ? 'right' : 'left', dx: denseAtRight ? -6 : 6, dy: -8, color: '#222', fontSize: 11 },
@@ -180,7 +201,7 @@ function qualityChartLayers(args: {
   if (referencePoints.length > 0) {
     layer.push(
       {
-        name: 'reference_points',
+        name: `${names}reference_points`,
         data: { values: referencePoints },
         mark: { type: 'point', shape: 'diamond', size: 90, filled: true, color: '#b8860b', stroke: '#222', strokeWidth: 0.8 },
         encoding: {
@@ -195,7 +216,7 @@ function qualityChartLayers(args: {
       },
       // One label layer per reference, staggered vertically: published points often sit close together.
       ...referencePoints.map((point, index) => ({
-        name: `reference_label_${index}`,
+        name: `${names}reference_label_${index}`,
         data: { values: [point] },
         mark: { type: 'text', align: 'left', dx: 8, dy: 4 + 11 * (index - (referencePoints.length - 1) / 2), fontSize: 10, color: '#7a5a00' },
         encoding: { x, y, text: { field: 'label' } },

@@ -129,7 +129,7 @@ ${board.latencyProviders.length > 0 ? `<p class="note">${escapeHtml(latencyNote(
 function chartCaption(kind: ChartKind): string {
   if (kind === 'compression') return 'Quality vs compression ratio (log2 axis); one curve per method, ± std as vertical rules.';
   if (kind === 'speedup') return 'Quality vs theoretical speedup from MAC counts (log2 axis).';
-  return 'Quality vs measured batch-1 latency (p50), one panel per ONNX Runtime provider.';
+  return 'Quality vs measured batch-1 latency (p50), one panel per ONNX Runtime provider; horizontal rules: the 95 % interval of each median.';
 }
 
 function referencesTable(board: TaskLeaderboard): string {

@@ -101,10 +101,17 @@ describe('latency in the report', () => {
   it('draws one latency panel per provider, side by side, titled with its device', async () => {
     const spec: any = qualityChartSpec(records, 'cifar10-resnet56', 'latency');
     expect(spec.hconcat.map((p: any) => p.title.text)).toEqual(['cpu: Test CPU (2 logical cores)', `webgpu: ${SOFTWARE}`]);
-    const points = spec.hconcat.map((p: any) => p.layer.find((l: any) => l.name === 'method_points').data.values.map((v: any) => [v.method, v.x]));
+    const points = ['cpu', 'webgpu'].map((provider, i) =>
+      spec.hconcat[i].layer.find((l: any) => l.name === `${provider}_method_points`).data.values.map((v: any) => [v.method, v.x]));
     expect(points[0]).toEqual(expect.arrayContaining([['magnitude', 0.86], ['hrank', 0.6]]));
     expect(points[1]).toEqual(expect.arrayContaining([['magnitude', 21], ['hrank', 19]]));
+    const intervals = spec.hconcat[0].layer.find((l: any) => l.name === 'cpu_method_latency_intervals').data.values;
+    expect(intervals.find((i: any) => i.method === 'magnitude')).toMatchObject({ xLow: expect.closeTo(0.774, 10), xHigh: expect.closeTo(0.946, 10) });
+    expect(spec.hconcat[0].layer.find((l: any) => l.name === 'cpu_dense_latency_intervals').data.values).toHaveLength(1);
     const svg = await renderChartSvg(spec);
+    // Each panel draws its own provider's points (view names are distinct, so one panel cannot take the other's marks).
+    expect(svg).toContain('cpu_method_points_marks');
+    expect(svg).toContain('webgpu_method_points_marks');
     expect(svg).toContain('measured latency on cpu');
     expect(svg).toContain('measured latency on webgpu');
   });
