@@ -1,9 +1,16 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { collectEnvironment } from './environment.js';
 import { SuiteValidationError } from './errors.js';
 import { LATENCY_DEFAULTS, latencyFigures, resolveLatency } from './latency.js';
 import { createMethodRegistry } from './methods.js';
 import { experimentId, planSuite } from './plan.js';
 import type { LatencyRecord } from './record.js';
+import { runSuite } from './run-suite.js';
+import { RunStore } from './store.js';
 import { validateSuite } from './suite.js';
 import { fakeIterativeMagnitude } from './testing/fake-methods.js';
 import { fakeTask } from './testing/fake-task.js';
@@ -73,5 +80,33 @@ describe('latencyFigures', () => {
     expect(latencyFigures({ latency: figure('cpu') }).map((f) => f.provider)).toEqual(['cpu']);
     expect(latencyFigures({})).toEqual([]);
     expect(latencyFigures(undefined)).toEqual([]);
+  });
+});
+
+describe('latency in run records', () => {
+  it('keeps the first provider as metrics.latency and every provider in metrics.latencies, measured against the dense model', async () => {
+    await tf.setBackend('cpu');
+    const runs = planSuite(validateSuite(suite({ providers: ['cpu', 'webgpu'] }), registries), registries).runs;
+    const store = new RunStore(mkdtempSync(join(tmpdir(), 'prunebench-latency-')));
+    const calls: Array<{ run: string; providers: string[]; denseParams: number }> = [];
+    const outcome = await runSuite({
+      runs, store, environment: collectEnvironment({ backend: 'cpu', device: 'test', versions: {} }),
+      taskEnvironment: { cacheDir: '/nonexistent', log: () => {} }, chunkExamples: 8,
+      measureLatency: async (_model, run, task) => {
+        const dense = await task.startingModel();
+        const providers = resolveLatency(run.description.latency)!.providers;
+        calls.push({ run: run.id, providers, denseParams: dense.params.size });
+        dense.dispose();
+        return providers.map((provider, i) => ({ provider, device: `device ${i}`, batch1Ms: { p50: i + 1, p90: i + 1, p99: i + 1 }, throughputBatch: 128, throughputPerSecond: 10 }));
+      },
+    });
+    expect(outcome.failed).toEqual([]);
+    expect(calls.map((c) => c.providers)).toEqual(runs.map(() => ['cpu', 'webgpu']));
+    expect(calls.every((c) => c.denseParams > 0)).toBe(true);
+    for (const record of outcome.completed) {
+      expect(record.metrics.latency?.provider).toBe('cpu');
+      expect(Object.keys(record.metrics.latencies ?? {})).toEqual(['cpu', 'webgpu']);
+      expect(latencyFigures(record.metrics).map((f) => f.batch1Ms.p50)).toEqual([1, 2]);
+    }
   });
 });

@@ -44,6 +44,20 @@ describe('prunebench doctor', () => {
     for (const entry of [...report.tfjs, ...report.onnxruntime]) expect(entry).toMatchObject({ ok: false, detail: 'did not answer within 0.001 s (killed)' });
   }, 60_000);
 
+  it('labels software adapters and gives each failure its reason in the table', () => {
+    const entry = (kind: 'tfjs' | 'ort', name: string, ok: boolean, detail: string, extra = {}) => ({ kind, name, ok, detail, seconds: 1, ...extra });
+    const table = formatDoctorReport({
+      node: 'v20', platform: 'linux-x64', cpu: 'Test CPU (2 logical cores)', environment: { VK_ICD_FILENAMES: '/nonexistent' },
+      tfjs: [entry('tfjs', 'webgpu', false, 'no WebGPU adapter on this machine'), entry('tfjs', 'wasm', true, 'Test CPU', { threads: 2, version: '@tensorflow/tfjs-backend-wasm@4.22.0' })],
+      onnxruntime: [entry('ort', 'webgpu', true, 'mesa llvmpipe', { software: true, version: 'onnxruntime-node@1.30.0' })],
+    });
+    expect(table).toContain('environment: VK_ICD_FILENAMES=/nonexistent');
+    expect(table).toMatch(/^ {2}webgpu +fails +no WebGPU adapter on this machine$/m);
+    expect(table).toMatch(/^ {2}wasm +starts +Test CPU, 2 threads \[@tensorflow\/tfjs-backend-wasm@4\.22\.0\]$/m);
+    expect(table).toMatch(/^ {2}webgpu +starts +mesa llvmpipe \(SOFTWARE adapter\) \[onnxruntime-node@1\.30\.0\]$/m);
+    expect(table).toContain('never a GPU speed figure');
+  });
+
   it('has --help and rejects bad usage with exit 2', async () => {
     const help = await cli('doctor', '--help');
     expect(help.code).toBe(EXIT_OK);
