@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng, initEngine } from '@prunebench/engine';
-import { bertArch, createBert, saveSafetensors, type BertArch, type Model } from '@prunebench/models';
+import { createBert, saveSafetensors, type Model } from '@prunebench/models';
 import { countMacs } from '@prunebench/metrics';
 import { collectEnvironment } from '../environment.js';
 import { METHODS } from '../methods.js';
@@ -13,51 +13,20 @@ import { runSuite } from '../run-suite.js';
 import { RunStore } from '../store.js';
 import { validateSuite } from '../suite.js';
 import { disposeBatch } from '../trainer.js';
-import { GLUE_DENSE_TRAINING_RECIPE, GLUE_FINE_TUNE_RECIPE, glueBertTask, glueQuality, splitGlueExamples } from './glue-bert.js';
-import type { TaskDefinition, TaskEnvironment } from './types.js';
+import { glueQuality, splitGlueExamples } from './glue-bert.js';
 
 beforeAll(async () => {
   // wasm with the engine's training kernels (embedding gradients): several times faster than cpu for these steps
   await initEngine({ backend: 'wasm' });
 });
 
-const WORDS = ['good', 'great', 'fine', 'bad', 'awful', 'poor', 'the', 'film', 'was', 'a', 'plot', 'very', 'not'];
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...WORDS, '.'];
-
-/** An SST-2-shaped folder: label 1 iff the sentence holds a positive word; 60 train and 12 dev rows. */
-function writeSyntheticSst2(root: string): void {
-  const rng = new SeededRng(42);
-  const sentence = (label: number) => {
-    const filler = Array.from({ length: 1 + rng.int(6) }, () => ['the', 'film', 'was', 'a', 'plot', 'very'][rng.int(6)]);
-    filler.splice(rng.int(filler.length + 1), 0, label ? ['good', 'great', 'fine'][rng.int(3)] : ['bad', 'awful', 'poor'][rng.int(3)]);
-    return `${filler.join(' ')} .`;
-  };
-  const rows = (n: number) => Array.from({ length: n }, (_, i) => `${sentence(i % 2)}\t${i % 2}`).join('\n');
-  mkdirSync(join(root, 'SST-2'), { recursive: true });
-  writeFileSync(join(root, 'SST-2', 'train.tsv'), `sentence\tlabel\n${rows(60)}\n`);
-  writeFileSync(join(root, 'SST-2', 'dev.tsv'), `sentence\tlabel\n${rows(12)}\n`);
-}
-
-const tinyBert = (numLabels: number, vocabSize: number): BertArch =>
-  bertArch({ layers: 2, hidden: 8, heads: 2, intermediate: 16, vocabSize, maxPosition: 16, numLabels });
-
-const TASK_ID = 'glue-synthetic-sst2-bert';
-const definition: TaskDefinition = {
-  ...glueBertTask('sst2', 'bert-tiny', { id: TASK_ID, arch: tinyBert, denseExamples: 1920, maxSeqLength: 12, checkRowCounts: false,
-    denseRecipe: { ...GLUE_DENSE_TRAINING_RECIPE, learningRate: 1e-2 } }),
-  defaultSizing: { trainPerClass: 0, valSize: 12, testSize: 0, evalBatchSize: 16 },
-  // a small fine-tuning batch, so the small test budgets make several steps
-  recipe: { ...GLUE_FINE_TUNE_RECIPE, batchSize: 8, learningRate: 1e-3 },
-};
-
-function environment(): TaskEnvironment & { messages: string[] } {
-  const root = mkdtempSync(join(tmpdir(), 'glue-bert-'));
-  writeSyntheticSst2(join(root, 'glue'));
-  mkdirSync(join(root, 'vocab', 'bert-base-uncased'), { recursive: true });
-  writeFileSync(join(root, 'vocab', 'bert-base-uncased', 'vocab.txt'), `${VOCAB.join('\n')}\n`);
-  const messages: string[] = [];
-  return { glueDir: join(root, 'glue'), vocabDir: join(root, 'vocab'), cacheDir: join(root, 'cache'), log: (m) => messages.push(m), messages };
-}
+import {
+  SYNTHETIC_GLUE_TASK_ID as TASK_ID,
+  SYNTHETIC_GLUE_VOCAB as VOCAB,
+  syntheticGlueBert as tinyBert,
+  syntheticGlueEnvironment as environment,
+  syntheticGlueTask as definition,
+} from '../testing/synthetic-glue.js';
 
 describe('GLUE BERT tasks', () => {
   it('registers glue-{sst2,cola,mrpc,rte}-bert-{tiny,mini} with their metrics and sequence lengths', async () => {
