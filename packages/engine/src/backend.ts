@@ -201,6 +201,11 @@ export function isSoftwareAdapter(info: WebgpuAdapterLike['info'] & { isFallback
   return [info?.architecture, info?.device, info?.description].some((s) => s !== undefined && SOFTWARE_ADAPTER_PATTERN.test(s));
 }
 
+/** The device name of an adapter as records and reports show it: software adapters say so. */
+export function adapterDeviceName(adapter: WebgpuAdapterDescription): string {
+  return adapter.software ? `${adapter.description} (software adapter)` : adapter.description;
+}
+
 function describeAdapter(adapter: WebgpuAdapterLike): WebgpuAdapterDescription {
   const info = adapter.info ?? {};
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s);
@@ -247,7 +252,7 @@ async function tryWebgpu(timeoutMs: number, automatic: boolean): Promise<Attempt
   if (global.navigator === undefined) global.navigator = { gpu };
   else Object.defineProperty(global.navigator, 'gpu', { value: gpu, configurable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
-  const device = described.software ? `${described.description} (software adapter)` : described.description;
+  const device = adapterDeviceName(described);
   const attempt = await activate('webgpu', device, `@tensorflow/tfjs-backend-webgpu@${packageVersion('@tensorflow/tfjs-backend-webgpu')}`, described);
   if (attempt.ok) {
     registerWebgpuKernels();

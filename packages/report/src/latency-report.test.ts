@@ -7,7 +7,7 @@ import { runsCsv } from './runs-csv.js';
 import { syntheticRecord } from './synthetic-records.js';
 import Papa from 'papaparse';
 
-const SOFTWARE = 'mesa software llvmpipe (SOFTWARE adapter)';
+const SOFTWARE = 'mesa software llvmpipe (software adapter)';
 
 /** A figure as measureLatencyAgainstDense records it: p50 with an interval, speed-up vs dense with its interval. */
 function figure(provider: 'cpu' | 'webgpu', p50: number, speedup: [number, number, number]): LatencyRecord {

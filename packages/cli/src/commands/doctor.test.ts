@@ -54,7 +54,7 @@ describe('prunebench doctor', () => {
     expect(table).toContain('environment: VK_ICD_FILENAMES=/nonexistent');
     expect(table).toMatch(/^ {2}webgpu +fails +no WebGPU adapter on this machine$/m);
     expect(table).toMatch(/^ {2}wasm +starts +Test CPU, 2 threads \[@tensorflow\/tfjs-backend-wasm@4\.22\.0\]$/m);
-    expect(table).toMatch(/^ {2}webgpu +starts +mesa llvmpipe \(SOFTWARE adapter\) \[onnxruntime-node@1\.30\.0\]$/m);
+    expect(table).toMatch(/^ {2}webgpu +starts +mesa llvmpipe \(software adapter\) \[onnxruntime-node@1\.30\.0\]$/m);
     expect(table).toContain('never a GPU speed figure');
   });
 

@@ -145,7 +145,7 @@ export function formatDoctorReport(report: DoctorReport): string {
     for (const e of entries) {
       const status = e.ok ? 'starts ' : 'fails  ';
       const what = e.ok
-        ? `${e.detail}${e.software && !/software/i.test(e.detail) ? ' (SOFTWARE adapter)' : ''}${e.threads !== undefined ? `, ${e.threads} thread${e.threads === 1 ? '' : 's'}` : ''}${e.version ? ` [${e.version}]` : ''}`
+        ? `${e.detail}${e.software && !/software/i.test(e.detail) ? ' (software adapter)' : ''}${e.threads !== undefined ? `, ${e.threads} thread${e.threads === 1 ? '' : 's'}` : ''}${e.version ? ` [${e.version}]` : ''}`
         : e.detail;
       lines.push(`  ${e.name.padEnd(width)}  ${status} ${what}`);
     }
@@ -153,6 +153,6 @@ export function formatDoctorReport(report: DoctorReport): string {
   section('tfjs backends (training; prunebench run --backend <name>):', report.tfjs);
   section('ONNX Runtime execution providers (latency; a suite\'s "latency": { "providers": [...] }):', report.onnxruntime);
   const software = [...report.tfjs, ...report.onnxruntime].some((e) => e.ok && e.software);
-  if (software) lines.push('', 'A SOFTWARE adapter is a CPU rasterizer posing as a GPU: right for correctness, never a GPU speed figure.');
+  if (software) lines.push('', 'A software adapter is a CPU rasterizer posing as a GPU: right for correctness, never a GPU speed figure.');
   return `${lines.join('\n')}\n`;
 }

@@ -96,6 +96,6 @@ itRequires(webgpu, 'measures on the webgpu provider, the adapter recorded (softw
   expect(record.device).not.toMatch(/unknown/);
   if (/llvmpipe|lavapipe|swiftshader/i.test(record.device)) {
     expect(record.softwareDevice).toBe(true);
-    expect(record.device).toContain('(SOFTWARE adapter)');
+    expect(record.device).toContain('(software adapter)');
   }
 }, 120_000);

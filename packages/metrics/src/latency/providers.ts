@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { probeWebgpuAdapter } from '@prunebench/engine';
+import { adapterDeviceName, probeWebgpuAdapter } from '@prunebench/engine';
 import { createOrtSession, deviceName, type ExecutionProvider } from './session.js';
 import { tinyConvOnnx } from './tiny-onnx.js';
 
@@ -58,14 +58,13 @@ export async function probeExecutionProvider(provider: ExecutionProvider): Promi
 
 /**
  * The device a provider runs on. webgpu: the adapter Dawn (the `webgpu` package) offers on this machine, the one
- * onnxruntime's own Dawn picks from the same drivers, labelled SOFTWARE when it is a CPU rasterizer.
+ * onnxruntime's own Dawn picks from the same drivers, labelled "(software adapter)" when it is a CPU rasterizer.
  */
 export async function providerDevice(provider: ExecutionProvider): Promise<ProviderDevice> {
   if (provider !== 'webgpu') return { device: deviceName(provider), software: false };
   const probe = await probeWebgpuAdapter();
   if (!probe.ok) return { device: `webgpu adapter unknown (${probe.reason})`, software: false };
-  const { description, software } = probe.adapter;
-  return { device: software ? `${description} (SOFTWARE adapter)` : description, software };
+  return { device: adapterDeviceName(probe.adapter), software: probe.adapter.software };
 }
 
 /** The providers onnxruntime-node lists, with whether its package bundles them. */
