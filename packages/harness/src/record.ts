@@ -104,15 +104,15 @@ export interface RunMetrics {
   params: { total: number; prunable: number; nonzero: number; nonzeroPrunable?: number };
   /** total / nonzero (ShrinkBench's definition). */
   compressionRatio: number;
-  /** Conv + linear multiply-accumulates per example. */
-  macs: { dense: number; effective: number };
-  /** dense MACs of the starting model / effective MACs of the final model. */
-  theoreticalSpeedup: number;
   /**
    * Fraction of the starting model's prunable weights that are zero or cut away: 1 − nonzeroPrunable / the
    * starting model's prunable count (records before it lack it).
    */
   sparsity?: number;
+  /** Conv + linear multiply-accumulates per example. */
+  macs: { dense: number; effective: number };
+  /** dense MACs of the starting model / effective MACs of the final model. */
+  theoreticalSpeedup: number;
   /** The latency figure of the suite's first provider (the only one for suites on one provider). */
   latency?: LatencyRecord;
   /** Every provider's figure, by provider, in the suite's order (suites on several providers; see latencyFigures). */
@@ -145,4 +145,9 @@ export interface EnvironmentRecord {
   cpus: number;
   /** Threads the backend computed with, where it says (wasm: XNNPACK's pool; results do not depend on it). */
   threads?: number;
+  /**
+   * The WebGPU adapter (webgpu backend only). `software: true` = a CPU rasterizer (llvmpipe, SwiftShader):
+   * its numbers check correctness, its wall times are no GPU speed figure.
+   */
+  adapter?: { description: string; software: boolean };
 }

@@ -1,4 +1,4 @@
-import { SeededRng } from '@prunebench/engine';
+import { BackendComputeError, SeededRng, takeBackendErrors } from '@prunebench/engine';
 import { join } from 'node:path';
 import { saveSafetensors, type Model } from '@prunebench/models';
 import { applyMasks, disposeMasks, type Masks } from '@prunebench/pruning';
@@ -75,9 +75,10 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
   };
 
   try {
+    takeBackendErrors();
     const task = await ctx.loadTask(run);
-    const model = await task.startingModel();
     checkEpochBudget(description, task);
+    const model = await task.startingModel();
     models.push(model);
     const start = await inspectWeights(model);
     startingPoint = { sha256: start.sha256 };
@@ -140,6 +141,8 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       metrics.latency = figures[0];
       if (figures.length > 1) metrics.latencies = Object.fromEntries(figures.map((figure) => [figure.provider, figure]));
     }
+    const backendErrors = takeBackendErrors();
+    if (backendErrors.length > 0) throw new BackendComputeError(backendErrors);
     // The final weights (masks applied) for `prunebench export --run <id>`; written before the record.
     await saveSafetensors(join(ctx.store.runDir(id), FINAL_MODEL_FILE), finalModel, { experiment: id });
     const record = finish({
@@ -162,9 +165,6 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
   }
 }
 
-function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrainer | null, prunableLayers: number): void {
-  const { target, budgetExamples } = run.description;
-  if (trainer && trainer.usedExamples() > budgetExamples) {
 /** An epoch budget was counted at plan time from the sizing; the loaded training split must have that size. */
 function checkEpochBudget(description: RunDescription, task: LoadedTask): void {
   const epochs = description.budgetEpochs;
@@ -172,6 +172,9 @@ function checkEpochBudget(description: RunDescription, task: LoadedTask): void {
   throw new Error(`budget: ${epochs} epochs of ${task.trainExamples} training examples is ${Math.round(epochs * task.trainExamples)} examples, but the plan counted ${description.budgetExamples}`);
 }
 
+function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrainer | null, prunableLayers: number): void {
+  const { target, budgetExamples } = run.description;
+  if (trainer && trainer.usedExamples() > budgetExamples) {
     throw new Error(`budget check: used ${trainer.usedExamples()} examples, budget ${budgetExamples}`);
   }
   if (!target) return;
@@ -181,12 +184,6 @@ function checkEpochBudget(description: RunDescription, task: LoadedTask): void {
   if (target.kind === 'compression' && metrics.compressionRatio < target.ratio * (1 - TARGET_TOLERANCE) && metrics.params.nonzero > allowedNonzero) {
     throw new TargetNotMetError(`target not met: compression ${metrics.compressionRatio.toFixed(3)} < ${target.ratio} requested`);
   }
-  if (target.kind === 'flops-reduction') {
-    const reduction = 1 - metrics.macs.effective / metrics.macs.dense;
-    if (reduction < target.fraction * (1 - TARGET_TOLERANCE)) {
-      throw new TargetNotMetError(`target not met: MACs reduced by ${(reduction * 100).toFixed(2)} %, ${target.fraction * 100} % requested`);
-    }
-  }
   // A sparsity target is rounded per layer (round(s · nᵢ) pruned), so the whole may fall short of s · P by
   // up to half a weight per layer.
   if (target.kind === 'sparsity') {
@@ -194,6 +191,12 @@ function checkEpochBudget(description: RunDescription, task: LoadedTask): void {
     const shortfall = target.fraction * prunable - (prunable - nonzeroPrunable!);
     if (metrics.sparsity! < target.fraction * (1 - TARGET_TOLERANCE) && shortfall > prunableLayers / 2) {
       throw new TargetNotMetError(`target not met: sparsity ${metrics.sparsity!.toFixed(4)} < ${target.fraction} requested`);
+    }
+  }
+  if (target.kind === 'flops-reduction') {
+    const reduction = 1 - metrics.macs.effective / metrics.macs.dense;
+    if (reduction < target.fraction * (1 - TARGET_TOLERANCE)) {
+      throw new TargetNotMetError(`target not met: MACs reduced by ${(reduction * 100).toFixed(2)} %, ${target.fraction * 100} % requested`);
     }
   }
 }

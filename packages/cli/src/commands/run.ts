@@ -1,4 +1,4 @@
-import { initEngine, getEngineInfo, parseBackendRequest } from '@prunebench/engine';
+import { initEngine, getEngineInfo, resolveBackendRequest } from '@prunebench/engine';
 import {
   METHODS,
   RunInterruptedError,
@@ -85,14 +85,15 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     printPlan(io, suite, runs, store, plan.skipped, shardText);
     return EXIT_OK;
   }
+  const backendRequest = resolveBackendRequest({ flag: values.backend, suite: suite.backend });
   await checkLatencyProviders(suite, io);
-  const backendRequest = parseBackendRequest(values.backend ?? suite.backend ?? 'auto', values.backend ? '--backend' : 'suite.backend');
-  const engine = await initEngine({ backend: backendRequest });
+  const engine = await initEngine({ backend: backendRequest.request });
   const info = getEngineInfo();
   const environment = collectEnvironment({
     backend: info.backend, device: info.device,
     versions: { tfjs: info.versions.tfjs, backendPackage: info.versions.backendPackage, node: info.versions.node },
     ...(info.threads !== undefined ? { threads: info.threads } : {}),
+    ...(info.adapter ? { adapter: info.adapter } : {}),
   });
   const threadsText = info.threads !== undefined ? `, ${info.threads} thread${info.threads === 1 ? '' : 's'}` : '';
   io.err(`prunebench: suite ${suite.name}${shardText}: ${runs.length} runs on ${engine.backend} (${engine.device}${threadsText}); store ${store.root}\n`);
