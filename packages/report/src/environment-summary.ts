@@ -14,6 +14,7 @@ export function environmentSummary(records: RunRecord[]): { field: string; value
     if (!env) continue;
     add('backend', env.backend);
     add('device', env.device);
+    if (env.adapter) add('WebGPU adapter', `${env.adapter.description}${env.adapter.software ? ' (software adapter: correctness only, its times are no GPU speed figure)' : ''}`);
     add('git commit', env.gitCommit);
     add('node', env.node);
     add('platform', env.platform);

@@ -31,9 +31,16 @@ export function requirementOutcome(name: string, requirement: TestRequirement, e
 
 type TestBody = () => unknown;
 
+/** Appended to the name of every test that has a requirement, e.g. `[needs a WebGPU adapter]`. */
+export function requirementMarker(requirement: Pick<TestRequirement, 'what'>): string {
+  return `[needs ${requirement.what}]`;
+}
+
 /** `it(name, body)` that follows the rule above; the SKIPPED line is printed when the file is collected. */
 export function itRequires(requirement: TestRequirement, name: string, body: TestBody, timeout?: number): void {
   const outcome = requirementOutcome(name, requirement);
+  // The marker lets scripts/test-summary.mjs count, per requirement, the tests that ran, failed or were skipped.
+  name = `${name} ${requirementMarker(requirement)}`;
   if (outcome.run) {
     it(name, body, timeout);
   } else if ('failure' in outcome) {
