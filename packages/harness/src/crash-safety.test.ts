@@ -20,6 +20,7 @@ interface ChildResult {
   killed: boolean;
   /** The last line the child printed before it was killed ('' when killed during start-up). */
   lastLine?: string;
+  stderr: string;
 }
 
 /** Runs the crash-run child on `store`; with `kill`, SIGKILLs it `delayMs` after its `afterLines`-th line (0: after start). */
@@ -46,9 +47,10 @@ function runChild(store: string, kill?: { afterLines: number; delayMs: number })
         if (kill && lines.length === kill.afterLines) killSoon();
       }
     });
-    child.stderr.resume();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, lines, killed, lastLine }));
+    child.on('close', (code) => resolve({ code, lines, killed, lastLine, stderr }));
   });
 }
 
@@ -73,7 +75,8 @@ const comparable = (r: RunRecord) => ({ status: r.status, metrics: r.metrics, la
 describe('crash safety', () => {
   it('survives SIGKILL at random points: runs complete, records validate, no temporary file is left, weights equal', async () => {
     const reference = mkdtempSync(join(tmpdir(), 'prunebench-crash-ref-'));
-    expect((await runChild(reference)).code).toBe(0);
+    const uninterrupted = await runChild(reference);
+    expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
     const expected = new RunStore(reference);
     const budget = 96;
     let identicalWeights = 0;
@@ -115,13 +118,13 @@ describe('crash safety', () => {
         temporariesSeen += filesUnder(store).filter((f) => isTemporaryFileName(f.split('/').pop()!)).length;
         continue;
       }
-      expect(result.code).toBe(0); // the suite finished before the kill point: check it, start a fresh store
+      expect(result.code, `${result.lines.join('\n')}\n${result.stderr}`).toBe(0); // finished before the kill point: check it, start afresh
       leftovers.push(...verify(store));
       completions++;
       store = mkdtempSync(join(tmpdir(), 'prunebench-crash-'));
     }
     const final = await runChild(store);
-    expect(final.code).toBe(0);
+    expect(final.code, `${final.lines.join('\n')}\n${final.stderr}`).toBe(0);
     expect(final.lines[final.lines.length - 1]).toBe('suite-done');
     leftovers.push(...verify(store));
     completions++;

@@ -1,6 +1,6 @@
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** Who holds a run: written into the run folder's `lock.json` when the lock is taken. */
 export interface LockOwner {
@@ -14,6 +14,7 @@ export const LOCK_STALE_MS = 10 * 60_000;
 /** How often a held lock's time stamp is refreshed. */
 export const LOCK_REFRESH_MS = 30_000;
 export const LOCK_FILE = 'lock.json';
+let lockCounter = 0;
 
 export interface HeldLock {
   readonly owner: LockOwner;
@@ -95,20 +96,21 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Creates `path` holding `owner` only if it does not exist; written aside and hard-linked, so it is never seen empty. */
 function createExclusive(path: string, owner: LockOwner): boolean {
-  let fd: number;
+  const temp = join(dirname(path), `.${LOCK_FILE}.${process.pid}.${lockCounter++}.tmp`);
+  writeFileSync(temp, `${JSON.stringify(owner)}\n`);
   try {
-    fd = openSync(path, 'wx');
+    linkSync(temp, path);
+    return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    // ENOENT: the holder of the lock cleared temporaries of the run folder meanwhile; it is held either way
+    if (code === 'EEXIST' || code === 'ENOENT') return false;
     throw error;
-  }
-  try {
-    writeSync(fd, `${JSON.stringify(owner)}\n`);
   } finally {
-    closeSync(fd);
+    rmSync(temp, { force: true });
   }
-  return true;
 }
 
 function heldLock(path: string, owner: LockOwner): HeldLock {

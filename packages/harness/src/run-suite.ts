@@ -114,6 +114,7 @@ export async function runSuite(options: RunSuiteOptions): Promise<SuiteOutcome> 
       if (attempted.tookOverFrom) runLog(run)(`took over the lock of ${describeLockOwner(attempted.tookOverFrom)}, which stopped`);
       for (const file of store.removeTemporaryFiles(run.id)) runLog(run)(`removed ${file}, left by a write that never finished`);
       if (await alreadyDone(run)) {
+        store.clearCheckpoints(run.id); // left when a process died between writing the record and removing them
         outcome.skipped.push(run.id);
         progress?.runSkipped?.(run, index, runs.length);
         return true;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -185,13 +185,15 @@ describe('a store that heals itself', () => {
     expect(readFileSync(join(store.runDir(pruned.id), FINAL_MODEL_FILE))).toEqual(readFileSync(join(reference.runDir(pruned.id), FINAL_MODEL_FILE)));
   });
 
-  it('removes temporary files that killed writes left, also in completed run folders', async () => {
+  it('removes temporary files and checkpoints that killed processes left, also in completed run folders', async () => {
     const store = newStore();
     const runs = plan();
     await execute(runs, store);
     const dir = store.runDir(runs[1].id);
     const leftovers = [`${FINAL_MODEL_FILE}.tmp-${deadPid()}-1764620000000`, `.record.json.${deadPid()}.0.tmp`, `.log.jsonl.${deadPid()}.3.tmp`];
     for (const name of leftovers) writeFileSync(join(dir, name), 'half');
+    mkdirSync(join(dir, 'checkpoint')); // killed between writing the record and removing the checkpoints
+    writeFileSync(join(dir, 'checkpoint', 'call-0000.done.ckpt'), 'old');
     const log: string[] = [];
     const again = await execute(runs, store, { log });
     expect(again.skipped).toHaveLength(2);
