@@ -138,6 +138,21 @@ describe('a store that heals itself', () => {
     expect((await execute(runs, store)).completed).toHaveLength(2);
   });
 
+  it('fails a run whose flatness comes out NaN instead of recording it as completed', async () => {
+    const base = fakeTask('fake-blobs');
+    const nanFlatness: TaskDefinition = {
+      ...base,
+      load: async (sizing, env) => {
+        const task = await base.load(sizing, env);
+        // infinite inputs on the fixed flatness set only: quality is measured, the loss is NaN
+        return { ...task, evaluationBatches: (count, batchSize) => task.evaluationBatches(count, batchSize).map((b) => ({ ...b, inputs: tf.mul(b.inputs as tf.Tensor, Infinity) })) };
+      },
+    };
+    const outcome = await execute(plan(nanFlatness), newStore());
+    expect(outcome.completed).toEqual([]);
+    expect(outcome.failed[0].error).toMatch(/^NonFiniteMetricError: the run's metrics are not usable: missing finite number "metrics\.flatness\.baseLoss" \(got NaN\)/);
+  });
+
   it('reruns a completed record with empty metrics, or that carries another run\'s id, instead of skipping it', async () => {
     const store = newStore();
     const runs = plan();
