@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import type { RunRecord } from '@prunebench/harness';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { replaceFolder, writeFileAtomic } from './atomic-write.js';
 import { CHART_KINDS, chartApplies, qualityChartSpec, renderChartSvg } from './charts.js';
 import { environmentSummary } from './environment-summary.js';
@@ -70,6 +70,7 @@ export async function generateReport(storeDir: string, outDir: string, options: 
   const failed = records.filter((r) => r.status === 'failed');
   const files: string[] = [];
   const finalDir = resolve(outDir);
+  checkReplaceable(finalDir, resolve(storeDir));
   return replaceFolder(finalDir, async (buildDir) => {
     const write = (relativePath: string, content: string) => {
       writeFileAtomic(resolve(buildDir, relativePath), content);
@@ -121,6 +122,21 @@ export async function generateReport(storeDir: string, outDir: string, options: 
     );
     return { files, problems };
   });
+}
+
+/**
+ * The output folder is replaced as a whole, so it must be new, empty or an earlier report (it has index.html or
+ * runs.csv), and must not hold the store.
+ */
+function checkReplaceable(finalDir: string, storeDir: string): void {
+  const relativeStore = relative(finalDir, storeDir);
+  if (relativeStore === '' || (!relativeStore.startsWith('..') && !isAbsolute(relativeStore))) {
+    throw new Error(`report output ${finalDir} holds the run store ${storeDir}; write the report elsewhere (it replaces the whole folder)`);
+  }
+  if (!existsSync(finalDir) || !statSync(finalDir).isDirectory() || readdirSync(finalDir).length === 0) return;
+  if (!['index.html', 'runs.csv'].some((file) => existsSync(join(finalDir, file)))) {
+    throw new Error(`report output ${finalDir} holds other files and no earlier report (no index.html or runs.csv); choose a new or empty folder (the report replaces the whole folder)`);
+  }
 }
 
 /** Failed runs of tasks that have no completed run (the per-task leaderboards list the others). */

@@ -52,6 +52,18 @@ describe('a report is replaced as a whole', () => {
     expect(readdirSync(root)).toEqual(['report']);
   });
 
+  it('refuses to replace a folder that is not a report, or that holds the store', async () => {
+    const root = tempRoot();
+    const { store } = writeSyntheticStore(join(root, 'runs'), syntheticSuite());
+    writeFileSync(join(root, 'notes.txt'), 'mine');
+    await expect(generateReport(store, root, quiet)).rejects.toThrow(`report output ${root} holds the run store ${store}`);
+    const other = join(root, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    await expect(generateReport(store, other, quiet)).rejects.toThrow(/holds other files and no earlier report/);
+    expect(readFileSync(join(other, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
   it('refuses an empty store unless allowed, writing nothing', async () => {
     const root = tempRoot();
     const { store } = writeSyntheticStore(join(root, 'runs'), []);

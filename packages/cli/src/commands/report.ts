@@ -5,7 +5,8 @@ import { EXIT_OK, UsageError, parseFlags, type CliIO } from '../usage.js';
 export const REPORT_HELP = `Usage: prunebench report [--store dir] [--out dir] [--allow-empty]
 
 Writes runs.csv, leaderboards, charts and index.html from a run store. The report is built in a
-temporary folder and renamed into place as a whole: the output folder is replaced, never mixed.
+temporary folder and renamed into place as a whole: the output folder is replaced, never mixed, so it
+must be new, empty or an earlier report (index.html or runs.csv in it), and must not hold the store.
   --store <dir>   run store (default reports/runs)
   --out <dir>     output folder (default reports/latest)
   --allow-empty   write a report even when the store holds no usable record (otherwise: exit 1)
