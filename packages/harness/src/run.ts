@@ -120,6 +120,8 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       if (masks) applyMasks(finalModel, masks);
     }
 
+    // Ctrl-C after the last training step stops here (the run resumes from its checkpoints), not after evaluation.
+    await checkInterrupt(ctx.signal);
     const prunable = task.prunable(finalModel);
     const measured = await measureModel(task, finalModel, dense, { masks, split: 'test' });
     const metrics: RunMetrics = measured.metrics;
@@ -127,6 +129,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     checkTargets(run, metrics, trainer, prunable.length);
     const flatness = resolveFlatness(description.flatness);
     if (flatness) {
+      await checkInterrupt(ctx.signal);
       metrics.flatness = await measureRunFlatness({
         model: finalModel, task, prunable, masks, settings: flatness, rng: new SeededRng(description.seed).fork('flatness'),
       });
@@ -136,6 +139,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     const final = await inspectWeights(finalModel);
     if (final.nonFinite.length > 0) throw new NonFiniteWeightsError('final', final.nonFinite);
     if (description.latency && ctx.measureLatency) {
+      await checkInterrupt(ctx.signal);
       const figures = await ctx.measureLatency(finalModel, run, task);
       if (figures.length === 0) throw new Error('latency: no figure was measured');
       metrics.latency = figures[0];
@@ -170,6 +174,12 @@ function checkEpochBudget(description: RunDescription, task: LoadedTask): void {
   const epochs = description.budgetEpochs;
   if (epochs === undefined || Math.round(epochs * task.trainExamples) === description.budgetExamples) return;
   throw new Error(`budget: ${epochs} epochs of ${task.trainExamples} training examples is ${Math.round(epochs * task.trainExamples)} examples, but the plan counted ${description.budgetExamples}`);
+}
+
+/** Lets a pending Ctrl-C handler run (a macrotask turn), then stops the run, resumable, when it asked to. */
+async function checkInterrupt(signal: AbortSignal | undefined): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (signal?.aborted) throw new RunInterruptedError();
 }
 
 function checkTargets(run: PlannedRun, metrics: RunMetrics, trainer: HarnessTrainer | null, prunableLayers: number): void {

@@ -225,6 +225,23 @@ describe('a store that heals itself', () => {
     expect(store.state(runs[1].id)).toBe('completed'); // what finished is kept
   });
 
+  it('stops after the last training step instead of evaluating first, and completes the same run on resume', async () => {
+    const reference = newStore();
+    await execute(plan(), reference);
+    const store = newStore();
+    const runs = plan();
+    const abort = new AbortController();
+    const interrupted = runSuite({
+      runs, store, environment, taskEnvironment: { cacheDir: '/nonexistent', log: () => {} }, chunkExamples: 8, signal: abort.signal,
+      progress: { runProgress: (_run, used, total) => { if (used === total) abort.abort(); } },
+    });
+    await expect(interrupted).rejects.toBeInstanceOf(RunInterruptedError);
+    expect(store.state(runs[1].id)).toBe('interrupted');
+    const resumed = await execute(runs, store);
+    expect(resumed.completed.map((r) => [r.id, r.resumed])).toEqual([[runs[1].id, true]]);
+    expect(comparable(store.readRecord(runs[1].id))).toEqual(comparable(reference.readRecord(runs[1].id)));
+  });
+
   it('names a store that cannot be written (not ENOENT)', async () => {
     const store = new RunStore('/sys/prunebench-store-test/runs');
     expect(() => store.checkWritable()).toThrow(StoreNotWritableError);
