@@ -10,6 +10,7 @@ import {
   layerDensities,
   layerKeepCountsForTarget,
   numberOption,
+  optionalOption,
   parseMethodOptions,
   restrictPrunable,
   trainUnlessEmpty,
@@ -37,13 +38,19 @@ export interface SafeOptions extends Record<string, unknown> {
   sparsityScope: SparsityScope;
   /** Mini-batch size of a SAFE step (each step is charged 2 × batchSize examples). */
   batchSize: number;
-  /** Peak learning rate of SGD (warm-up, then cosine decay to 0 over the SAFE steps). */
-  learningRate: number;
-  momentum: number;
-  /** L2 penalty added to every parameter's gradient (optax add_decayed_weights / PyTorch weight_decay). */
-  weightDecay: number;
+  /**
+   * The optimizer of the SAFE steps and its settings; each left out takes the model family's default
+   * (SAFE_OPTIMIZER_DEFAULTS: the reference's SGD for CIFAR ResNets, AdamW like the GLUE recipe for BERT).
+   */
+  optimizer?: SafeOptimizerName;
+  /** Peak learning rate (warm-up, then cosine decay to 0 over the SAFE steps). */
+  learningRate?: number;
+  /** SGD: heavy-ball momentum; AdamW: β1. */
+  momentum?: number;
+  /** SGD: L2 penalty added to every parameter's gradient (optax add_decayed_weights); AdamW: decoupled decay of weights and tables. */
+  weightDecay?: number;
   /** Fraction of the SAFE steps spent in linear learning-rate warm-up. */
-  warmupFraction: number;
+  warmupFraction?: number;
   /** Examples forwarded (training mode, no gradient, not charged) to re-estimate batch-norm statistics; 0 = skip. */
   bnTuningExamples: number;
   /** Fraction of the budget kept for masked fine-tuning through trainer.train after the final projection; 0 = none. */
@@ -63,15 +70,47 @@ export const SAFE_DEFAULTS: SafeOptions = {
   dualUpdateInterval: 32,
   sparsityScope: 'global',
   batchSize: 128,
-  learningRate: 0.1,
-  momentum: 0.9,
-  weightDecay: 0.0001,
-  warmupFraction: 0.025,
   bnTuningExamples: 10000,
   finetuneFraction: 0,
   pruneFirstConv: true,
   pruneClassifier: true,
 };
+
+export type SafeOptimizerName = 'sgd' | 'adamw';
+
+export interface SafeOptimizer {
+  optimizer: SafeOptimizerName;
+  learningRate: number;
+  momentum: number;
+  weightDecay: number;
+  warmupFraction: number;
+}
+
+/** AdamW's β2 and ε (the GLUE fine-tuning recipe's). */
+export const SAFE_ADAMW_BETA2 = 0.999;
+export const SAFE_ADAMW_EPSILON = 1e-6;
+
+/**
+ * The SAFE-step optimizer per model family. CIFAR ResNets (and any family not listed): the reference's SGD
+ * (scripts/cifar10_resnet20.sh). BERT: AdamW at the GLUE fine-tuning recipe's learning rate, decay and warm-up;
+ * SGD at lr 0.1 collapses BERT to the majority class.
+ */
+export const SAFE_OPTIMIZER_DEFAULTS: Readonly<Record<'resnet-cifar' | 'bert', SafeOptimizer>> = {
+  'resnet-cifar': { optimizer: 'sgd', learningRate: 0.1, momentum: 0.9, weightDecay: 0.0001, warmupFraction: 0.025 },
+  bert: { optimizer: 'adamw', learningRate: 2e-4, momentum: 0.9, weightDecay: 0.01, warmupFraction: 0.1 },
+};
+
+/** The optimizer settings for a model family: the options given, the family's defaults for the rest. */
+export function safeOptimizerFor(family: string, options: SafeOptions): SafeOptimizer {
+  const defaults = family === 'bert' ? SAFE_OPTIMIZER_DEFAULTS.bert : SAFE_OPTIMIZER_DEFAULTS['resnet-cifar'];
+  return {
+    optimizer: options.optimizer ?? defaults.optimizer,
+    learningRate: options.learningRate ?? defaults.learningRate,
+    momentum: options.momentum ?? defaults.momentum,
+    weightDecay: options.weightDecay ?? defaults.weightDecay,
+    warmupFraction: options.warmupFraction ?? defaults.warmupFraction,
+  };
+}
 
 export const safeMethod: PruningMethod<SafeOptions> = {
   name: 'safe',
@@ -87,10 +126,11 @@ export const safeMethod: PruningMethod<SafeOptions> = {
       dualUpdateInterval: numberOption({ min: 1, integer: true }),
       sparsityScope: enumOption(['global', 'layerwise'] as const),
       batchSize: numberOption({ min: 1, integer: true }),
-      learningRate: numberOption({ minExclusive: 0 }),
-      momentum: numberOption({ min: 0, maxExclusive: 1 }),
-      weightDecay: numberOption({ min: 0 }),
-      warmupFraction: numberOption({ min: 0, maxExclusive: 1 }),
+      optimizer: optionalOption(enumOption(['sgd', 'adamw'] as const)),
+      learningRate: optionalOption(numberOption({ minExclusive: 0 })),
+      momentum: optionalOption(numberOption({ min: 0, maxExclusive: 1 })),
+      weightDecay: optionalOption(numberOption({ min: 0 })),
+      warmupFraction: optionalOption(numberOption({ min: 0, maxExclusive: 1 })),
       bnTuningExamples: numberOption({ min: 0, integer: true }),
       finetuneFraction: numberOption({ min: 0, maxExclusive: 1 }),
       pruneFirstConv: booleanOption(),
@@ -115,16 +155,18 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
   // Layer-wise projections keep the target's per-layer counts (a sparsity target rounds per layer).
   const keep: ProjectionKeep = options.sparsityScope === 'layerwise' ? layerKeepCountsForTarget(model, prunable, context.target) : keepCount;
   const prunableTotal = countParams(model, prunable).prunable;
+  const optimizer = safeOptimizerFor(model.arch.family, options);
 
   const budget = trainer.remainingExamples();
   const finetuneReserve = Math.floor(budget * options.finetuneFraction);
   const steps = plannedSafeSteps(budget - finetuneReserve, options.batchSize);
   log(
     `safe: keep ${keepCount} of ${prunableTotal} prunable weights; ${steps} SAFE steps of batch ${options.batchSize} ` +
-      `(${steps * GRADIENT_EVALUATIONS_PER_SAFE_STEP * options.batchSize} of ${budget} examples), ${finetuneReserve} kept for fine-tuning`,
+      `(${steps * GRADIENT_EVALUATIONS_PER_SAFE_STEP * options.batchSize} of ${budget} examples), ${finetuneReserve} kept for fine-tuning; ` +
+      `${optimizer.optimizer} lr ${optimizer.learningRate}, weight decay ${optimizer.weightDecay}`,
   );
 
-  const state = await SafeState.create(model, prunable, keep, options);
+  const state = await SafeState.create(model, prunable, keep, options, optimizer);
   const losses: number[] = [];
   let dualUpdates = 0;
   let lastPenalty = 0;
@@ -135,7 +177,7 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
       const [batch] = trainer.sampleBatches(1, options.batchSize, batchRng);
       try {
         lastPenalty = penaltyAt(t, steps, options.lambda, options.lambdaSchedule);
-        const lr = learningRateAt(t, steps, options.learningRate, Math.round(options.warmupFraction * steps));
+        const lr = learningRateAt(t, steps, optimizer.learningRate, Math.round(optimizer.warmupFraction * steps));
         const step = await safeStep(trainer, model, batch, state, { penalty: lastPenalty, learningRate: lr });
         losses.push(step.loss);
         lastGradNorm = step.gradNorm;
@@ -182,6 +224,7 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
     model,
     masks,
     details: {
+      optimizer,
       steps,
       gradientEvaluations: steps * GRADIENT_EVALUATIONS_PER_SAFE_STEP,
       batchSize: options.batchSize,
@@ -223,22 +266,28 @@ function disposeBatch(batch: Batch): void {
   batch.labels.dispose();
 }
 
-/** SAFE's optimisation state: the sparse variable z, the scaled dual variable u, and SGD momentum buffers. */
+/** SAFE's optimisation state: the sparse variable z, the scaled dual variable u, and the optimizer's buffers. */
 class SafeState {
   readonly z = new Map<string, tf.Tensor>();
   readonly u = new Map<string, tf.Tensor>();
+  /** SGD: momentum buffers; AdamW: first moments. */
   readonly velocity = new Map<string, tf.Tensor>();
+  /** AdamW: second moments. */
+  readonly secondMoment = new Map<string, tf.Tensor>();
+  /** AdamW updates so far (bias correction). */
+  updates = 0;
 
   private constructor(
     readonly model: Model,
     readonly prunable: readonly string[],
     readonly keep: ProjectionKeep,
     readonly options: SafeOptions,
+    readonly optimizer: SafeOptimizer,
   ) {}
 
   /** z⁰ = proj(w⁰), u⁰ = 0 (reference implementation's init). */
-  static async create(model: Model, prunable: readonly string[], keep: ProjectionKeep, options: SafeOptions): Promise<SafeState> {
-    const state = new SafeState(model, prunable, keep, options);
+  static async create(model: Model, prunable: readonly string[], keep: ProjectionKeep, options: SafeOptions, optimizer: SafeOptimizer): Promise<SafeState> {
+    const state = new SafeState(model, prunable, keep, options, optimizer);
     const weights = new Map(prunable.map((name) => [name, getParam(model, name) as tf.Tensor]));
     const { projected, masks } = await projectOntoTopK(weights, keep, options.sparsityScope);
     for (const m of masks.values()) m.dispose();
@@ -266,7 +315,7 @@ class SafeState {
   }
 
   dispose(): void {
-    for (const map of [this.z, this.u, this.velocity]) {
+    for (const map of [this.z, this.u, this.velocity, this.secondMoment]) {
       for (const t of map.values()) t.dispose();
       map.clear();
     }
@@ -278,8 +327,9 @@ class SafeState {
  *  g  = ∇f(w)                      (trainer.gradients, charged)
  *  ε  = ρ·g/‖g‖                    (all parameters with a gradient)
  *  g' = ∇f(w + ε)                  (trainer.gradients, charged; weights then restored exactly)
- *  d  = g' + λ_t·(w − z + u) [prunable only] + weightDecay·w
- *  v  ← μ·v + d;  w ← w − lr_t·v
+ *  d  = g' + λ_t·(w − z + u) [prunable only]
+ *  SGD:   d += weightDecay·w;  v ← μ·v + d;  w ← w − lr_t·v
+ *  AdamW: m ← β1·m + (1−β1)·d;  s ← β2·s + (1−β2)·d²;  w ← w − lr_t·(m̂ / (√ŝ + ε) + weightDecay·w [weights and tables])
  * Batch-norm running statistics keep the update of the first (unperturbed) pass, as in the reference code.
  */
 async function safeStep(
@@ -289,7 +339,7 @@ async function safeStep(
   state: SafeState,
   at: { penalty: number; learningRate: number },
 ): Promise<{ loss: number; gradNorm: number }> {
-  const { options } = state;
+  const { options, optimizer } = state;
   const first = await trainer.gradients(model, batch);
   for (const name of state.prunable) {
     if (!first.grads.has(name)) throw new Error(`safe: the trainer returned no gradient for prunable parameter "${name}"`);
@@ -314,6 +364,7 @@ async function safeStep(
   }
 
   const prunable = new Set(state.prunable);
+  if (optimizer.optimizer === 'adamw') state.updates++;
   for (const name of names) {
     const param = getParam(model, name);
     const grad = second.grads.get(name);
@@ -323,10 +374,14 @@ async function safeStep(
       if (prunable.has(name) && at.penalty !== 0) {
         d = tf.add(d, tf.mul(tf.add(tf.sub(param, state.z.get(name)!), state.u.get(name)!), at.penalty));
       }
-      if (options.weightDecay !== 0) d = tf.add(d, tf.mul(param, options.weightDecay));
+      if (optimizer.optimizer === 'adamw') {
+        adamwUpdate(state, name, param, d, at.learningRate);
+        return;
+      }
+      if (optimizer.weightDecay !== 0) d = tf.add(d, tf.mul(param, optimizer.weightDecay));
       const previous = state.velocity.get(name);
-      const v = options.momentum !== 0 && previous ? tf.add(tf.mul(previous, options.momentum), d) : d;
-      if (options.momentum !== 0) {
+      const v = optimizer.momentum !== 0 && previous ? tf.add(tf.mul(previous, optimizer.momentum), d) : d;
+      if (optimizer.momentum !== 0) {
         previous?.dispose();
         state.velocity.set(name, tf.keep(v.clone()));
       }
@@ -335,4 +390,25 @@ async function safeStep(
   }
   for (const g of second.grads.values()) g.dispose();
   return { loss: first.loss, gradNorm };
+}
+
+/** Parameter kinds AdamW decays (the GLUE recipe's "weights and tables"; never biases or norms). */
+const DECAYED_KINDS = new Set(['linear', 'conv2d', 'embedding']);
+
+/** One AdamW update of `param` by the direction `d` (inside the caller's tidy; keeps the new moments). */
+function adamwUpdate(state: SafeState, name: string, param: tf.Variable, d: tf.Tensor, learningRate: number): void {
+  const { momentum: beta1, weightDecay } = state.optimizer;
+  const first = state.velocity.get(name);
+  const second = state.secondMoment.get(name);
+  const m = first ? tf.add(tf.mul(first, beta1), tf.mul(d, 1 - beta1)) : tf.mul(d, 1 - beta1);
+  const s = second ? tf.add(tf.mul(second, SAFE_ADAMW_BETA2), tf.mul(tf.square(d), 1 - SAFE_ADAMW_BETA2)) : tf.mul(tf.square(d), 1 - SAFE_ADAMW_BETA2);
+  first?.dispose();
+  second?.dispose();
+  state.velocity.set(name, tf.keep(m));
+  state.secondMoment.set(name, tf.keep(s));
+  const mHat = tf.div(m, 1 - beta1 ** state.updates);
+  const sHat = tf.div(s, 1 - SAFE_ADAMW_BETA2 ** state.updates);
+  let step: tf.Tensor = tf.div(mHat, tf.add(tf.sqrt(sHat), SAFE_ADAMW_EPSILON));
+  if (weightDecay !== 0 && DECAYED_KINDS.has(state.model.paramKinds.get(name) ?? '')) step = tf.add(step, tf.mul(param, weightDecay));
+  param.assign(tf.sub(param, tf.mul(step, learningRate)));
 }
