@@ -10,17 +10,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createResNetCifar } from '@prunebench/models';
 import { checkSparsityExactness, readRunStore, sparsityExactnessMarkdown } from '@prunebench/report';
+import { scriptArgs } from '../perf/script-helpers.js';
 
 function main(args: string[]): number {
-  const usage = 'usage: sparsity-exactness.ts <store dir> [--out file.md]';
-  const outIndex = args.indexOf('--out');
-  const out = outIndex >= 0 ? args[outIndex + 1] : undefined;
-  const positionals = outIndex >= 0 ? args.filter((_, i) => i !== outIndex && i !== outIndex + 1) : args;
-  if (positionals.length !== 1 || (outIndex >= 0 && !out)) {
-    console.error(usage);
-    return 2;
-  }
-  const storeDir = positionals[0];
+  const parsed = scriptArgs('sparsity-exactness', 'usage: sparsity-exactness.ts <store dir> [--out file.md]', {
+    strings: ['out'], positionals: { min: 1, max: 1 },
+  }, args);
+  const out = parsed.string('out');
+  const storeDir = parsed.positionals[0];
   let contents;
   try {
     contents = readRunStore(storeDir);

@@ -6,14 +6,13 @@
 import { join } from 'node:path';
 import { initEngine } from '@prunebench/engine';
 import { TASKS } from '@prunebench/harness';
+import { exitWithUsage, scriptArgs } from '../perf/script-helpers.js';
 
-const ids = process.argv.slice(2);
+const known = [...TASKS.keys()].filter((id) => id.startsWith('glue-')).join(', ');
+const usage = `usage: dense-bert.ts <task id> [...]; known: ${known}`;
+const ids = scriptArgs('dense-bert', usage, { positionals: { min: 1, max: Infinity } }).positionals;
 const unknown = ids.filter((id) => !TASKS.get(id)?.id.startsWith('glue-'));
-if (ids.length === 0 || unknown.length > 0) {
-  const known = [...TASKS.keys()].filter((id) => id.startsWith('glue-')).join(', ');
-  console.error(`${ids.length === 0 ? 'usage: dense-bert.ts <task id> [...]' : `dense-bert: unknown GLUE task ${unknown.join(', ')}`}; known: ${known}`);
-  process.exit(2);
-}
+if (unknown.length > 0) exitWithUsage('dense-bert', `unknown GLUE task ${unknown.join(', ')}`, usage);
 await initEngine({ backend: 'wasm' });
 for (const id of ids) {
   const definition = TASKS.get(id)!;

@@ -19,9 +19,10 @@ import {
   type LatencyReport, type LatencySummary,
 } from '@prunebench/metrics';
 import { exportOnnx, loadPretrainedResNet } from '@prunebench/models';
+import { scriptArgs } from '../perf/script-helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const quick = process.argv.includes('--quick');
+const quick = scriptArgs('harness-vs-direct', 'usage: harness-vs-direct.ts [--quick]', { flags: ['quick'] }).flag('quick');
 const REPEATS = 3;
 const THREADS = Number(process.env.LATENCY_THREADS ?? 2);
 const SPINNING = process.env.LATENCY_SPINNING === '1';

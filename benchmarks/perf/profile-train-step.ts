@@ -10,14 +10,16 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine, parseBackendRequest, SeededRng } from '@prunebench/engine';
 import { bertMiniArch, createBert, createResNetCifar, type Model } from '@prunebench/models';
 import { maskedSgdStep } from '@prunebench/pruning';
-import { intArg, kernelTimeTable, stringArg } from './script-helpers.js';
+import { exitWithUsage, kernelTimeTable, scriptArgs } from './script-helpers.js';
 
-const modelName = stringArg('model') ?? 'resnet20';
-if (!/^(resnet\d+|bert-mini)$/.test(modelName)) throw new Error(`--model must be resnet<depth> or bert-mini, got '${modelName}'`);
+const USAGE = 'usage: profile-train-step.ts [--model resnet20|resnet56|bert-mini] [--batch n] [--backend wasm]';
+const args = scriptArgs('profile-train-step', USAGE, { strings: ['model', 'batch', 'backend'] });
+const modelName = args.string('model') ?? 'resnet20';
+if (!/^(resnet\d+|bert-mini)$/.test(modelName)) exitWithUsage('profile-train-step', `--model must be resnet<depth> or bert-mini, got '${modelName}'`, USAGE);
 const bert = modelName === 'bert-mini';
 const depth = bert ? 0 : Number(modelName.replace('resnet', ''));
-const batch = intArg('batch', bert ? 32 : 128);
-const engine = await initEngine({ backend: parseBackendRequest(stringArg('backend') ?? 'wasm', '--backend') });
+const batch = args.int('batch', bert ? 32 : 128);
+const engine = await initEngine({ backend: parseBackendRequest(args.string('backend') ?? 'wasm', '--backend') });
 const rng = new SeededRng(0);
 const model: Model = bert ? createBert(bertMiniArch(2), { seed: 0 }) : createResNetCifar(depth, { seed: 0 });
 const inputs = bert

@@ -1,21 +1,65 @@
-/** Small helpers the perf scripts share: `--name value` arguments and tf.profile's kernel-time table. */
+/** Small helpers the benchmark scripts share: strict command-line parsing (node:util parseArgs) and tf.profile's kernel-time table. */
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 
 type Profile = Awaited<ReturnType<typeof tf.profile>>;
 
-/** `--name value` from the command line, or undefined. */
-export function stringArg(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at < 0 ? undefined : process.argv[at + 1];
+/** A bad command line: the message and the usage on stderr, exit code 2, before anything is measured or written. */
+export function exitWithUsage(script: string, message: string, usage: string): never {
+  console.error(`${script}: ${message}\n${usage}`);
+  process.exit(2);
 }
 
-/** `--name <positive integer>`, else `fallback`; anything else is an error naming the flag. */
-export function intArg(name: string, fallback: number): number {
-  const raw = stringArg(name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, got '${raw}'`);
-  return value;
+/** What `scriptArgs` parsed: each option's value by name, and the positionals. */
+export interface ScriptArgs {
+  positionals: string[];
+  /** `--name value`, or undefined. */
+  string(name: string): string | undefined;
+  /** `--name <positive integer>`, else `fallback`; anything else is a usage error naming the flag. */
+  int(name: string, fallback: number): number;
+  /** `--name` given (a boolean option). */
+  flag(name: string): boolean;
+}
+
+/**
+ * Parses process.argv with node:util's parseArgs, strictly: an unknown option, a missing value, a value given to a
+ * flag, or positionals outside `positionals` end the script with exit code 2 (exitWithUsage).
+ */
+export function scriptArgs(
+  script: string, usage: string, options: { strings?: readonly string[]; flags?: readonly string[]; positionals?: { min: number; max: number } },
+  argv: string[] = process.argv.slice(2),
+): ScriptArgs {
+  const declared = Object.fromEntries([
+    ...(options.strings ?? []).map((name) => [name, { type: 'string' as const }]),
+    ...(options.flags ?? []).map((name) => [name, { type: 'boolean' as const }]),
+  ]);
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options: declared, strict: true, allowPositionals: options.positionals !== undefined });
+  } catch (error) {
+    exitWithUsage(script, (error as Error).message, usage);
+  }
+  const { min, max } = options.positionals ?? { min: 0, max: 0 };
+  if (parsed.positionals.length < min || parsed.positionals.length > max) {
+    const range = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+    exitWithUsage(script, `expected ${range} argument${(max === Infinity ? min : max) === 1 ? '' : 's'}, got ${parsed.positionals.length}`, usage);
+  }
+  const string = (name: string) => {
+    const value = parsed.values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  return {
+    positionals: parsed.positionals,
+    string,
+    int(name, fallback) {
+      const raw = string(name);
+      if (raw === undefined) return fallback;
+      const value = Number(raw);
+      if (!Number.isInteger(value) || value <= 0) exitWithUsage(script, `--${name} must be a positive integer, got '${raw}'`, usage);
+      return value;
+    },
+    flag: (name) => parsed.values[name] === true,
+  };
 }
 
 /** A Markdown table of a tf.profile result: kernel time and calls per kernel name, the top `rows` by time. */

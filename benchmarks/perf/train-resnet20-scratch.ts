@@ -15,12 +15,15 @@ import { initEngine, SeededRng } from '@prunebench/engine';
 import { classBalancedSubset, ImageBatchLoader, normalizeImages, readCifar10, resolveCifar10 } from '@prunebench/data';
 import { createResNetCifar } from '@prunebench/models';
 import { topKAccuracy } from '@prunebench/metrics';
-import { intArg } from './script-helpers.js';
+import { scriptArgs } from './script-helpers.js';
 
-const steps = intArg('steps', 300);
-const batchSize = intArg('batch', 32);
-const perClass = intArg('per-class', 500);
-const testCount = intArg('test', 1000);
+const args = scriptArgs('train-resnet20-scratch', 'usage: train-resnet20-scratch.ts [--steps 300] [--batch 32] [--per-class 500] [--test 1000]', {
+  strings: ['steps', 'batch', 'per-class', 'test'],
+});
+const steps = args.int('steps', 300);
+const batchSize = args.int('batch', 32);
+const perClass = args.int('per-class', 500);
+const testCount = args.int('test', 1000);
 const seed = 0;
 
 const engine = await initEngine({ backend: (process.env.PRUNEBENCH_BACKEND as 'wasm' | undefined) ?? 'wasm' });

@@ -8,10 +8,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, registerWasmTrainingKernels, SeededRng, unregisterWasmTrainingKernels } from '@prunebench/engine';
-import { intArg, kernelTimeTable } from './script-helpers.js';
+import { kernelTimeTable, scriptArgs } from './script-helpers.js';
 
-const batch = intArg('batch', 64);
-const steps = intArg('steps', 3);
+const args = scriptArgs('wasm-train-step', 'usage: wasm-train-step.ts [--batch 64] [--steps 3]', { strings: ['batch', 'steps'] });
+const batch = args.int('batch', 64);
+const steps = args.int('steps', 3);
 const rng = new SeededRng(0);
 
 function heNormal(shape: number[]): tf.Variable {
