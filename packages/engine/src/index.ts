@@ -6,3 +6,4 @@ export * from './zip-writer.js';
 export * from './repo-root.js';
 export * from './wasm-kernels/batch-norm-training.js';
 export { wasmThreadsRequested, MAX_WASM_THREADS } from './wasm-threads.js';
+export { yieldToEventLoop } from './event-loop.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { SeededRng } from '@prunebench/engine';
+import { yieldToEventLoop, type SeededRng } from '@prunebench/engine';
 import { measureFlatness } from '@prunebench/metrics';
 import type { Model } from '@prunebench/models';
 import { readScalar, softmaxCrossEntropy, type Batch, type Masks } from '@prunebench/pruning';
@@ -67,6 +67,7 @@ function inputTensors(batch: Batch): tf.Tensor[] {
 async function meanLoss(model: Model, batches: Batch[], examples: number): Promise<number> {
   let sum = 0;
   for (const b of batches) {
+    await yieldToEventLoop();
     sum += (await readScalar(tf.tidy(() => softmaxCrossEntropy(model.forward(b.inputs, { training: false }), b.labels)))) * b.size;
   }
   return sum / examples;

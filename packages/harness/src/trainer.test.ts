@@ -5,7 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NonFiniteLossError } from './errors.js';
 import { learningRateAt } from './schedule.js';
 import { FAKE_RECIPE, fakeTask } from './testing/fake-task.js';
-import { HarnessTrainer } from './trainer.js';
+import { HarnessTrainer, type TrainerCheckpoints } from './trainer.js';
+import { RunInterruptedError } from './errors.js';
+import type { TensorFileContents } from './tensor-file.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -58,6 +60,47 @@ describe('HarnessTrainer', () => {
     expect(trainer.log.every((r) => r.label === 'ft' && Number.isFinite(r.loss))).toBe(true);
     disposeMasks(masks);
     model.dispose();
+  });
+
+  it('an interrupt stops after the current step with a checkpoint of it; the resume ends where an uninterrupted call ends', async () => {
+    const memory = (): TrainerCheckpoints & { partials: number } => {
+      const partial = new Map<number, TensorFileContents>();
+      const finished = new Map<number, TensorFileContents>();
+      return {
+        partials: 0,
+        readFinished: (call) => finished.get(call) ?? null,
+        readPartial: (call) => partial.get(call) ?? null,
+        writeFinished(call, contents) { finished.set(call, contents); partial.delete(call); },
+        writePartial(call, contents) { this.partials++; partial.set(call, contents); },
+      };
+    };
+    const train = async (checkpoints: TrainerCheckpoints, abortAfterSteps?: number) => {
+      const task = await fakeTask('fake-blobs', { batchesDrawn: 0 }).load({ trainPerClass: 0, valSize: 12, testSize: 0, evalBatchSize: 16 }, {
+        cacheDir: '/nonexistent', log: () => {},
+      });
+      const model = await task.startingModel();
+      const controller = new AbortController();
+      let steps = 0;
+      const trainer = new HarnessTrainer({
+        task, recipe: FAKE_RECIPE, totalExamples: 64, rng: new SeededRng(3), chunkExamples: 32, checkpoints, signal: controller.signal,
+        onProgress: () => { if (++steps === abortAfterSteps) controller.abort(); },
+      });
+      try {
+        await trainer.train(model, { examples: 64 });
+        return { weights: Float32Array.from(await model.params.get('fc1.weight')!.data()), log: trainer.log };
+      } finally {
+        model.dispose();
+      }
+    };
+    const reference = await train(memory());
+    const store = memory();
+    // chunks of 32 examples = 4 steps of 8: step 3 is inside the first chunk, so only the interrupt writes it
+    await expect(train(store, 3)).rejects.toBeInstanceOf(RunInterruptedError);
+    expect(store.partials).toBe(1);
+    expect((store.readPartial(0)!.meta as { step: number }).step).toBe(3);
+    const resumed = await train(store);
+    expect(resumed.weights).toEqual(reference.weights);
+    expect(resumed.log.map((r) => [r.step, r.examples, r.loss])).toEqual(reference.log.map((r) => [r.step, r.examples, r.loss]));
   });
 
   it('raises a clear error on a non-finite loss', async () => {

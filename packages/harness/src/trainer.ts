@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { SeededRng } from '@prunebench/engine';
+import { yieldToEventLoop, type SeededRng } from '@prunebench/engine';
 import type { Model } from '@prunebench/models';
 import {
   BudgetExceededError,
@@ -64,7 +64,7 @@ export interface HarnessTrainerOptions {
   onProgress?: (usedExamples: number, totalExamples: number) => void;
   /** Wall seconds spent before this process (restored on resume). */
   priorWallSeconds?: number;
-  /** Checked before every step: when aborted, training stops with RunInterruptedError (nothing more is written). */
+  /** Checked before every step: when aborted, training writes a checkpoint of the step just done and stops with RunInterruptedError. */
   signal?: AbortSignal;
 }
 
@@ -166,7 +166,10 @@ export class HarnessTrainer implements BudgetedTrainer {
     if (partial) {
       checkSignature(partial, signature);
       restoreModel(model, partial.arrays);
-      const meta = partial.meta as unknown as { step: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[] };
+      const meta = partial.meta as unknown as {
+        step: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[];
+        chunk?: { lossSum: number; examples: number; lastLoss: number | null };
+      };
       for (const [key, array] of partial.arrays) {
         if (key.startsWith('momentum/')) velocity.set(key.slice('momentum/'.length), toTensor(array));
         if (key.startsWith('adam-m/')) adam.m.set(key.slice('adam-m/'.length), toTensor(array));
@@ -177,16 +180,42 @@ export class HarnessTrainer implements BudgetedTrainer {
       this.used = meta.budgetUsed;
       losses.push(...meta.losses);
       this.log.splice(0, this.log.length, ...meta.log);
+      // A checkpoint written at an interrupt sits inside a chunk: its running loss continues the log row.
+      if (meta.chunk) {
+        chunkLossSum = meta.chunk.lossSum;
+        chunkExamples = meta.chunk.examples;
+        lastLoss = meta.chunk.lastLoss ?? NaN;
+      }
       // Fast-forward the data stream past the batches already trained on (same seed, same order).
       for (let i = 0; i < step; i++) disposeBatch(nextBatch(stream));
     }
+
+    /** Model, optimizer state and position in the call, so a resume continues from this very step. */
+    const writePartial = async () => {
+      const arrays = await modelArrays(model);
+      for (const [name, buf] of velocity) arrays.set(`momentum/${name}`, await fromTensor(buf));
+      for (const [name, buf] of adam.m) arrays.set(`adam-m/${name}`, await fromTensor(buf));
+      for (const [name, buf] of adam.v) arrays.set(`adam-v/${name}`, await fromTensor(buf));
+      checkpoints!.writePartial(call, {
+        meta: {
+          signature, step, done, budgetUsed: this.used, log: this.log, losses, wallSeconds: this.wallSeconds(),
+          ...(chunkExamples > 0 ? { chunk: { lossSum: chunkLossSum, examples: chunkExamples, lastLoss: Number.isFinite(lastLoss) ? lastLoss : null } } : {}),
+        },
+        arrays,
+      });
+    };
+    let savedAtStep = step;
 
     try {
       if (options.masks) applyMasks(model, options.masks);
       while (done < examples) {
         // A macrotask turn between steps, so signal handlers (Ctrl-C) run while training is under way.
         await yieldToEventLoop();
-        if (this.options.signal?.aborted) throw new RunInterruptedError();
+        if (this.options.signal?.aborted) {
+          // Stop after the step just done, with a checkpoint of it (unless the last one already is).
+          if (checkpoints && step > savedAtStep) await writePartial();
+          throw new RunInterruptedError();
+        }
         let batch = nextBatch(stream);
         const take = Math.min(batch.size, examples - done);
         if (take < batch.size) batch = truncateBatch(batch, take);
@@ -221,14 +250,8 @@ export class HarnessTrainer implements BudgetedTrainer {
           chunkLossSum = 0;
           chunkExamples = 0;
           if (done < examples && checkpoints) {
-            const arrays = await modelArrays(model);
-            for (const [name, buf] of velocity) arrays.set(`momentum/${name}`, await fromTensor(buf));
-            for (const [name, buf] of adam.m) arrays.set(`adam-m/${name}`, await fromTensor(buf));
-            for (const [name, buf] of adam.v) arrays.set(`adam-v/${name}`, await fromTensor(buf));
-            checkpoints.writePartial(call, {
-              meta: { signature, step, done, budgetUsed: this.used, log: this.log, losses, wallSeconds: this.wallSeconds() },
-              arrays,
-            });
+            await writePartial();
+            savedAtStep = step;
           }
           this.options.onChunk?.(this.log);
         }
@@ -329,10 +352,6 @@ export async function maskedAdamWStep(
     grad.dispose();
   }
   return readScalar(loss);
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function nextBatch(stream: Iterator<Batch>): Batch {

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { SeededRng } from '@prunebench/engine';
+import { SeededRng, yieldToEventLoop } from '@prunebench/engine';
 import {
   CIFAR10_RECORDS_PER_BATCH,
   CIFAR10_TRAIN_FILES,
@@ -176,6 +176,7 @@ class CifarLoadedTask implements LoadedTask {
     const labels = new Int32Array(set.count);
     let offset = 0;
     for (const b of loader.batches()) {
+      await yieldToEventLoop();
       const out = tf.tidy(() => model.forward(b.x, { training: false }));
       logits.set(await out.data() as Float32Array, offset * numClasses);
       labels.set(await b.y.data() as Int32Array, offset);

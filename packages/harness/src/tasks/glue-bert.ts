@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { SeededRng } from '@prunebench/engine';
+import { SeededRng, yieldToEventLoop } from '@prunebench/engine';
 import {
   BertTokenizer,
   GLUE_TASKS,
@@ -381,6 +381,7 @@ export class GlueBertLoadedTask implements LoadedTask {
     const predicted = new Int32Array(set.count);
     const batchSize = this.sizing.evalBatchSize;
     for (let from = 0; from < set.count; from += batchSize) {
+      await yieldToEventLoop();
       const batch = glueBatch(set, Array.from({ length: Math.min(batchSize, set.count - from) }, (_, i) => from + i));
       const logits = tf.tidy(() => model.forward(batch.inputs, { training: false }));
       predicted.set(argmax(await logits.data() as Float32Array, numLabels), from);
