@@ -55,7 +55,7 @@ export async function runSuite(options: RunSuiteOptions): Promise<SuiteOutcome> 
     const key = taskKey(run);
     let task = loaded.get(key);
     if (!task) {
-      task = run.task.load(run.sizing, options.taskEnvironment);
+      task = run.task.load(run.sizing, { ...options.taskEnvironment, ...(options.signal ? { signal: options.signal } : {}) });
       // A failed load is not cached, so the next run of the task gets a fresh attempt and the same clear error.
       task.catch(() => loaded.delete(key));
       loaded.set(key, task);

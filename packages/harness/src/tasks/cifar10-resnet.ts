@@ -115,7 +115,7 @@ async function denseTrainedWeights(
   try {
     const trainer = new HarnessTrainer({
       task, recipe: start.recipe, totalExamples: start.examples, rng: new SeededRng(start.seed).fork('dense-training'),
-      chunkExamples: Math.min(task.trainExamples, 50_000), checkpoints: directoryCheckpoints(partialDir),
+      chunkExamples: Math.min(task.trainExamples, 50_000), checkpoints: directoryCheckpoints(partialDir), signal: env.signal,
     });
     await trainer.train(model, { examples: start.examples, label: 'dense-training' });
     await saveSafetensors(path, model, { task: id, recipeHash: key });

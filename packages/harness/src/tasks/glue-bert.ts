@@ -259,7 +259,7 @@ async function glueStartingWeights(
     env.log(`${id}: no cached dense model; ${fromCheckpoint ? `fine-tuning ${checkpointDir}` : 'training from scratch'} for ${examples} examples (cached at ${path})`);
     const trainer = new HarnessTrainer({
       task, recipe, totalExamples: examples, rng: new SeededRng(start.seed).fork('dense-training'),
-      chunkExamples: Math.min(task.trainExamples, 2000), checkpoints: directoryCheckpoints(partialDir),
+      chunkExamples: Math.min(task.trainExamples, 2000), checkpoints: directoryCheckpoints(partialDir), signal: env.signal,
       onChunk: (rows) => {
         const last = rows[rows.length - 1];
         env.log(`${id}: dense training ${last.budgetUsed}/${examples} examples, loss ${last.loss.toFixed(4)}, ${last.wallSeconds.toFixed(0)} s`);

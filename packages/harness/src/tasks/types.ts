@@ -75,6 +75,8 @@ export interface TaskEnvironment {
   /** Cache for dense-training checkpoints (`datasets/cache/checkpoints`). */
   cacheDir: string;
   log(message: string): void;
+  /** Stops the dense training of a starting point after its current step, with a checkpoint (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** A task with its data in memory, ready to serve runs. */
