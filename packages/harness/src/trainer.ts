@@ -2,13 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import { yieldToEventLoop, type SeededRng } from '@prunebench/engine';
 import type { Model } from '@prunebench/models';
 import {
+  ADAMW_DECAYED_KINDS,
   BudgetExceededError,
+  adamWUpdate,
   applyMasks,
   lossAndGradients,
   lossTensorAndGradients,
   maskTensor,
   maskedSgdStep,
   readScalar,
+  type AdamWMoments,
   type Batch,
   type BudgetedTrainer,
   type Masks,
@@ -152,7 +155,7 @@ export class HarnessTrainer implements BudgetedTrainer {
 
     const { recipe } = this.options;
     const velocity = new Map<string, tf.Tensor>();
-    const adam: AdamWState = { m: new Map(), v: new Map() };
+    const adam: AdamWMoments = { m: new Map(), v: new Map() };
     const stream = this.options.task.trainBatches(recipe.batchSize, this.options.rng.fork(`train-call-${call}`));
     let step = 0;
     let done = 0;
@@ -302,50 +305,28 @@ export class HarnessTrainer implements BudgetedTrainer {
   }
 }
 
-/** AdamW's first and second moments by parameter name (fresh per train call, like SGD's momentum). */
-interface AdamWState {
-  m: Map<string, tf.Tensor>;
-  v: Map<string, tf.Tensor>;
-}
-
-/** Kinds AdamW decays (weight matrices and tables); biases and norms are not decayed, as in BERT fine-tuning. */
-const ADAMW_DECAYED_KINDS = new Set(['linear', 'conv2d', 'embedding']);
-
 /**
- * One AdamW step (PyTorch's algorithm: w ← w·(1 − lr·wd); m, v updated with bias correction at step t;
- * w ← w − lr·m̂/(√v̂ + ε)) with masks enforced: pruned weights get zero gradient (so their moments stay 0) and are
- * re-zeroed after the update. Returns the batch loss before the step.
+ * One AdamW step (`adamWUpdate`, PyTorch's algorithm, weight decay on ADAMW_DECAYED_KINDS) with masks enforced:
+ * pruned weights get zero gradient (so their moments stay 0) and are re-zeroed after the update. Returns the batch
+ * loss before the step. The moments are fresh per train call, like SGD's momentum.
  */
 export async function maskedAdamWStep(
   model: Model,
   batch: Batch,
-  options: { recipe: FineTuneRecipe; learningRate: number; step: number; masks?: Masks; state: AdamWState },
+  options: { recipe: FineTuneRecipe; learningRate: number; step: number; masks?: Masks; state: AdamWMoments },
 ): Promise<number> {
   const { recipe, learningRate, step, masks, state } = options;
   const [beta1, beta2] = recipe.betas ?? [0.9, 0.999];
-  const eps = recipe.eps ?? 1e-6;
+  const settings = { learningRate, beta1, beta2, eps: recipe.eps ?? 1e-6, weightDecay: recipe.weightDecay, step };
   const names = [...model.params.keys()];
   const { loss, grads } = lossTensorAndGradients(model, batch, names);
-  const correction1 = 1 - beta1 ** step;
-  const correction2 = 1 - beta2 ** step;
   for (const name of names) {
     const param = model.params.get(name)!;
     const grad = grads.get(name)!;
     const mask = masks?.get(name);
     tf.tidy(() => {
       const g = mask ? tf.mul(grad, mask) : grad;
-      const previousM = state.m.get(name);
-      const previousV = state.v.get(name);
-      const m = previousM ? tf.add(tf.mul(previousM, beta1), tf.mul(g, 1 - beta1)) : tf.mul(g, 1 - beta1);
-      const v = previousV ? tf.add(tf.mul(previousV, beta2), tf.mul(tf.square(g), 1 - beta2)) : tf.mul(tf.square(g), 1 - beta2);
-      previousM?.dispose();
-      previousV?.dispose();
-      state.m.set(name, tf.keep(m));
-      state.v.set(name, tf.keep(v));
-      const decay = recipe.weightDecay !== 0 && ADAMW_DECAYED_KINDS.has(model.paramKinds.get(name) ?? '') ? learningRate * recipe.weightDecay : 0;
-      const decayed = decay !== 0 ? tf.mul(param, 1 - decay) : param;
-      const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), eps));
-      let updated = tf.sub(decayed, tf.mul(update, learningRate));
+      let updated = adamWUpdate(name, param, g, state, settings, ADAMW_DECAYED_KINDS.has(model.paramKinds.get(name) ?? ''));
       if (mask) updated = maskTensor(updated, mask);
       param.assign(updated);
     });

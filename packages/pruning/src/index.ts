@@ -9,6 +9,7 @@ export * from './prunable.js';
 export * from './init.js';
 export * from './options.js';
 export * from './sgd.js';
+export * from './adamw.js';
 export * from './sensitivity.js';
 export * from './snapshot.js';
 export * from './testing.js';

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '@prunebench/models';
 import {
+  ADAMW_DECAYED_KINDS,
+  adamWUpdate,
   applyMasks,
   booleanOption,
   countParams,
@@ -392,23 +394,10 @@ async function safeStep(
   return { loss: first.loss, gradNorm };
 }
 
-/** Parameter kinds AdamW decays (the GLUE recipe's "weights and tables"; never biases or norms). */
-const DECAYED_KINDS = new Set(['linear', 'conv2d', 'embedding']);
-
-/** One AdamW update of `param` by the direction `d` (inside the caller's tidy; keeps the new moments). */
+/** One AdamW update of `param` by the direction `d`, the shared @prunebench/pruning one (inside the caller's tidy). */
 function adamwUpdate(state: SafeState, name: string, param: tf.Variable, d: tf.Tensor, learningRate: number): void {
   const { momentum: beta1, weightDecay } = state.optimizer;
-  const first = state.velocity.get(name);
-  const second = state.secondMoment.get(name);
-  const m = first ? tf.add(tf.mul(first, beta1), tf.mul(d, 1 - beta1)) : tf.mul(d, 1 - beta1);
-  const s = second ? tf.add(tf.mul(second, SAFE_ADAMW_BETA2), tf.mul(tf.square(d), 1 - SAFE_ADAMW_BETA2)) : tf.mul(tf.square(d), 1 - SAFE_ADAMW_BETA2);
-  first?.dispose();
-  second?.dispose();
-  state.velocity.set(name, tf.keep(m));
-  state.secondMoment.set(name, tf.keep(s));
-  const mHat = tf.div(m, 1 - beta1 ** state.updates);
-  const sHat = tf.div(s, 1 - SAFE_ADAMW_BETA2 ** state.updates);
-  let step: tf.Tensor = tf.div(mHat, tf.add(tf.sqrt(sHat), SAFE_ADAMW_EPSILON));
-  if (weightDecay !== 0 && DECAYED_KINDS.has(state.model.paramKinds.get(name) ?? '')) step = tf.add(step, tf.mul(param, weightDecay));
-  param.assign(tf.sub(param, tf.mul(step, learningRate)));
+  const settings = { learningRate, beta1, beta2: SAFE_ADAMW_BETA2, eps: SAFE_ADAMW_EPSILON, weightDecay, step: state.updates };
+  const decayed = ADAMW_DECAYED_KINDS.has(state.model.paramKinds.get(name) ?? '');
+  param.assign(adamWUpdate(name, param, d, { m: state.velocity, v: state.secondMoment }, settings, decayed));
 }
