@@ -1,5 +1,7 @@
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from '@prunebench/metrics';
+import { EXECUTION_PROVIDERS, interleavedLatencyRecord, measureLatencyAgainstDense, type ExecutionProvider } from '@prunebench/metrics';
+import { exportOnnx, type Model } from '@prunebench/models';
 import type { LatencyRecord, LatencySettings, RunMetrics } from './record.js';
+import type { TaskDefinition } from './tasks/types.js';
 
 /**
  * Latency settings of a suite with `"latency": true` (and of records that say `latency: true`): ONNX Runtime's cpu
@@ -79,4 +81,27 @@ export function latencyFigures(metrics: Pick<RunMetrics, 'latency' | 'latencies'
   if (!metrics) return [];
   if (metrics.latencies) return Object.values(metrics.latencies);
   return metrics.latency ? [metrics.latency] : [];
+}
+
+/**
+ * Batch-1 latency of `model` on each provider of `settings`, interleaved round by round with `dense` (the task's
+ * dense model) in the same process, at the task's inputs (BERT: token inputs at its sequence length), else a
+ * CIFAR image. One figure per provider, in the settings' order.
+ */
+export async function latencyAgainstDense(
+  model: Model,
+  dense: Model,
+  latencyInputs: TaskDefinition['latencyInputs'],
+  settings: LatencySettings,
+): Promise<LatencyRecord[]> {
+  const [modelBytes, denseBytes] = [await exportOnnx(model), await exportOnnx(dense)];
+  const inputs = latencyInputs ? { inputs: latencyInputs } : { inputShape: [3, 32, 32] };
+  const figures: LatencyRecord[] = [];
+  for (const provider of settings.providers) {
+    const report = await measureLatencyAgainstDense(modelBytes, denseBytes, {
+      ...inputs, provider, threads: settings.threads, batchSizes: { latency: 1, throughput: settings.throughputBatch }, rounds: settings.rounds,
+    });
+    figures.push(interleavedLatencyRecord(report));
+  }
+  return figures;
 }

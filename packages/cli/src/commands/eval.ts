@@ -1,24 +1,20 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import {
-  FINAL_MODEL_FILE,
-  RunStore,
+  LATENCY_DEFAULTS,
   describeTarget,
+  latencyAgainstDense,
   denseReference,
   measureModel,
-  resolveLatency,
   type LatencyRecord,
   type LoadedTask,
   type ModelMetrics,
   type TaskDefinition,
   type TaskSizing,
 } from '@prunebench/harness';
-import { interleavedLatencyRecord, measureLatencyAgainstDense } from '@prunebench/metrics';
-import { exportOnnx, loadModelFromSafetensors, loadStateDict, readSafetensorsFile, safetensorsToFloat32, type Model } from '@prunebench/models';
-import { defaultStoreDir } from '../paths.js';
+import { loadModelFromSafetensors, loadStateDict, readSafetensorsFile, safetensorsToFloat32, type Model } from '@prunebench/models';
 import { EXIT_OK, UsageError, parseFlags, type CliIO } from '../usage.js';
 import { formatMacs } from './list.js';
-import { TASK_FLAGS, loadTaskFromFlags } from './task-loading.js';
+import { TASK_FLAGS, completedRunWeights, loadTaskFromFlags } from './task-loading.js';
 
 export const EVAL_HELP = `Usage: prunebench eval --task <task> [--run <id> | --checkpoint <file.safetensors>] [options]
 
@@ -67,21 +63,11 @@ export async function evalCommand(args: string[], io: CliIO): Promise<number> {
   let weightsFile: string | null = null;
 
   if (values.run !== undefined) {
-    const store = new RunStore(values.store ?? defaultStoreDir());
-    let state: string;
-    try {
-      state = store.state(values.run);
-    } catch (error) {
-      throw new UsageError(`eval: --run: ${(error as Error).message}`);
-    }
-    if (state !== 'completed') throw new UsageError(`eval: run ${values.run} is ${state} in ${store.root}, not completed`);
-    const record = store.readRecord(values.run);
-    const d = record.description;
-    if (values.task !== undefined && values.task !== d.task) throw new UsageError(`eval: run ${values.run} belongs to task ${d.task}, not ${values.task}`);
+    const run = completedRunWeights('eval', values.run, values.store, values.task);
+    const d = run.record.description;
     values.task = d.task;
     Object.assign(sizing, d.taskOptions ?? {});
-    weightsFile = join(store.runDir(values.run), FINAL_MODEL_FILE);
-    if (!existsSync(weightsFile)) throw new Error(`eval: ${weightsFile} is missing (the run was recorded before final weights were stored)`);
+    weightsFile = run.weightsFile;
     source = `the final model of run ${values.run} (${d.method} ${describeTarget(d.target ?? null)} seed ${d.seed})`;
   } else if (values.checkpoint !== undefined) {
     if (!existsSync(values.checkpoint)) throw new UsageError(`eval: --checkpoint ${values.checkpoint}: no such file`);
@@ -129,12 +115,7 @@ async function loadEvalModel(path: string, task: LoadedTask): Promise<Model> {
 
 /** Batch-1 latency of `model`, interleaved with the starting model, at the suites' default settings. */
 async function latencyAgainstStart(model: Model, starting: Model, latencyInputs: TaskDefinition['latencyInputs']): Promise<LatencyRecord> {
-  const settings = resolveLatency(true)!;
-  const inputs = latencyInputs ? { inputs: latencyInputs } : { inputShape: [3, 32, 32] };
-  const report = await measureLatencyAgainstDense(await exportOnnx(model), await exportOnnx(starting), {
-    ...inputs, provider: settings.providers[0], threads: settings.threads, batchSizes: { latency: 1, throughput: settings.throughputBatch }, rounds: settings.rounds,
-  });
-  return interleavedLatencyRecord(report);
+  return (await latencyAgainstDense(model, starting, latencyInputs, LATENCY_DEFAULTS))[0]!;
 }
 
 export function formatEvalReport(report: EvalReport): string {

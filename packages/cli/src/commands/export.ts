@@ -1,10 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FINAL_MODEL_FILE, RunStore, writeFileAtomic } from '@prunebench/harness';
+import { writeFileAtomic } from '@prunebench/harness';
 import { exportOnnx, loadModelFromSafetensors, type Model } from '@prunebench/models';
-import { defaultStoreDir } from '../paths.js';
 import { EXIT_OK, UsageError, parseFlags, requireString, type CliIO } from '../usage.js';
-import { TASK_FLAGS, loadTaskFromFlags } from './task-loading.js';
+import { TASK_FLAGS, completedRunWeights, loadTaskFromFlags } from './task-loading.js';
 
 export const EXPORT_HELP = `Usage: prunebench export --task <task> [--run <id>] [--store dir] --out <file.onnx>
 
@@ -26,21 +25,9 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`export: --out ${out} is a folder; name the .onnx file to write (for example ${join(out, 'model.onnx')})`);
   let weightsFile: string | null = null;
   if (values.run !== undefined) {
-    const store = new RunStore(values.store ?? defaultStoreDir());
-    let state: string;
-    try {
-      state = store.state(values.run);
-    } catch (error) {
-      throw new UsageError(`export: --run: ${(error as Error).message}`);
-    }
-    if (state !== 'completed') throw new UsageError(`export: run ${values.run} is ${state} in ${store.root}, not completed`);
-    const record = store.readRecord(values.run);
-    if (values.task !== undefined && values.task !== record.description.task) {
-      throw new UsageError(`export: run ${values.run} belongs to task ${record.description.task}, not ${values.task}`);
-    }
-    values.task = record.description.task;
-    weightsFile = join(store.runDir(values.run), FINAL_MODEL_FILE);
-    if (!existsSync(weightsFile)) throw new Error(`export: ${weightsFile} is missing (the run was recorded before final weights were stored)`);
+    const run = completedRunWeights('export', values.run, values.store, values.task);
+    values.task = run.record.description.task;
+    weightsFile = run.weightsFile;
   }
   const { task } = await loadTaskFromFlags('export', values, io);
   let model: Model | undefined;

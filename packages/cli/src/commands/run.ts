@@ -1,6 +1,7 @@
 import { initEngine, getEngineInfo, resolveBackendRequest } from '@prunebench/engine';
 import {
   METHODS,
+  latencyAgainstDense,
   RunInterruptedError,
   RunStore,
   TASKS,
@@ -19,8 +20,8 @@ import {
   type Suite,
   type ResolvedShard,
 } from '@prunebench/harness';
-import { interleavedLatencyRecord, measureLatencyAgainstDense, probeExecutionProvider } from '@prunebench/metrics';
-import { exportOnnx, type Model } from '@prunebench/models';
+import { probeExecutionProvider } from '@prunebench/metrics';
+import type { Model } from '@prunebench/models';
 import { ProgressBar, formatDuration } from '../progress.js';
 import { defaultCheckpointCache, defaultDataSource, defaultStoreDir, defaultWeightsDir } from '../paths.js';
 import { defaultGlueDir, defaultVocabDir } from './task-loading.js';
@@ -167,22 +168,11 @@ async function latencyOf(model: Model, run: PlannedRun, task: LoadedTask): Promi
   const settings = resolveLatency(run.description.latency);
   if (!settings) throw new Error('latency: the run does not measure latency');
   const dense = await task.startingModel();
-  let denseBytes: Uint8Array;
   try {
-    denseBytes = await exportOnnx(dense);
+    return await latencyAgainstDense(model, dense, run.task.latencyInputs, settings);
   } finally {
     dense.dispose();
   }
-  const modelBytes = await exportOnnx(model);
-  const inputs = run.task.latencyInputs ? { inputs: run.task.latencyInputs } : { inputShape: [3, 32, 32] };
-  const figures: LatencyRecord[] = [];
-  for (const provider of settings.providers) {
-    const report = await measureLatencyAgainstDense(modelBytes, denseBytes, {
-      ...inputs, provider, threads: settings.threads, batchSizes: { latency: 1, throughput: settings.throughputBatch }, rounds: settings.rounds,
-    });
-    figures.push(interleavedLatencyRecord(report));
-  }
-  return figures;
 }
 
 /** Every latency provider of the suite must start here, before any training: else a usage error saying why. */

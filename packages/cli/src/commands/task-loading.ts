@@ -1,6 +1,8 @@
 import { initEngine, resolveBackendRequest } from '@prunebench/engine';
-import { TASKS, type LoadedTask, type TaskDefinition, type TaskSizing } from '@prunebench/harness';
-import { defaultCheckpointCache, defaultDataSource, defaultWeightsDir, sharedDefault } from '../paths.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { FINAL_MODEL_FILE, RunStore, TASKS, type LoadedTask, type RunRecord, type TaskDefinition, type TaskSizing } from '@prunebench/harness';
+import { defaultCheckpointCache, defaultDataSource, defaultStoreDir, defaultWeightsDir, sharedDefault } from '../paths.js';
 import { UsageError, type CliIO } from '../usage.js';
 
 export const TASK_FLAGS = {
@@ -36,4 +38,28 @@ export async function loadTaskFromFlags(
     log: (message) => io.err(`  ${message}\n`),
   });
   return { definition, task };
+}
+
+/**
+ * The completed run `--run` names in `--store` (default reports/runs) and its final weights, for commands that
+ * read a run's model; `task`, when given, must be the run's. Usage errors name the command.
+ */
+export function completedRunWeights(
+  command: string, runId: string, storeDir: string | undefined, task: string | undefined,
+): { record: RunRecord; weightsFile: string } {
+  const store = new RunStore(storeDir ?? defaultStoreDir());
+  let state: string;
+  try {
+    state = store.state(runId);
+  } catch (error) {
+    throw new UsageError(`${command}: --run: ${(error as Error).message}`);
+  }
+  if (state !== 'completed') throw new UsageError(`${command}: run ${runId} is ${state} in ${store.root}, not completed`);
+  const record = store.readRecord(runId);
+  if (task !== undefined && task !== record.description.task) {
+    throw new UsageError(`${command}: run ${runId} belongs to task ${record.description.task}, not ${task}`);
+  }
+  const weightsFile = join(store.runDir(runId), FINAL_MODEL_FILE);
+  if (!existsSync(weightsFile)) throw new Error(`${command}: ${weightsFile} is missing (the run was recorded before final weights were stored)`);
+  return { record, weightsFile };
 }
