@@ -5,14 +5,36 @@
  * Cases (tfjs side exactly as prunebench runs them):
  *   resnet20-train, resnet56-train  `maskedSgdStep` (the harness trainer's step: forward with batch norm in
  *                                   training mode + running-stat update, backward, SGD momentum 0.9, weight
- *                                   decay 5e-4), batch 128 random images; images/s
+ *                                   decay 5e-4), batch --train-batch (128) random images; images/s
  *   resnet20-eval, resnet56-eval    `model.forward(x, { training: false })` + read back, batch --eval-batch; images/s
  *   bert-mini-train                 `maskedSgdStep` on BERT-mini (4 layers, hidden 256, 4 heads, FFN 1024,
  *                                   vocabulary 30,522), batch --bert-batch sequences of length 128; sequences/s
  *   resnet20-train-2workers         (wasm) two-core ceiling: two worker_threads with a wasm backend each run
- *                                   resnet20-train on 64 images at the same time, exchanging nothing; not a
- *                                   trainer, the upper bound data-parallel training could reach
+ *                                   resnet20-train on half of --train-batch at the same time, exchanging nothing;
+ *                                   not a trainer, the upper bound data-parallel training could reach (not counted)
  * Data loading and augmentation are left out on both sides: inputs are fixed random tensors.
+ *
+ * Per case and backend it also reports what a step issues and what issuing it costs the host (issue 16):
+ *   kernels/step          tfjs kernel executions in one step: every kernel-registry call through the tfjs engine
+ *                         (what tf.profile lists, less its tf.customGrad scopes), counted by dispatch-counter.ts on
+ *                         one untimed full-size step after the warm-up. On wasm and cpu each one is the work itself.
+ *   GPU dispatches/step   webgpu only: compute dispatches recorded in that step (calls of tfjs-backend-webgpu's
+ *                         WebGPUBackend.recordAndSubmit, one dispatchWorkgroups each), plus in the JSON the queue
+ *                         submits (submitQueue calls) and the dispatches by kernel. Some kernels record none (reshapes,
+ *                         small host-side inputs run on the CPU), some several.
+ *   host ms/step          the host's cost of issuing one step when the kernels themselves are trivial: the same model
+ *                         graph and step (same layers, optimizer, reads) at trivial sizes — ResNet at batch 1 on 8×8
+ *                         images, BERT at batch 1 × 8 tokens with hidden 8, FFN 8, vocabulary 128 (TINY_RESNET,
+ *                         TINY_BERT) — timed from the call until it returns its promise, i.e. every op recorded (and
+ *                         on webgpu encoded and submitted) and the step's one read requested; the median of
+ *                         --host-steps (5) steps after two untimed ones. The wait for the result is not in it (the
+ *                         JSON has it as doneMs). On wasm/cpu the trivial kernels' own arithmetic is inside it; on
+ *                         webgpu the GPU's work is not, so the figure holds on a software adapter. The tiny step's
+ *                         counts are in the JSON (host.dispatches); the table shows them where they differ from the
+ *                         full step's. host µs/kernel = host ms/step / the tiny step's kernels. For scale, the run
+ *                         also times a chain of 1,000 tf.add on [8, 8] (hostOpChain) and, on webgpu, 1,000 raw
+ *                         dispatches of a trivial shader in one pass below tfjs (hostRawDispatch: what a compiled
+ *                         step would pay per dispatch). --no-host skips all of these.
  *
  * Interleaving: every repetition times tfjs and torch (threads = cores, and 1 thread) back to back, the order
  * alternating between repetitions, so machine noise (shared cores) hits both sides alike. Reported: the median
@@ -20,7 +42,9 @@
  *
  *   npx tsx benchmarks/perf/throughput.ts [--backend wasm] [--quick] [--reps 3] [--steps 2]
  *       [--cases resnet20-train,resnet20-eval,...] [--label before] [--out file.json] [--python /usr/bin/python3]
- *       [--eval-batch 250] [--bert-batch 32] [--no-torch] [--torch-blas-dir DIR] [--torch-device auto|cpu|cuda] [--baseline]
+ *       [--train-batch 128] [--eval-batch 250] [--bert-batch 32] [--no-torch] [--torch-blas-dir DIR] [--torch-device auto|cpu|cuda]
+ *       [--baseline] [--host-steps 5] [--no-host]
+ * (node:util parseArgs, strict: an unknown option, a missing value or a value given to a flag exits 2.)
  *
  * --baseline (wasm): every repetition also times tfjs with the wasm kernel set prunebench had before the fused
  * batch-norm, Slice, Sum and Transpose kernels (BASELINE_WASM_KERNELS; batch norm then takes the composite path), switching the
@@ -41,43 +65,52 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import {
   initEngine, parseBackendRequest, registerWasmTrainingKernels, SeededRng, unregisterWasmTrainingKernels, type EngineInfo,
 } from '@prunebench/engine';
 import * as models from '@prunebench/models';
 import { maskedSgdStep, type Batch } from '@prunebench/pruning';
+import { countDispatches, rawWebgpuDispatchUs, timeIssue, tinyOpChainUs, type DispatchCounts } from './dispatch-counter.js';
 
 // ------------------------------------------------------------------ options
 
-const argv = process.argv.slice(2);
-const VALUE_OPTIONS = ['backend', 'bert-batch', 'cases', 'eval-batch', 'label', 'out', 'python', 'reps', 'steps', 'torch-blas-dir', 'torch-device'];
-const FLAG_OPTIONS = ['baseline', 'no-torch', 'quick'];
 /** Bad arguments end the run before anything is measured or written: message, usage, exit code 2. */
 function usageError(message: string): never {
   console.error(`throughput: ${message}\n(options: see the header of benchmarks/perf/throughput.ts)`);
   process.exit(2);
 }
-for (let i = 0; i < argv.length; i++) {
-  const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
-  if (name !== null && VALUE_OPTIONS.includes(name)) i++;
-  else if (name === null || !FLAG_OPTIONS.includes(name)) usageError(`unknown argument '${argv[i]}'`);
+const VALUE_OPTIONS = ['backend', 'bert-batch', 'cases', 'eval-batch', 'host-steps', 'label', 'out', 'python', 'reps', 'steps',
+  'torch-blas-dir', 'torch-device', 'train-batch'] as const;
+const FLAG_OPTIONS = ['baseline', 'no-host', 'no-torch', 'quick'] as const;
+let parsed: ReturnType<typeof parseArgs>['values'];
+try {
+  parsed = parseArgs({
+    args: process.argv.slice(2),
+    options: Object.fromEntries([
+      ...VALUE_OPTIONS.map((name) => [name, { type: 'string' as const }]),
+      ...FLAG_OPTIONS.map((name) => [name, { type: 'boolean' as const }]),
+    ]),
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (error) {
+  // parseArgs names the argument: unknown option, a value missing or given to a flag, a stray positional.
+  usageError(error instanceof Error ? error.message : String(error));
 }
-function option(name: string): string | undefined {
-  const at = argv.indexOf(`--${name}`);
-  if (at < 0) return undefined;
-  const value = argv[at + 1];
-  if (value === undefined || value.startsWith('--')) usageError(`--${name} needs a value`);
-  return value;
+function option(name: (typeof VALUE_OPTIONS)[number]): string | undefined {
+  const value = parsed[name];
+  return typeof value === 'string' ? value : undefined;
 }
-function intOption(name: string, fallback: number): number {
+function intOption(name: (typeof VALUE_OPTIONS)[number], fallback: number): number {
   const raw = option(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) usageError(`--${name} must be a positive integer, got '${raw}'`);
   return value;
 }
-const flag = (name: string) => argv.includes(`--${name}`);
+const flag = (name: (typeof FLAG_OPTIONS)[number]) => parsed[name] === true;
 
 const ALL_CASES = ['resnet20-train', 'resnet56-train', 'resnet20-eval', 'resnet56-eval', 'bert-mini-train', 'resnet20-train-2workers'] as const;
 type CaseName = (typeof ALL_CASES)[number];
@@ -88,7 +121,10 @@ const stepsPerRep = intOption('steps', 1);
 const evalBatch = intOption('eval-batch', 250);
 const bertBatch = intOption('bert-batch', 32);
 const seqLen = 128;
-const trainBatch = 128;
+const trainBatch = intOption('train-batch', 128);
+/** Timed tiny-graph steps per case for the host time (see the header); --no-host skips the measurement. */
+const hostSteps = intOption('host-steps', 5);
+const withHost = !flag('no-host');
 const withTorch = !flag('no-torch');
 /** wasm: also time the kernel set prunebench had before issue 10's kernels (fused batch norm, Slice, Sum, Transpose), interleaved. */
 const withBaseline = flag('baseline');
@@ -158,12 +194,27 @@ interface TfjsCase {
 }
 
 const rng = new SeededRng(0);
+/** Inputs of the tiny-graph variants come from their own stream, so the full cases get the inputs they always had. */
+const tinyRng = new SeededRng(1);
 
-function resnetCase(depth: number, train: boolean): TfjsCase {
-  const batch = train ? trainBatch : evalBatch;
+/**
+ * The host-time variant of a case ("tiny graph"): the same model graph and step — the same layers, hence the
+ * same kernels — at sizes where every kernel is trivial. ResNet: the same depth and widths, batch 1, 8×8 images
+ * (the three stages at 8×8, 4×4, 2×2; at 1×1 batch norm would skip its unbiased-variance factor, one value per
+ * channel, and the graph would differ). BERT: 4 layers of 4 heads as BERT-mini, but hidden 8 (head size 2),
+ * FFN 8, a 128-token vocabulary, batch 1, 8 tokens (the full model's embedding table alone is 7.8 M weights,
+ * which its SGD update would have to touch).
+ */
+const TINY_RESNET = { batch: 1, hw: 8 };
+const TINY_BERT = { batch: 1, seqLen: 8, arch: { layers: 4, hidden: 8, heads: 4, intermediate: 8, vocabSize: 128 } };
+
+function resnetCase(depth: number, train: boolean, tiny = false): TfjsCase {
+  const batch = tiny ? TINY_RESNET.batch : train ? trainBatch : evalBatch;
+  const hw = tiny ? TINY_RESNET.hw : 32;
+  const r = tiny ? tinyRng : rng;
   const model = models.createResNetCifar(depth, { seed: 0 });
-  const inputs = tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
-  const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(10)), 'int32');
+  const inputs = tf.tensor4d(r.normalArray(batch * hw * hw * 3), [batch, hw, hw, 3]);
+  const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => r.int(10)), 'int32');
   const velocity = new Map<string, tf.Tensor>();
   const batchData: Batch = { inputs, labels, size: batch };
   const step = train
@@ -176,22 +227,26 @@ function resnetCase(depth: number, train: boolean): TfjsCase {
   return { batch, step, dispose: () => { tf.dispose([inputs, labels, ...velocity.values()]); model.dispose(); } };
 }
 
-/** BERT-mini from @prunebench/models, or why it is not available. */
-function bertCase(): TfjsCase | { unavailable: string } {
+/** BERT-mini from @prunebench/models (or its tiny-graph variant), or why it is not available. */
+function bertCase(tiny = false): TfjsCase | { unavailable: string } {
   const m = models as unknown as Record<string, unknown>;
   const createBert = m.createBert as ((arch: unknown, options?: { seed?: number }) => models.Model) | undefined;
   const bertMiniArch = m.bertMiniArch as ((numLabels?: number) => unknown) | undefined;
-  if (typeof createBert !== 'function' || typeof bertMiniArch !== 'function') {
-    return { unavailable: '@prunebench/models exports no createBert/bertMiniArch' };
+  const bertArch = m.bertArch as ((sizes: Record<string, number>) => unknown) | undefined;
+  if (typeof createBert !== 'function' || typeof bertMiniArch !== 'function' || typeof bertArch !== 'function') {
+    return { unavailable: '@prunebench/models exports no createBert/bertMiniArch/bertArch' };
   }
-  const model = createBert(bertMiniArch(2), { seed: 0 });
-  const ids = tf.tensor2d(Int32Array.from({ length: bertBatch * seqLen }, () => 1 + rng.int(30_000)), [bertBatch, seqLen], 'int32');
-  const mask = tf.ones([bertBatch, seqLen], 'int32');
-  const labels = tf.tensor1d(Int32Array.from({ length: bertBatch }, () => rng.int(2)), 'int32');
+  const batch = tiny ? TINY_BERT.batch : bertBatch;
+  const length = tiny ? TINY_BERT.seqLen : seqLen;
+  const r = tiny ? tinyRng : rng;
+  const model = createBert(tiny ? bertArch({ ...TINY_BERT.arch, numLabels: 2 }) : bertMiniArch(2), { seed: 0 });
+  const ids = tf.tensor2d(Int32Array.from({ length: batch * length }, () => 1 + r.int(tiny ? TINY_BERT.arch.vocabSize - 1 : 30_000)), [batch, length], 'int32');
+  const mask = tf.ones([batch, length], 'int32');
+  const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => r.int(2)), 'int32');
   const velocity = new Map<string, tf.Tensor>();
-  const batchData: Batch = { inputs: { input_ids: ids, attention_mask: mask }, labels, size: bertBatch };
+  const batchData: Batch = { inputs: { input_ids: ids, attention_mask: mask }, labels, size: batch };
   return {
-    batch: bertBatch,
+    batch,
     step: async () => { await maskedSgdStep(model, batchData, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }); },
     dispose: () => { tf.dispose([ids, mask, labels, ...velocity.values()]); model.dispose(); },
   };
@@ -234,15 +289,15 @@ async function twoWorkerCase(depth: number): Promise<TfjsCase | { unavailable: s
   };
 }
 
-async function makeTfjsCase(name: CaseName): Promise<TfjsCase | { unavailable: string }> {
+async function makeTfjsCase(name: CaseName, tiny = false): Promise<TfjsCase | { unavailable: string }> {
   try {
     switch (name) {
-      case 'resnet20-train-2workers': return await twoWorkerCase(20);
-      case 'resnet20-train': return resnetCase(20, true);
-      case 'resnet56-train': return resnetCase(56, true);
-      case 'resnet20-eval': return resnetCase(20, false);
-      case 'resnet56-eval': return resnetCase(56, false);
-      case 'bert-mini-train': return bertCase();
+      case 'resnet20-train-2workers': return tiny ? { unavailable: 'runs in worker threads: not counted' } : await twoWorkerCase(20);
+      case 'resnet20-train': return resnetCase(20, true, tiny);
+      case 'resnet56-train': return resnetCase(56, true, tiny);
+      case 'resnet20-eval': return resnetCase(20, false, tiny);
+      case 'resnet56-eval': return resnetCase(56, false, tiny);
+      case 'bert-mini-train': return bertCase(tiny);
     }
   } catch (error) {
     return { unavailable: error instanceof Error ? error.message : String(error) };
@@ -315,7 +370,62 @@ interface CaseResult {
   /** tfjs / torch (threads = cores) throughput. */
   ratio?: number;
   ratio1?: number;
+  /** What one full-size tfjs step issues, counted on an untimed step after the warm-up (dispatch-counter.ts). */
+  dispatches?: DispatchCounts;
+  /** Host time per step, from the tiny-graph variant (see the header); absent with --no-host. */
+  host?: HostResult;
 }
+
+interface HostResult {
+  /** The tiny variant's sizes. */
+  batch: number;
+  input: string;
+  /** What one tiny step issues: compare with the full step's counts (equal kernels = the same graph). */
+  dispatches: DispatchCounts;
+  /** Every timed tiny step: ms until the step was issued, and until its result was read. */
+  issueMs: number[];
+  doneMs: number[];
+  /** Host ms per step: median of issueMs. */
+  medianIssueMs: number;
+  medianDoneMs: number;
+  /** medianIssueMs / dispatches.kernels, in µs. */
+  usPerKernel: number;
+  unavailable?: string;
+}
+
+/** The tiny-graph host time of a case (nothing else runs meanwhile): two untimed steps, one counted, then hostSteps timed. */
+async function measureHost(name: CaseName): Promise<HostResult> {
+  const input = name.startsWith('bert')
+    ? `${TINY_BERT.batch}×${TINY_BERT.seqLen} tokens, hidden ${TINY_BERT.arch.hidden}, FFN ${TINY_BERT.arch.intermediate}, vocabulary ${TINY_BERT.arch.vocabSize}`
+    : `${TINY_RESNET.batch}×${TINY_RESNET.hw}×${TINY_RESNET.hw}×3`;
+  const batch = name.startsWith('bert') ? TINY_BERT.batch : TINY_RESNET.batch;
+  const empty: DispatchCounts = { kernels: 0, nestedKernels: 0, byKernel: {} };
+  const tiny = await makeTfjsCase(name, true);
+  if ('unavailable' in tiny) return { batch, input, dispatches: empty, issueMs: [], doneMs: [], medianIssueMs: NaN, medianDoneMs: NaN, usPerKernel: NaN, unavailable: tiny.unavailable };
+  try {
+    // The first step creates the momentum buffers (fewer ops) and compiles shaders; the second is counted.
+    await tiny.step();
+    const { counts } = await countDispatches(() => tiny.step());
+    const t = await timeIssue(() => tiny.step(), hostSteps, 0);
+    return {
+      batch, input, dispatches: counts, issueMs: t.issueMs, doneMs: t.doneMs, medianIssueMs: t.medianIssueMs, medianDoneMs: t.medianDoneMs,
+      usPerKernel: (1000 * t.medianIssueMs) / counts.kernels,
+    };
+  } finally {
+    tiny.dispose();
+  }
+}
+
+// Host µs per op on this backend, for scale: a chain of tiny adds (dispatch-counter.ts's tinyOpChainUs).
+const opChain = withHost ? await tinyOpChainUs(1000, 5) : null;
+if (opChain) console.log(`host time per op, ${opChain.n} chained tf.add on [8, 8]: ${opChain.usPerOp.toFixed(1)} µs (median of 5)`);
+// webgpu: the host cost of a dispatch below tfjs (a compiled step's floor), for comparison with the per-kernel cost.
+const rawDispatch = withHost && engine.backend === 'webgpu' ? await rawWebgpuDispatchUs(1000, 5) : null;
+if (rawDispatch) {
+  console.log(`host time per raw WebGPU dispatch (${rawDispatch.n} in one pass, one submit): ${rawDispatch.prebuiltUs.toFixed(1)} µs with a prebuilt bind group, ` +
+    `${rawDispatch.bindGroupEachUs.toFixed(1)} µs with a new bind group each`);
+}
+console.log('');
 
 const results: CaseResult[] = [];
 for (const name of cases) {
@@ -332,9 +442,13 @@ for (const name of cases) {
   };
   let torchThreads = cores;
   // Warm-up (first steps build XNNPACK operators / torch's caches), not timed.
+  let dispatches: DispatchCounts | undefined;
   if (!('unavailable' in tfjsCase)) {
     await tfjsCase.step();
     if (baseline) { useKernels('baseline'); await tfjsCase.step(); useKernels('current'); }
+    // One more untimed step, counted (the first step of a trainer has no momentum buffers yet: fewer ops).
+    // Not for the two-worker case, whose kernels run in worker threads.
+    if (name !== 'resnet20-train-2workers') dispatches = (await countDispatches(() => tfjsCase.step())).counts;
   }
   if (torch) {
     await torch.run({ ...torchRequest, steps: 0, warmup: 1, threads: cores });
@@ -364,7 +478,8 @@ for (const name of cases) {
     ? { repSeconds: [], stepSeconds: [], perSecond: NaN, unavailable: tfjsCase.unavailable }
     : summarize(batch, tfjsSteps);
   if (!('unavailable' in tfjsCase)) tfjsCase.dispose();
-  const row: CaseResult = { case: name, unit, batch, tfjs };
+  const row: CaseResult = { case: name, unit, batch, tfjs, ...(dispatches ? { dispatches } : {}) };
+  if (withHost && !tfjs.unavailable && name !== 'resnet20-train-2workers') row.host = await measureHost(name);
   if (baseline && !tfjs.unavailable) {
     row.tfjsBaseline = summarize(batch, baselineSteps);
     row.speedup = tfjs.perSecond / row.tfjsBaseline.perSecond;
@@ -379,7 +494,9 @@ for (const name of cases) {
   }
   results.push(row);
   const fmt = (s?: SideResult) => (s && !s.unavailable ? s.perSecond.toFixed(1) : 'n/a');
-  console.log(`${name}: tfjs ${fmt(tfjs)}${tfjs.unavailable ? ` (${tfjs.unavailable})` : ''}, torch ${fmt(row.torch)} (${torchThreads} threads), torch ${fmt(row.torch1)} (1 thread) ${unit}`);
+  console.log(`${name}: tfjs ${fmt(tfjs)}${tfjs.unavailable ? ` (${tfjs.unavailable})` : ''}, torch ${fmt(row.torch)} (${torchThreads} threads), torch ${fmt(row.torch1)} (1 thread) ${unit}` +
+    (dispatches ? `; ${dispatches.kernels} kernels/step${dispatches.gpuDispatches !== undefined ? `, ${dispatches.gpuDispatches} GPU dispatches, ${dispatches.gpuSubmits} submits` : ''}` : '') +
+    (row.host && !row.host.unavailable ? `; host ${row.host.medianIssueMs.toFixed(1)} ms/step (tiny graph: ${row.host.dispatches.kernels} kernels, ${row.host.usPerKernel.toFixed(1)} µs/kernel)` : ''));
 }
 torch?.close();
 
@@ -391,7 +508,10 @@ const report = {
   benchmark: 'perf-throughput',
   date,
   label: label ?? null,
-  options: { reps, stepsPerRep, trainBatch, evalBatch, bertBatch, seqLen, quick, cases, baseline: withBaseline ? BASELINE_WASM_KERNELS : null },
+  options: {
+    reps, stepsPerRep, trainBatch, evalBatch, bertBatch, seqLen, quick, cases, baseline: withBaseline ? BASELINE_WASM_KERNELS : null,
+    host: withHost ? { steps: hostSteps, tinyResnet: TINY_RESNET, tinyBert: TINY_BERT } : null,
+  },
   machine: {
     cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
     cores,
@@ -401,6 +521,10 @@ const report = {
   },
   tfjs: engine,
   torch: torch ? { ...torch.hello, ldLibraryPathPrefix: torchBlasDir ?? null, executable: 'python' in torchPython ? torchPython.python : null } : { unavailable: 'error' in torchPython ? torchPython.error : '' },
+  /** Host µs per op: 1,000 chained tf.add on [8, 8], issue time / 1,000 (null with --no-host). */
+  hostOpChain: opChain,
+  /** webgpu: host µs per dispatch below tfjs, 1,000 trivial dispatches in one pass (rawWebgpuDispatchUs); else null. */
+  hostRawDispatch: rawDispatch,
   results,
 };
 const out = option('out') ?? join(import.meta.dirname, 'results', `throughput-${engine.backend}${label ? `-${label}` : ''}-${date.slice(0, 10)}.json`);
@@ -409,20 +533,34 @@ writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 
 const n = (x: number | undefined, digits = 1) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
 const ms = (s: SideResult | undefined) => (s && !s.unavailable && s.repSeconds.length ? (1000 * median(s.repSeconds)).toFixed(0) : 'n/a');
-console.log(`\n### Throughput, tfjs ${engine.backend} vs PyTorch CPU${label ? ` (${label})` : ''}\n`);
+const adapterNote = engine.adapter ? ` on ${engine.adapter.software ? 'a SOFTWARE adapter (CPU; not a GPU speed figure): ' : ''}${engine.adapter.description}` : '';
+console.log(`\n### Throughput, tfjs ${engine.backend}${adapterNote} vs PyTorch ${torch ? String(torch.hello.device).toUpperCase() : '(not measured)'}${label ? ` (${label})` : ''}\n`);
 console.log(`${report.machine.cpu}, ${cores} cores; load average (1 min) ${n(report.machine.load.min1Min, 2)}–${n(report.machine.load.max1Min, 2)} during the run; ` +
   `tfjs ${engine.versions.tfjs} ${engine.versions.backendPackage} (threads ${engine.threads ?? '?'}), node ${engine.versions.node}; ` +
   `torch ${torch ? `${String(torch.hello.torch)} on ${String(torch.hello.device)} (BLAS ${((torch.hello.blas as string[] | undefined) ?? []).map((p) => p.split('/').pop()).join(', ') || '?'})` : 'n/a'}; median of ${reps} interleaved repetitions x ${stepsPerRep} steps; ${date}\n`);
 const baselineColumns = results.some((r) => r.tfjsBaseline);
 console.log(`| case | batch |${baselineColumns ? ' tfjs, kernels before | ms/step |' : ''} tfjs ${engine.backend} | ms/step |${baselineColumns ? ' speed-up |' : ''} ` +
-  `torch ${cores} threads | ms/step | ratio tfjs/torch | torch 1 thread | ratio tfjs/torch-1 |`);
-console.log(`| --- | ---: |${baselineColumns ? ' ---: | ---: |' : ''} ---: | ---: |${baselineColumns ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: |`);
+  `torch ${cores} threads | ms/step | ratio tfjs/torch | torch 1 thread | ratio tfjs/torch-1 | ` +
+  `kernels/step | GPU dispatches/step | host ms/step | host µs/kernel |`);
+console.log(`| --- | ---: |${baselineColumns ? ' ---: | ---: |' : ''} ---: | ---: |${baselineColumns ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+/** Kernels of the full step, and the tiny graph's where it differs (then the host time is for a different graph). */
+const countCell = (full: number | undefined, tiny: number | undefined) =>
+  full === undefined ? 'n/a' : tiny === undefined || tiny === full ? String(full) : `${full} (tiny graph: ${tiny})`;
 for (const r of results) {
   const tfjsCell = r.tfjs.unavailable ? `not available (${r.tfjs.unavailable})` : `${n(r.tfjs.perSecond)} ${r.unit}`;
   const baselineCells = baselineColumns ? ` ${r.tfjsBaseline ? n(r.tfjsBaseline.perSecond) : 'n/a'} | ${ms(r.tfjsBaseline)} |` : '';
   const speedupCell = baselineColumns ? ` ${r.speedup === undefined ? 'n/a' : `${r.speedup.toFixed(2)}×`} |` : '';
   console.log(`| ${r.case} | ${r.batch}${r.unit === 'sequences/s' ? `×${seqLen}` : ''} |${baselineCells} ${tfjsCell} | ${ms(r.tfjs)} |${speedupCell} ` +
     `${n(r.torch?.perSecond)} | ${ms(r.torch)} | ` +
-    `${r.ratio === undefined ? 'n/a' : `${(100 * r.ratio).toFixed(0)} %`} | ${n(r.torch1?.perSecond)} | ${r.ratio1 === undefined ? 'n/a' : `${(100 * r.ratio1).toFixed(0)} %`} |`);
+    `${r.ratio === undefined ? 'n/a' : `${(100 * r.ratio).toFixed(0)} %`} | ${n(r.torch1?.perSecond)} | ${r.ratio1 === undefined ? 'n/a' : `${(100 * r.ratio1).toFixed(0)} %`} | ` +
+    `${countCell(r.dispatches?.kernels, r.host?.dispatches.kernels)} | ${countCell(r.dispatches?.gpuDispatches, r.host?.dispatches.gpuDispatches)} | ` +
+    `${r.host && !r.host.unavailable ? n(r.host.medianIssueMs) : 'n/a'} | ${r.host && !r.host.unavailable ? n(r.host.usPerKernel) : 'n/a'} |`);
+}
+if (withHost) {
+  console.log(`\nhost ms/step: median wall time, over ${hostSteps} steps, of issuing one step of the same graph at trivial sizes ` +
+    `(ResNet: batch ${TINY_RESNET.batch}, ${TINY_RESNET.hw}×${TINY_RESNET.hw} images; BERT: batch ${TINY_BERT.batch}×${TINY_BERT.seqLen}, hidden ${TINY_BERT.arch.hidden}), ` +
+    `from the call until every op is issued and the step's one read requested; host µs/kernel = that / its kernels. ` +
+    `${opChain ? `For scale: ${opChain.usPerOp.toFixed(1)} µs per op in a chain of ${opChain.n} tiny adds` : ''}` +
+    `${rawDispatch ? `; ${rawDispatch.prebuiltUs.toFixed(1)} µs per raw WebGPU dispatch below tfjs (prebuilt bind group; ${rawDispatch.bindGroupEachUs.toFixed(1)} µs with a new one each)` : ''}.`);
 }
 console.log(`\nwritten: ${out}`);
