@@ -44,6 +44,20 @@ describe('checkBackendAgreement', () => {
     ]);
   });
 
+  it('lets masks chosen after training differ in at most 0.1 % of the kept weights (and MACs by as much)', async () => {
+    const flipped = (n: number, store: 'a' | 'b') => new Map([['w', Float32Array.from({ length: n }, (_, i) => (store === 'a' ? i % 2 : 1 - (i % 2)))]]);
+    const shiftedMacs = (by: number) => ({ ...lth, metrics: { ...lth.metrics, macs: { ...lth.metrics.macs, effective: lth.metrics.macs.effective + by } } });
+    const allowed = Math.floor(1e-3 * lth.metrics.params.nonzero);
+    const within = await checkBackendAgreement([onBackend(lth, 'webgpu')], [onBackend(shiftedMacs(100), 'wasm')], async (store) => flipped(allowed, store));
+    expect(within.problems).toEqual([]);
+    expect(within.rows[0]!.maskDifferences).toBe(allowed);
+    const beyond = await checkBackendAgreement([onBackend(lth, 'webgpu')], [onBackend(shiftedMacs(lth.metrics.macs.effective), 'wasm')], async (store) => flipped(allowed + 2, store));
+    expect(beyond.problems).toEqual([
+      expect.stringMatching(/MACs \d+ vs \d+ \(tolerance \d+\)/),
+      expect.stringMatching(new RegExp(`${allowed + 2} weights pruned on one backend and kept on the other \\(tolerance ${allowed}\\)`)),
+    ]);
+  });
+
   it('requires identical masks only where they are chosen before any training', () => {
     const of = (method: string, options: Record<string, unknown> = {}) => ({ ...magnitude, description: { ...magnitude.description, method, options } });
     expect(masksChosenBeforeTraining(of('magnitude'))).toBe(true);
