@@ -74,6 +74,9 @@ describe('resolveBackendRequest: flag, then suite, then PRUNEBENCH_BACKEND, then
     expect(() => withEnv('foo', () => resolveBackendRequest({}))).toThrow(BackendRequestError);
     expect(() => withEnv('foo', () => resolveBackendRequest({}))).toThrow("env PRUNEBENCH_BACKEND: unknown backend 'foo'");
     expect(() => resolveBackendRequest({ flag: 'gpu' })).toThrow("--backend: unknown backend 'gpu'");
+    // also when a higher source overrides it
+    expect(() => withEnv('foo', () => resolveBackendRequest({ flag: 'wasm' }))).toThrow("env PRUNEBENCH_BACKEND: unknown backend 'foo'");
+    expect(() => resolveBackendRequest({ flag: 'wasm', suite: 'gpu' })).toThrow("suite.backend: unknown backend 'gpu'");
   });
 });
 

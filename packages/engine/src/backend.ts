@@ -82,7 +82,8 @@ export interface ResolvedBackendRequest {
 
 /**
  * The one rule every command follows for which backend to start: the command's flag, then the suite's
- * `backend`, then env `PRUNEBENCH_BACKEND`, then 'auto'. Unknown names are a BackendRequestError naming their source.
+ * `backend`, then env `PRUNEBENCH_BACKEND`, then 'auto'. An unknown name anywhere, even one a higher source
+ * overrides, is a BackendRequestError naming its source.
  */
 export function resolveBackendRequest(given: { flag?: string; suite?: string } = {}): ResolvedBackendRequest {
   const candidates: Array<[string | undefined, string]> = [
@@ -90,15 +91,15 @@ export function resolveBackendRequest(given: { flag?: string; suite?: string } =
     [given.suite, 'suite.backend'],
     [process.env.PRUNEBENCH_BACKEND, 'env PRUNEBENCH_BACKEND'],
   ];
-  for (const [value, source] of candidates) {
-    if (value === undefined || value.trim() === '') continue;
+  // Every value given is checked, also those a higher one overrides: a typo never passes silently.
+  const resolved = candidates.filter(([value]) => value !== undefined && value.trim() !== '').map(([value, source]) => {
     try {
-      return { request: parseBackendRequest(value.trim(), source), source };
+      return { request: parseBackendRequest(value!.trim(), source), source };
     } catch (error) {
       throw new BackendRequestError((error as Error).message);
     }
-  }
-  return { request: 'auto', source: 'default' };
+  });
+  return resolved[0] ?? { request: 'auto', source: 'default' };
 }
 
 function requestedBackend(options: InitEngineOptions): BackendRequest {
