@@ -61,6 +61,7 @@ describe('generateReport', () => {
     expect(combined).toContain('## cifar10-resnet56');
     expect(combined).toContain('## cifar10-resnet20');
     expect(combined).toContain(corruptFile);
+    expect(combined).toMatch(/^- backend: \S+/m); // where the runs computed, under the title
 
     const spec = JSON.parse(readFileSync(join(out, 'charts/cifar10-resnet56-compression.vl.json'), 'utf8'));
     expect(spec.layer.map((l: any) => l.name)).toContain('reference_points');

@@ -85,6 +85,7 @@ export async function generateReport(storeDir: string, outDir: string, options: 
       '',
       `${records.length} runs from \`${storeDir}\`, ${tasks.length} task(s), ${failed.length} failed. Generated ${generatedAt}.`,
       '',
+      ...environmentLines(records),
       ...(tasks.length === 0 ? ['No completed runs.', ''] : []),
       ...taskMarkdown,
       ...(failedOutsideTasks(failed, tasks).length > 0 ? [failedRunsMarkdown(failedOutsideTasks(failed, tasks)), ''] : []),
@@ -142,4 +143,13 @@ function checkReplaceable(finalDir: string, storeDir: string): void {
 /** Failed runs of tasks that have no completed run (the per-task leaderboards list the others). */
 function failedOutsideTasks(failed: RunRecord[], tasks: string[]): RunRecord[] {
   return failed.filter((r) => !tasks.includes(r.description.task));
+}
+
+/** Where the runs computed: backend, device and WebGPU adapter (a software adapter says so), as one line each. */
+function environmentLines(records: RunRecord[]): string[] {
+  const wanted = ['backend', 'device', 'WebGPU adapter'];
+  const lines = environmentSummary(records)
+    .filter((e) => wanted.includes(e.field))
+    .map((e) => `- ${e.field}: ${e.values.join('; ')}`);
+  return lines.length > 0 ? [...lines, ''] : [];
 }
