@@ -44,11 +44,23 @@ function tableRows(markdown: string): string[][] {
 }
 
 describe('latency in the report', () => {
+  it("marks a speed-up inside the dense row's self-comparison interval as noise, even when its own interval misses 1", () => {
+    const withDense = (speedup: [number, number, number]) => [
+      records[0]!,
+      syntheticRecord({ method: 'magnitude', target, seed: 0, quality: 0.91, latencies: [figure('cpu', 0.63, speedup)] }),
+    ];
+    const cell = (speedup: [number, number, number]) => tableRows(leaderboardMarkdown(withDense(speedup), 'cifar10-resnet56'))[3]!.find((c) => c.includes(' ms; ×'))!;
+    // ×1.04 [1.02–1.11]: its interval misses 1, but 1.04 lies within the dense row's [0.93–1.06]
+    expect(cell([1.04, 1.02, 1.11])).toMatch(/×1\.04 \[1\.02–1\.11\] noise$/);
+    // ×1.20 [1.10–1.30] is beyond both: a measured speed-up
+    expect(cell([1.2, 1.1, 1.3])).toMatch(/×1\.20 \[1\.10–1\.30\]$/);
+  });
+
   it('gives the leaderboard one latency column per provider, software adapters labelled, devices in the note', () => {
     const board = buildTaskLeaderboard(records, 'cifar10-resnet56');
     expect(board.latencyProviders).toEqual([
-      { provider: 'cpu', device: 'Test CPU (2 logical cores)', software: false },
-      { provider: 'webgpu', device: SOFTWARE, software: true },
+      { provider: 'cpu', device: 'Test CPU (2 logical cores)', software: false, noiseFloor: [0.93, 1.06] },
+      { provider: 'webgpu', device: SOFTWARE, software: true, noiseFloor: [0.8, 1.2] },
     ]);
     const header = leaderboardHeader(board);
     expect(header.filter((h) => h.startsWith('latency'))).toEqual(['latency p50 cpu', 'latency p50 webgpu (software adapter)']);

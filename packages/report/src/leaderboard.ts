@@ -21,6 +21,12 @@ export interface LatencyColumn {
   provider: string;
   device: string;
   software: boolean;
+  /**
+   * The noise floor: the interval of the dense model's speed-up against itself (its row times it against a second
+   * session of the same model). A speed-up whose estimate falls inside it is no more than that measurement's own
+   * spread, so it is marked as noise even when its own interval misses 1. Null without a dense row.
+   */
+  noiseFloor: [number, number] | null;
 }
 
 /** A published row set beside the nearest of ours (by theoretical speedup). */
@@ -57,15 +63,16 @@ export function buildTaskLeaderboard(records: RunRecord[], task: string, referen
     targets,
     references: comparisons,
     failed: taskRecords.filter((r) => r.status === 'failed'),
-    latencyProviders: latencyColumns(groups),
+    latencyProviders: latencyColumns(groups, dense),
   };
 }
 
-function latencyColumns(groups: RunGroup[]): LatencyColumn[] {
+function latencyColumns(groups: RunGroup[], dense: RunGroup | null): LatencyColumn[] {
   const columns: LatencyColumn[] = [];
   for (const latency of groups.flatMap((g) => g.latencyByProvider)) {
     const known = columns.find((c) => c.provider === latency.provider);
-    if (!known) columns.push({ provider: latency.provider, device: latency.device, software: latency.software });
+    const noiseFloor = dense?.latencyByProvider.find((l) => l.provider === latency.provider)?.speedupInterval ?? null;
+    if (!known) columns.push({ provider: latency.provider, device: latency.device, software: latency.software, noiseFloor });
     else {
       if (!known.device.split('; ').includes(latency.device)) known.device = `${known.device}; ${latency.device}`;
       known.software ||= latency.software;
@@ -90,13 +97,15 @@ export function leaderboardHeader(board: Pick<TaskLeaderboard, 'qualityName' | '
  * the speed-up against the dense model timed in the same rounds, marked `noise` when its interval holds 1. Over
  * several seeds: mean ± std of each, and in how many seeds the speed-up was within noise.
  */
-export function latencyCell(latency: ProviderLatency | undefined): string {
+export function latencyCell(latency: ProviderLatency | undefined, noiseFloor: [number, number] | null = null): string {
   if (!latency) return '–';
   const interval = (range: [number, number] | null, digits: number) => (range ? ` [${formatNumber(range[0], digits)}–${formatNumber(range[1], digits)}]` : '');
   const time = `${formatMeanStd(latency.p50Ms, 1, 3)}${interval(latency.p50IntervalMs, 3)} ms`;
   if (!latency.speedupVsDense) return time;
   const { seeds, of } = latency.withinNoise;
-  const noise = of === 1 ? (seeds === 1 ? ' noise' : '') : seeds > 0 ? ` noise in ${seeds}/${of} seeds` : '';
+  const speedup = latency.speedupVsDense.mean;
+  const belowFloor = noiseFloor !== null && speedup >= noiseFloor[0] && speedup <= noiseFloor[1];
+  const noise = of === 1 ? (seeds === 1 || belowFloor ? ' noise' : '') : seeds > 0 ? ` noise in ${seeds}/${of} seeds` : belowFloor ? ' noise' : '';
   return `${time}; ×${formatMeanStd(latency.speedupVsDense, 1, 2)}${interval(latency.speedupInterval, 2)}${noise}`;
 }
 
@@ -104,7 +113,7 @@ export function latencyCell(latency: ProviderLatency | undefined): string {
 export function latencyNote(board: Pick<TaskLeaderboard, 'latencyProviders'>): string {
   if (board.latencyProviders.length === 0) return '';
   const devices = board.latencyProviders.map((c) => `${c.provider}: ${c.device}${c.software && !/software/i.test(c.device) ? ' (software adapter)' : ''}`);
-  return `Latency (ONNX Runtime; ${devices.join('; ')}): batch-1 median in ms [95 % interval over rounds]; ×: speed-up against the task's dense model timed in the same process, interleaved round by round, [95 % interval]; "noise": the interval holds 1, so no speed-up is measurable (docs/metrics.md). A software adapter runs on the CPU: its figures are no GPU speed.`;
+  return `Latency (ONNX Runtime; ${devices.join('; ')}): batch-1 median in ms [95 % interval over rounds]; ×: speed-up against the task's dense model timed in the same process, interleaved round by round, [95 % interval]; "noise": the interval holds 1, or the speed-up lies within the dense row's interval (the dense model timed against itself, the noise floor), so no speed-up is measurable (docs/metrics.md). A software adapter runs on the CPU: its figures are no GPU speed.`;
 }
 
 function nearestBySpeedup(groups: RunGroup[], speedup: number): RunGroup | null {
@@ -137,7 +146,7 @@ export const LEADERBOARD_COLUMNS = [
 /** The cells of one leaderboard row (rank null for the dense baseline); one latency cell per provider of the task. */
 export function leaderboardCells(group: RunGroup, rank: number | null, qualityFactor: number, latencyProviders: readonly LatencyColumn[] = []): string[] {
   const latencyCells = latencyProviders.length > 0
-    ? latencyProviders.map((c) => latencyCell(group.latencyByProvider.find((l) => l.provider === c.provider)))
+    ? latencyProviders.map((c) => latencyCell(group.latencyByProvider.find((l) => l.provider === c.provider), c.noiseFloor))
     : [group.latencyP50Ms ? `${formatMeanStd(group.latencyP50Ms, 1, 3)} ms` : '–'];
   return [
     rank === null ? '—' : String(rank),
