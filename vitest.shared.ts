@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 
 const root = import.meta.dirname;
 const alias: Record<string, string> = {};
-// Test helpers (`@prunebench/engine/testing`); listed first, since an alias also matches its subpaths.
+// Test helpers (`@prunebench/<package>/testing`); listed first, since an alias also matches its subpaths.
 alias['@prunebench/engine/testing'] = resolve(root, 'packages/engine/src/testing/index.ts');
+alias['@prunebench/pruning/testing'] = resolve(root, 'packages/pruning/src/testing.ts');
 for (const dir of readdirSync(join(root, 'packages'))) {
   if (dir === 'methods') continue;
   alias[`@prunebench/${dir}`] = resolve(root, 'packages', dir, 'src/index.ts');

@@ -6,6 +6,7 @@ import {
   BudgetExceededError,
   adamWUpdate,
   applyMasks,
+  disposeBatch,
   lossAndGradients,
   lossTensorAndGradients,
   maskTensor,
@@ -351,11 +352,6 @@ function truncateBatch(batch: Batch, size: number): Batch {
   return { inputs, labels, size };
 }
 
-export function disposeBatch(batch: Batch): void {
-  if (batch.inputs instanceof tf.Tensor) batch.inputs.dispose();
-  else tf.dispose(Object.values(batch.inputs));
-  batch.labels.dispose();
-}
 
 async function masksDigest(masks: Masks | undefined): Promise<string> {
   if (!masks) return 'none';

@@ -1,4 +1,5 @@
 export * from './types.js';
+export { disposeBatch } from './batch.js';
 export * from './masks.js';
 export * from './scores.js';
 export * from './allocation.js';
@@ -12,4 +13,3 @@ export * from './sgd.js';
 export * from './adamw.js';
 export * from './sensitivity.js';
 export * from './snapshot.js';
-export * from './testing.js';

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import type { ArchSpec, Model, ParamKind } from '@prunebench/models';
+import { disposeBatch } from './batch.js';
 import { applyMasks, countKept } from './masks.js';
 import { lossAndGradients, maskedSgdStep, readScalar } from './sgd.js';
 import {
@@ -274,12 +275,6 @@ export class SimpleBudgetedTrainer implements BudgetedTrainer {
     idx.dispose();
     return batch;
   }
-}
-
-export function disposeBatch(batch: Batch): void {
-  if (batch.inputs instanceof tf.Tensor) batch.inputs.dispose();
-  else for (const t of Object.values(batch.inputs)) t.dispose();
-  batch.labels.dispose();
 }
 
 /** Plain-array copies of the named parameters (for exact comparisons in tests). */

@@ -22,12 +22,8 @@ export type PruningTarget =
   | { kind: 'sparsity'; fraction: number }
   | { kind: 'flops-reduction'; fraction: number };
 
-/** A batch of a task's training data (already augmented/normalised), on the current backend. */
-export interface Batch {
-  inputs: tf.Tensor | Record<string, tf.Tensor>;
-  labels: tf.Tensor; // int32 class ids
-  size: number;
-}
+export type { Batch } from './batch.js';
+import type { Batch } from './batch.js';
 
 export class BudgetExceededError extends Error {
   constructor(readonly requested: number, readonly remaining: number, readonly total: number) {

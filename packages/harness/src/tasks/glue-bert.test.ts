@@ -12,7 +12,7 @@ import { planSuite } from '../plan.js';
 import { runSuite } from '../run-suite.js';
 import { RunStore } from '../store.js';
 import { validateSuite } from '../suite.js';
-import { disposeBatch } from '../trainer.js';
+import { disposeBatch } from '@prunebench/pruning';
 import { glueQuality, splitGlueExamples } from './glue-bert.js';
 
 beforeAll(async () => {

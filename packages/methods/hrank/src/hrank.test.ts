@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng } from '@prunebench/engine';
 import { createResNetCifar, getModelStructure, type Model, type ResNetCifarArch } from '@prunebench/models';
-import { RandomImageTrainer, testMethodContext } from '@prunebench/pruning';
+import { RandomImageTrainer, testMethodContext } from '@prunebench/pruning/testing';
 import defaultExport, { FLOAT32_EPSILON, RankAccumulator, hrankMethod, matrixRank } from './index.js';
 
 beforeAll(async () => {

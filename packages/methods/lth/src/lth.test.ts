@@ -1,14 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  countKept,
-  createToyModel,
-  keepCountForTarget,
-  SimpleBudgetedTrainer,
-  snapshotValues,
-  testMethodContext,
-  weightNames,
-  type TrainOptions,
-} from '@prunebench/pruning';
+import { countKept, keepCountForTarget, type TrainOptions } from '@prunebench/pruning';
+import { createToyModel, SimpleBudgetedTrainer, snapshotValues, testMethodContext, weightNames } from '@prunebench/pruning/testing';
 import type { Model } from '@prunebench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import defaultExport, { lthMethod } from './index.js';

@@ -1,20 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  compressionRatio,
-  countKept,
-  countParams,
-  createToyConvModel,
-  createToyModel,
-  globalMasks,
-  keepCountForTarget,
-  magnitudeScores,
-  SimpleBudgetedTrainer,
-  snapshotValues,
-  testMethodContext,
-  weightNames,
-  type Masks,
-  type MethodResult,
-} from '@prunebench/pruning';
+import { compressionRatio, countKept, countParams, globalMasks, keepCountForTarget, magnitudeScores, type Masks, type MethodResult } from '@prunebench/pruning';
+import { createToyConvModel, createToyModel, SimpleBudgetedTrainer, snapshotValues, testMethodContext, weightNames } from '@prunebench/pruning/testing';
 import type { Model } from '@prunebench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import defaultExport, { magnitudeMethod } from './index.js';

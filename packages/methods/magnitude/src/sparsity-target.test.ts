@@ -1,13 +1,7 @@
 // Magnitude pruning to a sparsity target: layer-wise allocation prunes round(s · nᵢ) in every layer.
 import * as tf from '@tensorflow/tfjs';
-import {
-  countKept,
-  createToyConvModel,
-  keepCountForTarget,
-  layerKeepCountsForTarget,
-  SimpleBudgetedTrainer,
-  testMethodContext,
-} from '@prunebench/pruning';
+import { countKept, keepCountForTarget, layerKeepCountsForTarget } from '@prunebench/pruning';
+import { createToyConvModel, SimpleBudgetedTrainer, testMethodContext } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { magnitudeMethod } from './index.js';
 

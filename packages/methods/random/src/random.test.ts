@@ -1,12 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  countKept,
-  createToyModel,
-  keepCountForTarget,
-  SimpleBudgetedTrainer,
-  testMethodContext,
-  weightNames,
-} from '@prunebench/pruning';
+import { countKept, keepCountForTarget } from '@prunebench/pruning';
+import { createToyModel, SimpleBudgetedTrainer, testMethodContext, weightNames } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import defaultExport, { randomMethod } from './index.js';
 

@@ -6,6 +6,7 @@ import { bertArch, createBert, type Model } from '@prunebench/models';
 import {
   BudgetExceededError,
   applyMasks,
+  disposeBatch,
   lossAndGradients,
   readScalar,
   type Batch,
@@ -59,11 +60,6 @@ function batchOf(set: { ids: Int32Array; labels: Int32Array }, indices: ArrayLik
     labels: tf.tensor1d(labels, 'int32'),
     size: n,
   };
-}
-
-function disposeBatch(batch: Batch): void {
-  for (const t of Object.values(batch.inputs as Record<string, tf.Tensor>)) t.dispose();
-  batch.labels.dispose();
 }
 
 async function accuracy(model: Model, set: { ids: Int32Array; labels: Int32Array }): Promise<number> {

@@ -1,20 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import { BN_EPS, updatedRunningStats, type Model, type ParamKind } from '@prunebench/models';
-import {
-  compressionRatio,
-  countKept,
-  createToyModel,
-  keepCountForTarget,
-  SimpleBudgetedTrainer,
-  testMethodContext,
-  toyClassificationData,
-  weightNames,
-  type Batch,
-  type BudgetedTrainer,
-  type Masks,
-  type TrainOptions,
-} from '@prunebench/pruning';
+import { compressionRatio, countKept, keepCountForTarget, type Batch, type BudgetedTrainer, type Masks, type TrainOptions } from '@prunebench/pruning';
+import { createToyModel, SimpleBudgetedTrainer, testMethodContext, toyClassificationData, weightNames } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import defaultExport, {
   globalNorm,

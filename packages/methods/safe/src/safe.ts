@@ -4,6 +4,7 @@ import {
   ADAMW_DECAYED_KINDS,
   adamWUpdate,
   applyMasks,
+  disposeBatch,
   booleanOption,
   countParams,
   enumOption,
@@ -260,12 +261,6 @@ function* tuningBatches(trainer: BudgetedTrainer, count: number, batchSize: numb
       disposeBatch(batch);
     }
   }
-}
-
-function disposeBatch(batch: Batch): void {
-  if (batch.inputs instanceof tf.Tensor) batch.inputs.dispose();
-  else for (const t of Object.values(batch.inputs)) t.dispose();
-  batch.labels.dispose();
 }
 
 /** SAFE's optimisation state: the sparse variable z, the scaled dual variable u, and the optimizer's buffers. */

@@ -1,17 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
-import {
-  countKept,
-  createToyConvModel,
-  createToyModel,
-  globalMasks,
-  keepCountForTarget,
-  SimpleBudgetedTrainer,
-  snapshotValues,
-  testMethodContext,
-  toyClassificationData,
-  weightNames,
-} from '@prunebench/pruning';
+import { countKept, globalMasks, keepCountForTarget } from '@prunebench/pruning';
+import { createToyConvModel, createToyModel, SimpleBudgetedTrainer, snapshotValues, testMethodContext, toyClassificationData, weightNames } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import defaultExport, { snipMethod, snipScores } from './index.js';
 
