@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMethodRegistry } from './methods.js';
-import { DENSE_METHOD, describeTarget, parseShard, planSuite, shardRuns } from './plan.js';
+import { DENSE_METHOD, describeTarget } from './labels.js';
+import { parseShard, planSuite, shardRuns } from './plan.js';
 import { validateSuite } from './suite.js';
 import { fakeGreedy, fakeIterativeMagnitude, fakeStructured } from './testing/fake-methods.js';
 import { fakeTask } from './testing/fake-task.js';

@@ -1,11 +1,11 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { hashId, withoutDefaults } from './canonical.js';
+import { DENSE_METHOD, describeTarget } from './labels.js';
 import type { FlatnessSettings, LatencySettings, RunDescription } from './record.js';
 import type { Suite, SuiteBudget, SuiteRegistries } from './suite.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
 /** The name of the unpruned baseline row each task gets. */
-export const DENSE_METHOD = 'dense';
 
 export interface PlannedRun {
   id: string;
@@ -111,13 +111,6 @@ export function budgetForTask(budget: SuiteBudget, task: TaskDefinition, sizing:
   if ('examples' in budget) return { budgetExamples: budget.examples };
   if (!task.trainExamples) throw new Error(`suite.budget.epochs: task ${task.id} cannot count an epoch before loading its data; give the budget in examples`);
   return { budgetExamples: Math.round(budget.epochs * task.trainExamples(sizing)), budgetEpochs: budget.epochs };
-}
-
-export function describeTarget(target: PruningTarget | null): string {
-  if (!target) return 'dense';
-  if (target.kind === 'compression') return `${target.ratio}x`;
-  if (target.kind === 'sparsity') return `${Number((target.fraction * 100).toFixed(6))}% sparse`;
-  return `-${Math.round(target.fraction * 100)}% FLOPs`;
 }
 
 /** Parses `--shard i/n` (1-based): 1 <= i <= n. */

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { canonicalJson } from './canonical.js';
 import { RunInterruptedError } from './errors.js';
-import { describeTarget, type PlannedRun } from './plan.js';
+import { describeTarget } from './labels.js';
+import type { PlannedRun } from './plan.js';
 import type { RunRecord } from './record.js';
 import { LOCK_FILE, describeLockOwner, readLock } from './run-lock.js';
 import { executeRun, type RunContext } from './run.js';

@@ -1,14 +1,14 @@
-import { latencyFigures, type LatencyRecord, type RunDescription, type RunRecord } from '@prunebench/harness';
+import {
+  DENSE_METHOD,
+  PERCENT_QUALITY_METRICS,
+  latencyFigures,
+  targetLabel,
+  type LatencyRecord,
+  type RunDescription,
+  type RunRecord,
+} from '@prunebench/harness';
 
-export const DENSE_METHOD = 'dense';
-
-/** `compression=4`, `sparsity=0.9`, `flops=0.5`, or `dense` for the unpruned baseline (no target). */
-export function targetLabel(target: RunDescription['target']): string {
-  if (target === null || target === undefined) return 'dense';
-  if (target.kind === 'compression') return `compression=${target.ratio}`;
-  if (target.kind === 'sparsity') return `sparsity=${target.fraction}`;
-  return `flops=${target.fraction}`;
-}
+export { DENSE_METHOD, targetLabel };
 
 /** Orders targets: compression ratios ascending, then sparsities, then FLOP-reduction fractions, each ascending. */
 export function compareTargets(a: RunDescription['target'], b: RunDescription['target']): number {
@@ -180,8 +180,6 @@ export function tasksOf(records: RunRecord[]): string[] {
   return [...new Set(records.map((r) => r.description.task))].sort();
 }
 
-const PERCENT_METRICS = new Set(['top1', 'top5', 'accuracy', 'f1']);
-
 /**
  * Factor that turns the stored quality into the displayed one: 100 for accuracy-like metrics stored as
  * fractions (so they read as %, like published tables), 1 otherwise (MCC, or values already in %).
@@ -189,7 +187,7 @@ const PERCENT_METRICS = new Set(['top1', 'top5', 'accuracy', 'f1']);
 export function qualityDisplayFactor(records: RunRecord[]): number {
   const completed = records.filter((r) => r.status === 'completed');
   if (completed.length === 0) return 1;
-  const percentLike = completed.every((r) => PERCENT_METRICS.has(r.metrics.qualityName));
+  const percentLike = completed.every((r) => PERCENT_QUALITY_METRICS.has(r.metrics.qualityName));
   const fractions = completed.every((r) => Math.abs(r.metrics.quality) <= 1);
   return percentLike && fractions ? 100 : 1;
 }

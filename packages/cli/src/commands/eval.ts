@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import {
   LATENCY_DEFAULTS,
   describeTarget,
+  formatQuality,
   latencyAgainstDense,
   denseReference,
   measureModel,
@@ -121,7 +122,7 @@ async function latencyAgainstStart(model: Model, starting: Model, latencyInputs:
 export function formatEvalReport(report: EvalReport): string {
   const m = report.metrics;
   const score = (name: string, value: number | undefined) =>
-    value === undefined ? null : name === 'mcc' ? `${name} ${value.toFixed(4)}` : `${name} ${(value * 100).toFixed(2)} %`;
+    value === undefined ? null : formatQuality(name, value, 4);
   const scores = [score(m.qualityName, m.quality), ...(['top1', 'top5', 'accuracy', 'mcc', 'f1'] as const)
     .filter((k) => k !== m.qualityName).map((k) => score(k, m[k]))].filter((s) => s !== null);
   const count = (n: number) => n.toLocaleString('en-US');

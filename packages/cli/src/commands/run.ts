@@ -8,6 +8,7 @@ import {
   collectEnvironment,
   describeBudget,
   describeTarget,
+  formatQuality,
   loadSuiteFile,
   resolveShard,
   planSuite,
@@ -138,7 +139,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
           bar = null;
           const m = record.metrics;
           io.err(record.status === 'completed'
-            ? `  done in ${formatDuration(record.wallTimeSeconds)}: ${m.qualityName} ${m.qualityName === 'mcc' ? m.quality.toFixed(3) : `${(m.quality * 100).toFixed(2)} %`}, compression ${m.compressionRatio.toFixed(2)}x, speedup ${m.theoreticalSpeedup.toFixed(2)}x, budget ${record.budget.usedExamples}/${record.budget.totalExamples}\n`
+            ? `  done in ${formatDuration(record.wallTimeSeconds)}: ${formatQuality(m.qualityName, m.quality)}, compression ${m.compressionRatio.toFixed(2)}x, speedup ${m.theoreticalSpeedup.toFixed(2)}x, budget ${record.budget.usedExamples}/${record.budget.totalExamples}\n`
             : `  FAILED: ${record.error}\n`);
         },
       },
