@@ -7,3 +7,4 @@ export * from './repo-root.js';
 export * from './wasm-kernels/batch-norm-training.js';
 export { wasmThreadsRequested, MAX_WASM_THREADS } from './wasm-threads.js';
 export { yieldToEventLoop } from './event-loop.js';
+export { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';

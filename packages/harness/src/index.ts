@@ -1,7 +1,6 @@
 export * from './record.js';
 export * from './record-validation.js';
 export * from './canonical.js';
-export * from './atomic-file.js';
 export * from './tensor-file.js';
 export * from './errors.js';
 export * from './schedule.js';

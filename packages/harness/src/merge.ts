@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
+import { writeFileAtomic, writeJsonAtomic } from '@prunebench/engine';
 import { canonicalJson } from './canonical.js';
 import type { MergeChoice, RunRecord } from './record.js';
 import { RunStore } from './store.js';

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
+import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '@prunebench/engine';
 import { StoreNotWritableError } from './errors.js';
 import type { RunDescription, RunRecord } from './record.js';
 import { recordDefect } from './record-validation.js';
@@ -195,7 +195,7 @@ export function directoryCheckpoints(dir: string, log: (message: string) => void
   };
 }
 
-/** Names of atomic-write temporaries: `.<name>.<pid>.<n>.tmp` (writeFileAtomic) and `<name>.tmp-<pid>-<time>` (safetensors). */
+/** Names of atomic-write temporaries: `.<name>.<pid>.<n>.tmp` (writeFileAtomic) and `<name>.tmp-<pid>-<time>` (left by earlier versions). */
 export function isTemporaryFileName(name: string): boolean {
   return /^\..+\.\d+\.\d+\.tmp$/.test(name) || /\.tmp-\d+-\d+$/.test(name);
 }

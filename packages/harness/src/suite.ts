@@ -1,5 +1,5 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
-import { readJsonFile } from './atomic-file.js';
+import { readJsonFile } from '@prunebench/engine';
 import { canonicalJson, withoutDefaults } from './canonical.js';
 import { FLATNESS_DEFAULTS } from './flatness.js';
 import { validateLatency } from './latency.js';

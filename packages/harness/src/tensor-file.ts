@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@prunebench/engine';
 
 /**
  * The harness's checkpoint file: named float32/int32 arrays plus JSON metadata in one file, written

@@ -1,5 +1,5 @@
-import { readFile, rename, writeFile, mkdir, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '@prunebench/engine';
 import { DTYPE_BYTES, bytesToFloat32, isRawDType, type RawDType } from './dtype.js';
 import { elementCount, type HostTensor, type TensorMap } from './tensor-map.js';
 
@@ -144,17 +144,6 @@ export async function writeSafetensors(
   tensors: Map<string, HostTensor | SafetensorsEntry>,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
 
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { findRepoRoot } from '@prunebench/engine';
 import { parseTorchCheckpoint } from './pytorch/checkpoint.js';
 import { createResNetCifar, type ResNetCifarModel } from './resnet-cifar.js';
-import { readSafetensors, writeFileAtomic } from './safetensors.js';
+import { writeFileAtomic } from '@prunebench/engine';
+import { readSafetensors } from './safetensors.js';
 import { loadStateDict } from './state-dict.js';
 import type { TensorMap } from './tensor-map.js';
 
@@ -114,7 +115,7 @@ export async function resolvePretrainedResNet(depth: number, options: ResolvePre
   if (!response.ok) throw new Error(`downloading ${url} failed: HTTP ${response.status}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
   verifyHash(bytes, depth, `download of ${url}`);
-  await writeFileAtomic(cached, bytes);
+  writeFileAtomic(cached, bytes);
   return { path: cached, format: 'torch', source: 'download' };
 }
 

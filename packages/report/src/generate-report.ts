@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import type { RunRecord } from '@prunebench/harness';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { replaceFolder, writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '@prunebench/engine';
+import { replaceFolder } from './atomic-write.js';
 import { CHART_KINDS, chartApplies, qualityChartSpec, renderChartSvg } from './charts.js';
 import { environmentSummary } from './environment-summary.js';
 import { renderHtmlReport, slug, type RenderedChart } from './html-report.js';

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@prunebench/harness';
+import { writeFileAtomic } from '@prunebench/engine';
 import { exportOnnx, loadModelFromSafetensors, type Model } from '@prunebench/models';
 import { EXIT_OK, UsageError, parseFlags, requireString, type CliIO } from '../usage.js';
 import { TASK_FLAGS, completedRunWeights, loadTaskFromFlags } from './task-loading.js';

@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '@prunebench/harness';
+import { writeFileAtomic } from '@prunebench/engine';
 import { sensitivityAnalysis, sensitivityCsv } from '@prunebench/pruning';
 import { EXIT_OK, UsageError, parseFlags, requireString, type CliIO } from '../usage.js';
 import { TASK_FLAGS, loadTaskFromFlags } from './task-loading.js';

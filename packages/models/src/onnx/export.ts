@@ -1,5 +1,4 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from '@prunebench/engine';
 import type * as tf from '@tensorflow/tfjs';
 import type { Model } from '../types.js';
 import { readModelValues, type ParamValues } from './tensor-data.js';
@@ -76,15 +75,11 @@ export async function exportOnnx(model: Model, opts: OnnxExportOptions = {}): Pr
   return exporter(model, await resolveOptions(model, opts));
 }
 
-/** Writes ONNX bytes atomically: a temporary file beside the target, then rename. */
+/** Writes ONNX bytes atomically (the engine's fsyncing writer: a temporary file beside the target, then rename). */
 export function saveOnnx(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new Error(`saveOnnx: cannot write ${path}: ${(err as Error).message}`);
   }
 }
