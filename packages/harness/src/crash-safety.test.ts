@@ -6,8 +6,8 @@ import { SeededRng, findRepoRoot } from '@prunebench/engine';
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from './record.js';
 import { recordDefect } from './record-validation.js';
-import { LOCK_FILE } from './run-lock.js';
-import { FINAL_MODEL_FILE } from './run.js';
+import { LOCK_FILE } from './run-files.js';
+import { FINAL_MODEL_FILE } from './run-files.js';
 import { RunStore, isTemporaryFileName } from './store.js';
 
 const root = findRepoRoot()!;

@@ -10,6 +10,7 @@ export * from './suite.js';
 export * from './latency.js';
 export * from './plan.js';
 export * from './labels.js';
+export * from './run-files.js';
 export * from './shard-environment.js';
 export * from './run.js';
 export * from './model-metrics.js';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '@prunebench/engine';
+import { FINISHED_RUN_FILES, RECORD_FILE } from './run-files.js';
 import { canonicalJson } from './canonical.js';
 import type { MergeChoice, RunRecord } from './record.js';
 import { RunStore } from './store.js';
@@ -33,7 +34,7 @@ export class MergeConflictError extends Error {
   }
 }
 
-const RUN_FILES = ['description.json', 'log.jsonl', 'model.safetensors', 'record.json'];
+const RUN_FILES = FINISHED_RUN_FILES;
 
 interface Candidate {
   store: RunStore;
@@ -124,7 +125,7 @@ export function mergeStores(sources: string[], into: string, options: { prefer?:
     for (const file of RUN_FILES) {
       const from = join(winner.store.runDir(id), file);
       const to = join(target.runDir(id), file);
-      if (file === 'record.json') writeJsonAtomic(to, record);
+      if (file === RECORD_FILE) writeJsonAtomic(to, record);
       else if (existsSync(from)) writeFileAtomic(to, readFileSync(from));
       else rmSync(to, { force: true }); // no stale file of a replaced record
     }

@@ -1,6 +1,7 @@
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { LOCK_FILE } from './run-files.js';
 
 /** Who holds a run: written into the run folder's `lock.json` when the lock is taken. */
 export interface LockOwner {
@@ -13,7 +14,6 @@ export interface LockOwner {
 export const LOCK_STALE_MS = 10 * 60_000;
 /** How often a held lock's time stamp is refreshed. */
 export const LOCK_REFRESH_MS = 30_000;
-export const LOCK_FILE = 'lock.json';
 let lockCounter = 0;
 
 export interface HeldLock {

@@ -1,5 +1,6 @@
 import { BackendComputeError, SeededRng, takeBackendErrors } from '@prunebench/engine';
 import { join } from 'node:path';
+import { FINAL_MODEL_FILE } from './run-files.js';
 import { saveSafetensors, type Model } from '@prunebench/models';
 import { applyMasks, disposeMasks, type Masks } from '@prunebench/pruning';
 import { measureRunFlatness, resolveFlatness } from './flatness.js';
@@ -18,7 +19,6 @@ export const TARGET_TOLERANCE = 0.005;
 /** Upper bound of examples per log row / mid-call checkpoint (about 2 minutes of ResNet-20 training on 2 cores). */
 export const MAX_CHUNK_EXAMPLES = 5000;
 /** The final weights of a completed run, in its store folder (PyTorch layout, arch in the metadata). */
-export const FINAL_MODEL_FILE = 'model.safetensors';
 
 export interface RunContext {
   store: RunStore;

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '@prunebench/engine';
+import { CHECKPOINT_DIR, DESCRIPTION_FILE, LOG_FILE, RECORD_FILE } from './run-files.js';
 import { StoreNotWritableError } from './errors.js';
 import type { RunDescription, RunRecord } from './record.js';
 import { recordDefect } from './record-validation.js';
@@ -27,7 +28,7 @@ export class RunStore {
 
   state(id: string): RunState {
     const dir = this.runDir(id);
-    if (existsSync(join(dir, 'record.json'))) {
+    if (existsSync(join(dir, RECORD_FILE))) {
       const record = this.readRecord(id);
       return record.status === 'completed' ? 'completed' : 'failed';
     }
@@ -35,13 +36,13 @@ export class RunStore {
   }
 
   hasCheckpoints(id: string): boolean {
-    const dir = join(this.runDir(id), 'checkpoint');
+    const dir = join(this.runDir(id), CHECKPOINT_DIR);
     return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.ckpt'));
   }
 
   /** The run's record; a missing, corrupt or unusable one (see recordDefect) raises an Error naming the file. */
   readRecord(id: string): RunRecord {
-    const path = join(this.runDir(id), 'record.json');
+    const path = join(this.runDir(id), RECORD_FILE);
     const record = readJsonFile(path);
     const defect = recordDefect(record, id);
     if (defect) throw new Error(`${path} is not a usable run record: ${defect}`);
@@ -59,7 +60,7 @@ export class RunStore {
    */
   removeTemporaryFiles(id: string): string[] {
     const removed: string[] = [];
-    for (const dir of [this.runDir(id), join(this.runDir(id), 'checkpoint')]) {
+    for (const dir of [this.runDir(id), join(this.runDir(id), CHECKPOINT_DIR)]) {
       if (!existsSync(dir)) continue;
       for (const name of readdirSync(dir)) {
         if (!isTemporaryFileName(name)) continue;
@@ -94,19 +95,19 @@ export class RunStore {
   }
 
   writeDescription(id: string, description: RunDescription): void {
-    writeJsonAtomic(join(this.runDir(id), 'description.json'), description);
+    writeJsonAtomic(join(this.runDir(id), DESCRIPTION_FILE), description);
   }
 
   writeRecord(record: RunRecord): void {
-    writeJsonAtomic(join(this.runDir(record.id), 'record.json'), record);
+    writeJsonAtomic(join(this.runDir(record.id), RECORD_FILE), record);
   }
 
   writeLog(id: string, rows: readonly TrainLogRow[]): void {
-    writeFileAtomic(join(this.runDir(id), 'log.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+    writeFileAtomic(join(this.runDir(id), LOG_FILE), rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
   }
 
   readLog(id: string): TrainLogRow[] {
-    const path = join(this.runDir(id), 'log.jsonl');
+    const path = join(this.runDir(id), LOG_FILE);
     if (!existsSync(path)) return [];
     const text = readFileSyncUtf8(path);
     return text.split('\n').filter((l) => l.trim()).map((line, i) => {
@@ -119,7 +120,7 @@ export class RunStore {
   }
 
   checkpoints(id: string, log?: (message: string) => void): TrainerCheckpoints {
-    return directoryCheckpoints(join(this.runDir(id), 'checkpoint'), log);
+    return directoryCheckpoints(join(this.runDir(id), CHECKPOINT_DIR), log);
   }
 
   /**
@@ -127,7 +128,7 @@ export class RunStore {
    * made from other starting weights are removed (returns true), so the run starts afresh instead of failing to resume.
    */
   bindCheckpoints(id: string, startingSha256: string): boolean {
-    const dir = join(this.runDir(id), 'checkpoint');
+    const dir = join(this.runDir(id), CHECKPOINT_DIR);
     const marker = join(dir, 'starting-point.json');
     let stale = false;
     if (this.hasCheckpoints(id)) {
@@ -148,7 +149,7 @@ export class RunStore {
   }
 
   clearCheckpoints(id: string): void {
-    rmSync(join(this.runDir(id), 'checkpoint'), { recursive: true, force: true });
+    rmSync(join(this.runDir(id), CHECKPOINT_DIR), { recursive: true, force: true });
   }
 
   /** Ids of every run folder in the store. */
@@ -162,7 +163,7 @@ export class RunStore {
 
   /** Every record in the store (completed and failed); a corrupt or unusable record raises an Error naming its file. */
   records(): RunRecord[] {
-    return this.ids().filter((id) => existsSync(join(this.runDir(id), 'record.json'))).map((id) => this.readRecord(id));
+    return this.ids().filter((id) => existsSync(join(this.runDir(id), RECORD_FILE))).map((id) => this.readRecord(id));
   }
 }
 

@@ -18,7 +18,7 @@ import { METHODS } from './methods.js';
 import { planSuite } from './plan.js';
 import type { RunRecord } from './record.js';
 import { runSuite } from './run-suite.js';
-import { FINAL_MODEL_FILE } from './run.js';
+import { FINAL_MODEL_FILE } from './run-files.js';
 import { RunStore } from './store.js';
 import { validateSuite } from './suite.js';
 import { SYNTHETIC_GLUE_TASK_ID, syntheticGlueEnvironment, syntheticGlueTask } from './testing/synthetic-glue.js';

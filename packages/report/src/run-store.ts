@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { recordDefect, type RunRecord } from '@prunebench/harness';
+import { RECORD_FILE, recordDefect, type RunRecord } from '@prunebench/harness';
 
 /** A record that could not be used, with the file it came from. */
 export interface StoreProblem {
@@ -14,7 +14,6 @@ export interface RunStoreContents {
   problems: StoreProblem[];
 }
 
-export const RECORD_FILE_NAME = 'record.json';
 
 /**
  * Reads every `<storeDir>/<id>/record.json`. A missing store is an Error naming the folder; a corrupt or
@@ -31,9 +30,9 @@ export function readRunStore(storeDir: string): RunStoreContents {
     .map((entry) => entry.name)
     .sort();
   for (const folder of runFolders) {
-    const file = join(storeDir, folder, RECORD_FILE_NAME);
+    const file = join(storeDir, folder, RECORD_FILE);
     if (!existsSync(file)) {
-      problems.push({ file, message: `no ${RECORD_FILE_NAME} (run interrupted or still running)` });
+      problems.push({ file, message: `no ${RECORD_FILE} (run interrupted or still running)` });
       continue;
     }
     let parsed: unknown;
