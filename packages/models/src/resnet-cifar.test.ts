@@ -11,7 +11,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-function countParams(model: Model, kinds?: string[]): number {
+function countPrunableParams(model: Model, kinds?: string[]): number {
   let n = 0;
   for (const [name, v] of model.params) if (!kinds || kinds.includes(model.paramKinds.get(name)!)) n += v.size;
   return n;
@@ -33,8 +33,8 @@ describe('resnet-cifar structure', () => {
   ])('ResNet-%i: %i parameters, %i conv+linear weights, %i MACs', (depth, params, weights, macs) => {
     const model = createResNetCifar(depth, { seed: 1 });
     try {
-      expect(countParams(model)).toBe(params);
-      expect(countParams(model, ['conv2d', 'linear'])).toBe(weights);
+      expect(countPrunableParams(model)).toBe(params);
+      expect(countPrunableParams(model, ['conv2d', 'linear'])).toBe(weights);
       const layers = traceLayers(model.arch, [32, 32, 3]);
       expect(resnetCifarStructure.totalMacs!(model)).toBe(macs);
       // every weight the trace names is a parameter, and every parameter appears in the trace

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globalMasks, layerwiseMasks } from './allocation.js';
 import { magnitudeScores } from './scores.js';
 import { countKept } from './masks.js';
-import { compressionRatio, countParams, keepCountForTarget, layerKeepCountsForTarget } from './target.js';
+import { compressionRatioOfMasks, countPrunableParams, keepCountForTarget, layerKeepCountsForTarget } from './target.js';
 import { createToyConvModel, createToyModel, weightNames } from './testing.js';
 import type { Model } from '@prunebench/models';
 
@@ -18,7 +18,7 @@ describe('keepCountForTarget (ShrinkBench: total / nonzero over the whole model)
   it('counts non-prunable parameters as nonzero', () => {
     // 8·16 + 16 + 16·3 + 3 = 195 params; weights 176 prunable, biases 19 not.
     const names = weightNames(mlp);
-    expect(countParams(mlp, names)).toEqual({ total: 195, prunable: 176, nonPrunable: 19 });
+    expect(countPrunableParams(mlp, names)).toEqual({ total: 195, prunable: 176, nonPrunable: 19 });
     // r = 5 → 39 nonzero in total → 20 prunable weights kept.
     expect(keepCountForTarget(mlp, names, { kind: 'compression', ratio: 5 })).toBe(20);
     expect(keepCountForTarget(mlp, names, { kind: 'compression', ratio: 1 })).toBe(176);
@@ -30,7 +30,7 @@ describe('keepCountForTarget (ShrinkBench: total / nonzero over the whole model)
       const keep = keepCountForTarget(mlp, names, { kind: 'compression', ratio });
       const masks = await globalMasks(magnitudeScores(mlp, names), keep);
       // Within one weight of the exact ratio.
-      const achieved = await compressionRatio(mlp, names, masks);
+      const achieved = await compressionRatioOfMasks(mlp, names, masks);
       expect(Math.abs(195 / achieved - 195 / ratio)).toBeLessThanOrEqual(0.5);
     }
   });
@@ -50,7 +50,7 @@ describe('keepCountForTarget (ShrinkBench: total / nonzero over the whole model)
   it('works on a conv model with norm parameters', () => {
     const conv = createToyConvModel({ seed: 2 });
     const names = weightNames(conv);
-    const counts = countParams(conv, names);
+    const counts = countPrunableParams(conv, names);
     expect(counts.prunable).toBe(72 + 216 + 18);
     expect(keepCountForTarget(conv, names, { kind: 'compression', ratio: 3 })).toBe(Math.round(counts.total / 3) - counts.nonPrunable);
     conv.dispose();

@@ -21,7 +21,8 @@ export interface ParamCounts {
   nonPrunable: number;
 }
 
-export function countParams(model: Model, prunable: readonly string[]): ParamCounts {
+/** Total, prunable and non-prunable parameter counts from shapes (masks ignored); `countParameters` in metrics counts nonzeros. */
+export function countPrunableParams(model: Model, prunable: readonly string[]): ParamCounts {
   let prunableCount = 0;
   for (const size of prunableSizes(model, prunable).values()) prunableCount += size;
   let total = 0;
@@ -38,7 +39,7 @@ export function keepCountForTarget(model: Model, prunable: readonly string[], ta
     return keep;
   }
   const ratio = (target as { ratio: number }).ratio;
-  const counts = countParams(model, prunable);
+  const counts = countPrunableParams(model, prunable);
   const keep = Math.min(counts.prunable, Math.round(counts.total / ratio) - counts.nonPrunable);
   if (keep < 1) {
     const best = counts.total / (counts.nonPrunable + 1);
@@ -67,9 +68,9 @@ export function structuredTargetOf(target: PruningTarget): StructuredTarget {
   return target;
 }
 
-/** The achieved compression (ShrinkBench's definition, non-prunable params counted as nonzero). */
-export async function compressionRatio(model: Model, prunable: readonly string[], masks: Masks): Promise<number> {
-  const counts = countParams(model, prunable);
+/** The compression a set of masks achieves (ShrinkBench's definition, non-prunable params counted as nonzero). */
+export async function compressionRatioOfMasks(model: Model, prunable: readonly string[], masks: Masks): Promise<number> {
+  const counts = countPrunableParams(model, prunable);
   let kept = 0;
   for (const name of prunable) {
     const mask = masks.get(name);

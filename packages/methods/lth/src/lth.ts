@@ -1,6 +1,6 @@
 import {
   booleanOption,
-  countParams,
+  countPrunableParams,
   disposeMasks,
   disposeScores,
   disposeSnapshot,
@@ -61,7 +61,7 @@ export const lthMethod: PruningMethod<LthOptions> = {
 async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult> {
   const { model, options, trainer, prunable, log } = context;
   const keepCount = keepCountForTarget(model, prunable, context.target);
-  const prunableTotal = countParams(model, prunable).prunable;
+  const prunableTotal = countPrunableParams(model, prunable).prunable;
   const schedule = fixedFractionSchedule(options.pruneFraction, sparsityOfKeepCount(keepCount, prunableTotal));
   const keepCounts = keepCountsForSchedule(schedule, prunableTotal, keepCount);
   if (options.rewindExamples > trainer.remainingExamples()) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { compressionRatio, countKept, countParams, globalMasks, keepCountForTarget, magnitudeScores, type Masks, type MethodResult } from '@prunebench/pruning';
+import { compressionRatioOfMasks, countKept, countPrunableParams, globalMasks, keepCountForTarget, magnitudeScores, type Masks, type MethodResult } from '@prunebench/pruning';
 import { createToyConvModel, createToyModel, SimpleBudgetedTrainer, snapshotValues, testMethodContext, weightNames } from '@prunebench/pruning/testing';
 import type { Model } from '@prunebench/models';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ describe('magnitude method', () => {
     for (const [name, m] of result.masks!) expect(Array.from(m.dataSync())).toEqual(Array.from(expected.get(name)!.dataSync()));
     expect(trainer.usedExamples()).toBe(320);
     expect(trainer.trainCalls).toHaveLength(1);
-    expect(Math.abs((await compressionRatio(model, weightNames(model), result.masks!)) - 4)).toBeLessThan(0.05);
+    expect(Math.abs((await compressionRatioOfMasks(model, weightNames(model), result.masks!)) - 4)).toBeLessThan(0.05);
     expectMasksHoldInModel(model, result);
   });
 
@@ -114,7 +114,7 @@ describe('magnitude method', () => {
     expect(await snapshotValues(model, ['conv1.weight'])).toEqual(before);
     expect(trainer.usedExamples()).toBe(0);
     expect(await countKept(result.masks!)).toBe(keepCountForTarget(model, ['conv2.weight'], target(1.5)));
-    expect(countParams(model, ['conv2.weight']).prunable).toBe(216);
+    expect(countPrunableParams(model, ['conv2.weight']).prunable).toBe(216);
   });
 
   it('rejects bad options and targets, naming the field', async () => {

@@ -1,6 +1,6 @@
 import {
   applyMasks,
-  countParams,
+  countPrunableParams,
   cubicSchedule,
   disposeMasks,
   disposeScores,
@@ -117,7 +117,7 @@ async function runMagnitude(context: MethodContext<MagnitudeOptions>): Promise<M
   const { model, options, trainer, log } = context;
   const prunable = restrictPrunable(model, context.prunable, options);
   const keepCount = keepCountForTarget(model, prunable, context.target);
-  const prunableTotal = countParams(model, prunable).prunable;
+  const prunableTotal = countPrunableParams(model, prunable).prunable;
   const finalSparsity = sparsityOfKeepCount(keepCount, prunableTotal);
   const rounds = options.rounds ?? DEFAULT_ROUNDS[options.schedule];
   if (options.layerRatios) {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import { BN_EPS, updatedRunningStats, type Model, type ParamKind } from '@prunebench/models';
-import { compressionRatio, countKept, keepCountForTarget, type Batch, type BudgetedTrainer, type Masks, type TrainOptions } from '@prunebench/pruning';
+import { compressionRatioOfMasks, countKept, keepCountForTarget, type Batch, type BudgetedTrainer, type Masks, type TrainOptions } from '@prunebench/pruning';
 import { createToyModel, SimpleBudgetedTrainer, testMethodContext, toyClassificationData, weightNames } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import defaultExport, {
@@ -168,7 +168,7 @@ describe('safe method', () => {
     const masks = result.masks!;
     expect(await countKept(masks)).toBe(keep);
     expect([...masks.keys()]).toEqual(weightNames(model));
-    expect(Math.abs((await compressionRatio(model, context.prunable, masks)) - 3)).toBeLessThan(0.05);
+    expect(Math.abs((await compressionRatioOfMasks(model, context.prunable, masks)) - 3)).toBeLessThan(0.05);
     expectPrunedExactlyZero(model, masks);
     const steps = result.details!.steps as number;
     expect(steps).toBe(20);

@@ -6,7 +6,7 @@ import {
   applyMasks,
   disposeBatch,
   booleanOption,
-  countParams,
+  countPrunableParams,
   enumOption,
   getParam,
   keepCountForTarget,
@@ -157,7 +157,7 @@ async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResul
   const keepCount = keepCountForTarget(model, prunable, context.target);
   // Layer-wise projections keep the target's per-layer counts (a sparsity target rounds per layer).
   const keep: ProjectionKeep = options.sparsityScope === 'layerwise' ? layerKeepCountsForTarget(model, prunable, context.target) : keepCount;
-  const prunableTotal = countParams(model, prunable).prunable;
+  const prunableTotal = countPrunableParams(model, prunable).prunable;
   const optimizer = safeOptimizerFor(model.arch.family, options);
 
   const budget = trainer.remainingExamples();
