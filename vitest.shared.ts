@@ -8,6 +8,7 @@ const alias: Record<string, string> = {};
 // Test helpers (`@prunebench/<package>/testing`); listed first, since an alias also matches its subpaths.
 alias['@prunebench/engine/testing'] = resolve(root, 'packages/engine/src/testing/index.ts');
 alias['@prunebench/pruning/testing'] = resolve(root, 'packages/pruning/src/testing.ts');
+alias['@prunebench/harness/testing'] = resolve(root, 'packages/harness/src/testing/index.ts');
 for (const dir of readdirSync(join(root, 'packages'))) {
   if (dir === 'methods') continue;
   alias[`@prunebench/${dir}`] = resolve(root, 'packages', dir, 'src/index.ts');

@@ -1,3 +1,4 @@
 export { main, MAIN_HELP } from './cli.js';
 export { ProgressBar, formatDuration } from './progress.js';
 export { UsageError, EXIT_OK, EXIT_RUN_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED, type CliIO } from './usage.js';
+export { BUILTIN_METHODS, METHODS } from './methods.js';

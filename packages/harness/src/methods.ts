@@ -1,13 +1,10 @@
-import { ckaHybridMethod } from '@prunebench/method-cka-hybrid';
-import { hrankMethod } from '@prunebench/method-hrank';
-import { lthMethod } from '@prunebench/method-lth';
-import { magnitudeMethod } from '@prunebench/method-magnitude';
-import { randomMethod } from '@prunebench/method-random';
-import { safeMethod } from '@prunebench/method-safe';
-import { snipMethod } from '@prunebench/method-snip';
 import type { PruningMethod } from '@prunebench/pruning';
 
-/** Registered methods by name: one line per method package in BUILTIN_METHODS. */
+/**
+ * Registered methods by name. The harness knows methods only through a registry it is handed (suite validation,
+ * planning and runs take one as an argument); the built-in list is assembled where the command is
+ * (`packages/cli/src/methods.ts`), so the harness depends on no method package.
+ */
 export type MethodRegistry = ReadonlyMap<string, PruningMethod<any>>;
 
 export function createMethodRegistry(methods: ReadonlyArray<PruningMethod<any>>): MethodRegistry {
@@ -18,16 +15,3 @@ export function createMethodRegistry(methods: ReadonlyArray<PruningMethod<any>>)
   }
   return registry;
 }
-
-/** Every method package the harness knows (a new method: one import and one entry here). */
-export const BUILTIN_METHODS: ReadonlyArray<PruningMethod<any>> = [
-  magnitudeMethod,
-  randomMethod,
-  lthMethod,
-  snipMethod,
-  safeMethod,
-  hrankMethod,
-  ckaHybridMethod,
-];
-
-export const METHODS: MethodRegistry = createMethodRegistry(BUILTIN_METHODS);

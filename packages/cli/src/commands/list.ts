@@ -1,4 +1,5 @@
-import { METHODS, TASKS, type ModelSize } from '@prunebench/harness';
+import { TASKS, type ModelSize } from '@prunebench/harness';
+import { METHODS } from '../methods.js';
 import { EXIT_OK, UsageError, parseFlags, type CliIO } from '../usage.js';
 
 export const LIST_HELP = `Usage: prunebench list tasks|methods

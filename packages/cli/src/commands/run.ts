@@ -1,6 +1,5 @@
 import { initEngine, getEngineInfo, resolveBackendRequest } from '@prunebench/engine';
 import {
-  METHODS,
   latencyAgainstDense,
   RunInterruptedError,
   RunStore,
@@ -23,6 +22,7 @@ import {
 } from '@prunebench/harness';
 import { probeExecutionProvider } from '@prunebench/metrics';
 import type { Model } from '@prunebench/models';
+import { METHODS } from '../methods.js';
 import { ProgressBar, formatDuration } from '../progress.js';
 import { defaultCheckpointCache, defaultDataSource, defaultStoreDir, defaultWeightsDir } from '../paths.js';
 import { defaultGlueDir, defaultVocabDir } from './task-loading.js';

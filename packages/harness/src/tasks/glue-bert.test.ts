@@ -1,17 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng, initEngine } from '@prunebench/engine';
 import { createBert, saveSafetensors, type Model } from '@prunebench/models';
 import { countMacs } from '@prunebench/metrics';
-import { collectEnvironment } from '../environment.js';
-import { METHODS } from '../methods.js';
-import { planSuite } from '../plan.js';
-import { runSuite } from '../run-suite.js';
-import { RunStore } from '../store.js';
-import { validateSuite } from '../suite.js';
 import { disposeBatch } from '@prunebench/pruning';
 import { glueQuality, splitGlueExamples } from './glue-bert.js';
 
@@ -21,7 +14,6 @@ beforeAll(async () => {
 });
 
 import {
-  SYNTHETIC_GLUE_TASK_ID as TASK_ID,
   SYNTHETIC_GLUE_VOCAB as VOCAB,
   syntheticGlueBert as tinyBert,
   syntheticGlueEnvironment as environment,
@@ -129,64 +121,5 @@ describe('GLUE BERT tasks', () => {
     // A checkpoint root that does not exist is refused, naming it (a typo must not silently train from scratch).
     await expect(definition.load(definition.defaultSizing, { ...environment(), bertCheckpointsDir: '/nonexistent/bert' }))
       .rejects.toThrow('PRUNEBENCH_BERT_CHECKPOINTS (or the task\'s bertCheckpointsDir) names /nonexistent/bert, which does not exist');
-  });
-
-  it('runs every unstructured method (magnitude, random, lth, snip, safe) on BERT at compression 2', async () => {
-    const env = environment();
-    const tasks = new Map([[TASK_ID, definition]]);
-    const suite = validateSuite({
-      name: 'glue-synthetic',
-      tasks: [TASK_ID],
-      methods: ['magnitude', 'random', 'lth', 'snip', { name: 'safe', options: { batchSize: 8 } }],
-      targets: [{ compression: 2 }],
-      seeds: [0],
-      budget: 192,
-      flatness: { examples: 8 },
-    }, { tasks, methods: METHODS });
-    const { runs } = planSuite(suite, { tasks, methods: METHODS });
-    const store = new RunStore(mkdtempSync(join(tmpdir(), 'glue-bert-store-')));
-    const outcome = await runSuite({
-      runs, store, environment: collectEnvironment({ backend: 'cpu', device: 'test', versions: {} }), taskEnvironment: env, chunkExamples: 32,
-    });
-    expect(outcome.failed.map((r) => `${r.description.method}: ${r.error}`)).toEqual([]);
-    expect(outcome.completed.map((r) => r.description.method)).toEqual(['dense', 'magnitude', 'random', 'lth', 'snip', 'safe']);
-    for (const record of outcome.completed.slice(1)) {
-      expect(record.metrics.compressionRatio, record.description.method!).toBeGreaterThanOrEqual(2 * 0.995);
-      expect(record.metrics.qualityName).toBe('accuracy');
-      expect(record.budget.usedExamples).toBeLessThanOrEqual(192);
-      expect(record.metrics.macs.effective).toBeLessThan(record.metrics.macs.dense);
-      expect(Number.isFinite(record.metrics.flatness!.baseLoss)).toBe(true);
-      expect(existsSync(join(store.runDir(record.id), 'model.safetensors'))).toBe(true);
-    }
-  });
-  it('runs hrank and cka-hybrid on BERT (heads, FFN neurons, layers) to a FLOP target, with real surgery', async () => {
-    const env = environment();
-    const tasks = new Map([[TASK_ID, definition]]);
-    const suite = validateSuite({
-      name: 'glue-synthetic-structured',
-      tasks: [TASK_ID],
-      methods: [
-        { name: 'hrank', options: { rankBatches: 2, rankBatchSize: 8 } },
-        { name: 'cka-hybrid', options: { probeSize: 16, candidateExamples: 16 } },
-      ],
-      targets: [{ flopsReduction: 0.3 }],
-      seeds: [0],
-      budget: 192,
-      flatness: false,
-    }, { tasks, methods: METHODS });
-    const { runs } = planSuite(suite, { tasks, methods: METHODS });
-    const store = new RunStore(mkdtempSync(join(tmpdir(), 'glue-bert-structured-')));
-    const outcome = await runSuite({
-      runs, store, environment: collectEnvironment({ backend: 'cpu', device: 'test', versions: {} }), taskEnvironment: env, chunkExamples: 32,
-    });
-    expect(outcome.failed.map((r) => `${r.description.method}: ${r.error}`)).toEqual([]);
-    const [dense, ...pruned] = outcome.completed;
-    expect(pruned.map((r) => r.description.method)).toEqual(['hrank', 'cka-hybrid']);
-    for (const record of pruned) {
-      // The model really shrank: fewer parameters in total (not just zeros), MACs down by at least the target.
-      expect(record.metrics.params.total, record.description.method).toBeLessThan(dense.metrics.params.total);
-      expect(1 - record.metrics.macs.effective / record.metrics.macs.dense, record.description.method).toBeGreaterThanOrEqual(0.3 * 0.995);
-      expect(record.budget.usedExamples).toBeLessThanOrEqual(192);
-    }
   });
 });

@@ -8,12 +8,9 @@ import { ckaHybridMethod } from '@prunebench/method-cka-hybrid';
 import { hrankMethod } from '@prunebench/method-hrank';
 import { countMacs, countParameters, prunableDensities } from '@prunebench/metrics';
 import { createResNetCifar, getModelStructure, stateDict, traceLayers, type Model, type ResNetCifarArch } from '@prunebench/models';
+import { HarnessTrainer, RunInterruptedError, directoryCheckpoints, type FineTuneRecipe } from '@prunebench/harness';
 import type { Batch, MethodResult, PruningMethod } from '@prunebench/pruning';
-import { RunInterruptedError } from './errors.js';
-import { METHODS } from './methods.js';
-import { directoryCheckpoints } from './store.js';
-import type { FineTuneRecipe } from './tasks/types.js';
-import { HarnessTrainer } from './trainer.js';
+import { METHODS } from '../methods.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

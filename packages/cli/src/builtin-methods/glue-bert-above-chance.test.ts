@@ -8,13 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '@prunebench/engine';
-import { collectEnvironment } from '../environment.js';
+import { RunStore, collectEnvironment, planSuite, runSuite, validateSuite } from '@prunebench/harness';
+import { syntheticGlueBertTinyTask, syntheticGlueEnvironment } from '@prunebench/harness/testing';
 import { METHODS } from '../methods.js';
-import { planSuite } from '../plan.js';
-import { runSuite } from '../run-suite.js';
-import { RunStore } from '../store.js';
-import { validateSuite } from '../suite.js';
-import { syntheticGlueBertTinyTask, syntheticGlueEnvironment } from '../testing/synthetic-glue.js';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm' });
