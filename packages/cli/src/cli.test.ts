@@ -81,5 +81,9 @@ describe('prunebench CLI', () => {
     expect(tasks.stdout).toContain('cifar10-resnet110');
     const methods = await cli('list', 'methods');
     for (const name of ['magnitude', 'random', 'lth', 'snip', 'safe', 'hrank', 'cka-hybrid']) expect(methods.stdout).toContain(`${name}`);
+    // Every option of every method, from its declaration: default, type, doc.
+    expect(methods.stdout).toContain('  allocation = "global"  ("global" | "layerwise" | "min-threshold") `global`: one threshold');
+    expect(methods.stdout).toContain('  pruneFraction = 0.2  (number in (0, 1)) Fraction of the remaining prunable weights');
+    expect(methods.stdout).toContain('  rounds = 1 / 5 / 10  (integer ≥ 1) Pruning steps');
   });
 });

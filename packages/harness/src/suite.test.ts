@@ -81,7 +81,7 @@ describe('suite validation', () => {
       'suite.tasks[0].id: unknown task "nope"; known: fake-blobs',
       'suite.tasks[1].testSize: must be an integer >= 0, got -1',
       expect.stringMatching(/^suite\.tasks\[1\]\.colour: unknown field/),
-      'suite.methods[0].options: options.rounds: must be an integer >= 1, got 0',
+      'suite.methods[0].options: fake-iterative: option rounds must be >= 1, got 0',
       'suite.targets[0].compression: must be a number > 1, got 0.5',
       'suite.targets[1].sparsity: must be a number in (0, 1) (the fraction of prunable weights set to zero), got 1',
       expect.stringMatching(/^suite\.seeds\[0\]: must be an integer/),

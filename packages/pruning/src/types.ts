@@ -24,6 +24,7 @@ export type PruningTarget =
 
 export type { Batch } from './batch.js';
 import type { Batch } from './batch.js';
+import type { OptionSchema } from './options.js';
 
 export class BudgetExceededError extends Error {
   constructor(readonly requested: number, readonly remaining: number, readonly total: number) {
@@ -33,17 +34,12 @@ export class BudgetExceededError extends Error {
 }
 
 export interface TrainOptions {
-  /** Examples to train on (forward + backward). Charged to the budget before training starts. */
+  /** Examples to train on (forward + backward): a positive integer (0 is refused; `trainUnlessEmpty` skips empty calls). */
   examples: number;
-  /** Masks kept applied through training: pruned weights stay exactly zero after every step. */
+  /** Masks applied before the first step and kept through training: pruned weights are exactly +0 after every step. */
   masks?: Masks;
-  /** Learning-rate multiplier on the task's recipe (e.g. LTH rounds, short candidate fine-tuning). */
+  /** Learning-rate multiplier on the task's recipe (e.g. LTH rounds, short candidate fine-tuning); positive, default 1. */
   lrScale?: number;
-  /**
-   * Gradient evaluations per optimizer step (SAM-style methods need 2). The budget is charged
-   * examples × gradientEvaluationsPerStep.
-   */
-  gradientEvaluationsPerStep?: number;
   /** A short label for logs and the per-epoch record (e.g. `lth-round-3`). */
   label?: string;
 }
@@ -55,20 +51,39 @@ export interface TrainSummary {
   losses: number[]; // one mean per epoch-or-chunk, for the per-epoch log
 }
 
-/** The only way a method may train or compute gradients. Every backward pass is charged. */
+/**
+ * The only way a method may train or compute gradients. Every backward pass is charged. One contract for every
+ * implementation (the harness's and the test trainers'), checked by `describeBudgetedTrainerContract`
+ * (`@prunebench/pruning/testing`):
+ * - Budget: `usedExamples() + remainingExamples() === totalExamples`. Work is charged before it is done; a request
+ *   larger than what remains throws BudgetExceededError before any work, charging nothing and changing no weight.
+ * - The trainer never masks by itself: masks act only where `train` is given them.
+ */
 export interface BudgetedTrainer {
   /** Total examples (forward + backward passes) the method may use after its starting checkpoint. */
   readonly totalExamples: number;
   usedExamples(): number;
   remainingExamples(): number;
-  /** Fine-tune with the task's recipe (optimizer, lr schedule, weight decay, augmentation). */
+  /**
+   * Fine-tune with the task's recipe (optimizer, lr schedule, weight decay, augmentation), with fresh optimizer state
+   * per call. Charges exactly `options.examples`. `examples` must be a positive integer and `lrScale` positive:
+   * anything else throws an Error before any work (methods skip empty calls with `trainUnlessEmpty`). With masks,
+   * pruned weights are exactly +0 from before the first step to the end.
+   */
   train(model: Model, options: TrainOptions): Promise<TrainSummary>;
-  /** Loss and gradients for one batch; charges batch.size examples. */
-  gradients(model: Model, batch: Batch, masks?: Masks): Promise<{ loss: number; grads: Map<string, tf.Tensor> }>;
-  /** Training batches for scoring (SNIP, HRank, CKA probes), drawn with the given generator. Not charged by itself. */
+  /**
+   * Loss and the dense gradient of every parameter of the model at its current weights for one batch (never masked:
+   * a method masks what it needs); charges batch.size examples. Changes no parameter (a training-mode forward may
+   * update batch-norm running statistics, as any training step does). The caller disposes the gradients.
+   */
+  gradients(model: Model, batch: Batch): Promise<{ loss: number; grads: Map<string, tf.Tensor> }>;
+  /** Training batches for scoring (SNIP, HRank, CKA probes), drawn with the given generator: the same batches for the same seed. Not charged. */
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[];
-  /** Accuracy-like score on the validation split carved from train (never the test split). Not charged. */
-  validate(model: Model, masks?: Masks): Promise<number>;
+  /**
+   * Accuracy-like score in [0, 1] of the model as it is, on the validation split carved from train (never the test
+   * split). Not charged; changes no parameter or buffer.
+   */
+  validate(model: Model): Promise<number>;
 }
 
 export interface MethodContext<O> {
@@ -98,6 +113,8 @@ export interface PruningMethod<O extends Record<string, unknown> = Record<string
   readonly structured: boolean;
   /** Targets this method accepts. */
   readonly targetKinds: ReadonlyArray<PruningTarget['kind']>;
+  /** One declaration per option (type, default, range, doc): the source of `defaults`, `parseOptions` and the docs. */
+  readonly options: OptionSchema;
   /** Defaults from the method's paper. */
   readonly defaults: O;
   /** Merge user options over the defaults; throw an Error naming the bad field. */

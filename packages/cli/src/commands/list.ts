@@ -1,4 +1,5 @@
 import { TASKS, type ModelSize } from '@prunebench/harness';
+import { optionRows } from '@prunebench/pruning';
 import { METHODS } from '../methods.js';
 import { EXIT_OK, UsageError, parseFlags, type CliIO } from '../usage.js';
 
@@ -6,7 +7,7 @@ export const LIST_HELP = `Usage: prunebench list tasks|methods
 
   tasks     the task registry: dataset, model, starting point, metric, fine-tuning recipe, default sizing, and the
             model's parameters (of them prunable) and MACs per example, from its architecture
-  methods   the registered pruning methods, their target kinds and default options
+  methods   the registered pruning methods, their target kinds, and every option: default, type and meaning
 `;
 
 export async function listCommand(args: string[], io: CliIO): Promise<number> {
@@ -25,7 +26,8 @@ export async function listCommand(args: string[], io: CliIO): Promise<number> {
   } else {
     if (METHODS.size === 0) io.out('(no methods registered)\n');
     for (const method of METHODS.values()) {
-      io.out(`${method.name}${method.structured ? ' (structured)' : ''}: ${method.description}\n  targets: ${method.targetKinds.join(', ')}; defaults ${JSON.stringify(method.defaults)}\n`);
+      io.out(`${method.name}${method.structured ? ' (structured)' : ''}: ${method.description}\n  targets: ${method.targetKinds.join(', ')}\n`);
+      for (const row of optionRows(method.options)) io.out(`  ${row.name} = ${row.default}  (${row.type}) ${row.doc}\n`);
     }
   }
   return EXIT_OK;

@@ -4,28 +4,21 @@ import {
   disposeScores,
   globalMasks,
   keepCountForTarget,
+  defineMethod,
   magnitudeScores,
+  numberOption,
   type PruningMethod,
 } from '@prunebench/pruning';
 
-interface IterativeOptions extends Record<string, unknown> {
-  rounds: number;
-  lrScale: number;
-}
-
 /** Global magnitude pruning in `rounds` equal steps of the budget (several train calls, so resume replays). */
-export const fakeIterativeMagnitude: PruningMethod<IterativeOptions> = {
+export const fakeIterativeMagnitude = defineMethod({
   name: 'fake-iterative',
   description: 'global magnitude, retrain between rounds (tests only)',
   structured: false,
   targetKinds: ['compression', 'sparsity'],
-  defaults: { rounds: 2, lrScale: 1 },
-  parseOptions(options) {
-    const merged = { ...this.defaults, ...(options ?? {}) };
-    for (const key of Object.keys(merged)) if (!(key in this.defaults)) throw new Error(`options.${key}: unknown option; known: rounds, lrScale`);
-    if (!Number.isInteger(merged.rounds) || merged.rounds < 1) throw new Error(`options.rounds: must be an integer >= 1, got ${merged.rounds}`);
-    if (typeof merged.lrScale !== 'number' || !(merged.lrScale > 0)) throw new Error(`options.lrScale: must be a positive number`);
-    return merged as IterativeOptions;
+  options: {
+    rounds: numberOption({ default: 2, min: 1, integer: true, doc: 'pruning rounds' }),
+    lrScale: numberOption({ default: 1, minExclusive: 0, doc: 'learning-rate multiplier' }),
   },
   async run({ model, options, target, trainer, prunable }) {
     const finalKeep = keepCountForTarget(model, prunable, target);
@@ -42,7 +35,7 @@ export const fakeIterativeMagnitude: PruningMethod<IterativeOptions> = {
     }
     return { model, masks, details: { rounds: options.rounds } };
   },
-};
+});
 
 /** Asks for one example more than the budget: the trainer must refuse. */
 export const fakeGreedy: PruningMethod<Record<string, never>> = {
@@ -50,6 +43,7 @@ export const fakeGreedy: PruningMethod<Record<string, never>> = {
   description: 'overspends its budget (tests only)',
   structured: false,
   targetKinds: ['compression', 'sparsity'],
+  options: {},
   defaults: {},
   parseOptions: () => ({}),
   async run({ model, trainer }) {
@@ -64,6 +58,7 @@ export const fakeStructured: PruningMethod<Record<string, never>> = {
   description: 'accepts only FLOP targets (tests only)',
   structured: true,
   targetKinds: ['flops-reduction'],
+  options: {},
   defaults: {},
   parseOptions: () => ({}),
   async run({ model }) {

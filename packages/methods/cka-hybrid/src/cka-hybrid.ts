@@ -13,49 +13,45 @@ import {
   booleanOption,
   disposeBatch,
   numberOption,
-  parseMethodOptions,
+  defineMethod,
   trainUnlessEmpty,
   type Batch,
   type BudgetedTrainer,
   type MethodContext,
   type MethodResult,
-  type PruningMethod,
+  type OptionsOf,
   structuredTargetOf,
 } from '@prunebench/pruning';
 import { linearCka } from './linear-cka.js';
 
-export interface CkaHybridOptions extends Record<string, unknown> {
-  /** Training images (not augmented) on which representations are compared. */
-  probeSize: number;
-  /** Each step removes about this fraction of the starting model's MACs (or parameters, for a compression target). */
-  stepFraction: number;
-  /** Examples each candidate is fine-tuned on before it is scored (both candidates, charged; 0: score right after surgery). */
-  candidateExamples: number;
-  /** Share of the budget kept for the final fine-tuning at the target; the rest is spread over the steps. */
-  finalFraction: number;
-  /** false: prune only (no fine-tuning at all, candidates included). */
-  finetune: boolean;
-}
+const CKA_HYBRID_OPTIONS = {
+  probeSize: numberOption({ default: 256, min: 2, integer: true, doc: 'Training images (not augmented) on which representations are compared.' }),
+  stepFraction: numberOption({
+    default: 0.1,
+    minExclusive: 0,
+    max: 1,
+    doc: 'Each step removes about this fraction of the starting model\'s MACs (or parameters, for a compression target).',
+  }),
+  candidateExamples: numberOption({
+    default: 128,
+    min: 0,
+    integer: true,
+    doc: 'Examples each candidate is fine-tuned on before it is scored (both candidates, charged); 0: score right after surgery.',
+  }),
+  finalFraction: numberOption({ default: 0.5, min: 0, max: 1, doc: 'Share of the budget kept for the final fine-tuning at the target; the rest is spread over the steps.' }),
+  finetune: booleanOption({ default: true, doc: '`false`: prune only (no fine-tuning at all, candidates included).' }),
+};
 
-const CKA_HYBRID_DEFAULTS: CkaHybridOptions = { probeSize: 256, stepFraction: 0.1, candidateExamples: 128, finalFraction: 0.5, finetune: true };
+export type CkaHybridOptions = OptionsOf<typeof CKA_HYBRID_OPTIONS>;
 
-export const ckaHybridMethod: PruningMethod<CkaHybridOptions> = {
+export const ckaHybridMethod = defineMethod({
   name: 'cka-hybrid',
   description: 'Iterative structured pruning: per step, drop blocks or prune units, whichever keeps linear CKA to the parent higher',
   structured: true,
   targetKinds: ['flops-reduction', 'compression'],
-  defaults: CKA_HYBRID_DEFAULTS,
-  parseOptions(options) {
-    return parseMethodOptions('cka-hybrid', CKA_HYBRID_DEFAULTS, options, {
-      probeSize: numberOption({ min: 2, integer: true }),
-      stepFraction: numberOption({ minExclusive: 0, max: 1 }),
-      candidateExamples: numberOption({ min: 0, integer: true }),
-      finalFraction: numberOption({ min: 0, max: 1 }),
-      finetune: booleanOption(),
-    });
-  },
+  options: CKA_HYBRID_OPTIONS,
   run: runCkaHybrid,
-};
+});
 
 interface Candidate {
   kind: 'blocks' | 'units';

@@ -10,54 +10,41 @@ import {
   booleanOption,
   disposeBatch,
   numberOption,
-  optionalOption,
-  parseMethodOptions,
+  defineMethod,
   recordOption,
   splitBudget,
   trainUnlessEmpty,
   type MethodContext,
   type MethodResult,
-  type PruningMethod,
+  type OptionsOf,
   structuredTargetOf,
 } from '@prunebench/pruning';
 import { averageRanks } from './ranks.js';
 
-export interface HRankOptions extends Record<string, unknown> {
-  /** Batches of training images whose feature maps are ranked (HRank's `--limit`, 5 in its rank_generation.py). */
-  rankBatches: number;
-  /** Images per rank batch (HRank: 128, its training batch size). */
-  rankBatchSize: number;
-  /**
-   * Relative pruning ratio per channel group (HRank's per-layer `compress_rate`), e.g. `{ "layer1.0.conv1": 0.6 }`.
-   * Group g loses c · ratio_g of its units, with c solved so the target is met exactly (at least); unlisted groups
-   * stay whole. Left out: the same fraction in every group.
-   */
-  layerRatios?: Record<string, number>;
-  /** Prune-and-fine-tune steps: ranks are recomputed on the current (already pruned) model at each step. */
-  steps: number;
-  /** Spend the budget fine-tuning (split equally after each step); false: prune only. */
-  finetune: boolean;
-}
+const HRANK_OPTIONS = {
+  rankBatches: numberOption({ default: 5, min: 1, integer: true, doc: 'Batches whose feature maps are ranked (HRank\'s `--limit`, 5 in its `rank_generation.py`).' }),
+  rankBatchSize: numberOption({ default: 128, min: 1, integer: true, doc: 'Images per rank batch (HRank\'s training batch size).' }),
+  layerRatios: recordOption({
+    each: { min: 0 },
+    defaultText: '— (uniform)',
+    doc:
+      'Relative pruning ratio per channel group (HRank\'s per-layer `compress_rate`), e.g. `{ "layer1.0.conv1": 0.6 }`, scaled by one ' +
+      'factor so the target is met; unlisted groups stay whole. Left out: the same fraction in every group.',
+  }),
+  steps: numberOption({ default: 1, min: 1, integer: true, doc: 'Prune → fine-tune rounds; each removes an equal share of what the target asks for and re-ranks the current model.' }),
+  finetune: booleanOption({ default: true, doc: 'Spend the budget fine-tuning, split equally after each step; `false`: prune only.' }),
+};
 
-const HRANK_DEFAULTS: HRankOptions = { rankBatches: 5, rankBatchSize: 128, steps: 1, finetune: true };
+export type HRankOptions = OptionsOf<typeof HRANK_OPTIONS>;
 
-export const hrankMethod: PruningMethod<HRankOptions> = {
+export const hrankMethod = defineMethod({
   name: 'hrank',
   description: 'HRank (Lin et al. 2020): remove the filters whose feature maps have the lowest average rank, by model surgery',
   structured: true,
   targetKinds: ['flops-reduction', 'compression'],
-  defaults: HRANK_DEFAULTS,
-  parseOptions(options) {
-    return parseMethodOptions('hrank', HRANK_DEFAULTS, options, {
-      rankBatches: numberOption({ min: 1, integer: true }),
-      rankBatchSize: numberOption({ min: 1, integer: true }),
-      layerRatios: optionalOption(recordOption(numberOption({ min: 0 }))),
-      steps: numberOption({ min: 1, integer: true }),
-      finetune: booleanOption(),
-    });
-  },
+  options: HRANK_OPTIONS,
   run: runHRank,
-};
+});
 
 async function runHRank(context: MethodContext<HRankOptions>): Promise<MethodResult> {
   const { options, trainer, log } = context;

@@ -1,17 +1,21 @@
 import {
+  ALLOCATION_OPTIONS,
+  PRUNABLE_OPTIONS,
+  allocateMasks,
   booleanOption,
+  checkAllocationSettings,
   countPrunableParams,
+  defineMethod,
   disposeMasks,
   disposeScores,
   disposeSnapshot,
   fixedFractionSchedule,
-  globalMasks,
   keepCountForTarget,
   keepCountsForSchedule,
   layerDensities,
   magnitudeScores,
   numberOption,
-  parseMethodOptions,
+  prunableFor,
   restoreSnapshot,
   sparsityOfKeepCount,
   splitBudget,
@@ -20,46 +24,50 @@ import {
   type Masks,
   type MethodContext,
   type MethodResult,
-  type PruningMethod,
+  type OptionsOf,
 } from '@prunebench/pruning';
 
-export interface LthOptions extends Record<string, unknown> {
-  /** Fraction of the remaining prunable weights removed per round, globally (Frankle & Carbin 2019: 20 %). */
-  pruneFraction: number;
-  /**
-   * Examples of training before the rewind point is saved (k). 0 = rewind to the starting weights (the
-   * original hypothesis); > 0 = late rewinding (Frankle et al. 2020). Charged to the budget.
-   */
-  rewindExamples: number;
-  /** Train before the first pruning round (true: train → prune → rewind → retrain…; false: prune the start). */
-  trainFirst: boolean;
-}
+const LTH_OPTIONS = {
+  pruneFraction: numberOption({
+    default: 0.2,
+    minExclusive: 0,
+    maxExclusive: 1,
+    doc: 'Fraction of the remaining prunable weights removed per round (Frankle & Carbin 2019: 20 %); the last round lands on the target.',
+  }),
+  rewindExamples: numberOption({
+    default: 0,
+    min: 0,
+    integer: true,
+    doc: 'Examples trained before the rewind point is saved (k): 0 rewinds to the starting weights, > 0 is late rewinding (Frankle et al. 2020); charged.',
+  }),
+  trainFirst: booleanOption({
+    default: true,
+    doc: '`true`: train → prune → rewind → retrain …; `false`: prune the starting weights in the first round.',
+  }),
+  ...ALLOCATION_OPTIONS,
+  ...PRUNABLE_OPTIONS,
+};
 
-const LTH_DEFAULTS: LthOptions = { pruneFraction: 0.2, rewindExamples: 0, trainFirst: true };
+export type LthOptions = OptionsOf<typeof LTH_OPTIONS>;
 
 /**
  * Iterative magnitude pruning with rewinding. The rounds share the budget: after the rewind-point training,
  * what remains is split equally over the training phases (one before the first pruning when trainFirst, then
  * one after every pruning round).
  */
-export const lthMethod: PruningMethod<LthOptions> = {
+export const lthMethod = defineMethod({
   name: 'lth',
   description: 'Lottery ticket hypothesis: iterative global magnitude pruning with weight rewinding',
   structured: false,
   targetKinds: ['compression', 'sparsity'],
-  defaults: LTH_DEFAULTS,
-  parseOptions(options) {
-    return parseMethodOptions('lth', LTH_DEFAULTS, options, {
-      pruneFraction: numberOption({ minExclusive: 0, maxExclusive: 1 }),
-      rewindExamples: numberOption({ min: 0, integer: true }),
-      trainFirst: booleanOption(),
-    });
-  },
+  options: LTH_OPTIONS,
+  check: (options) => checkAllocationSettings('lth', options),
   run: runLth,
-};
+});
 
 async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult> {
-  const { model, options, trainer, prunable, log } = context;
+  const { model, options, trainer, log } = context;
+  const prunable = prunableFor('lth', model, context.prunable, options);
   const keepCount = keepCountForTarget(model, prunable, context.target);
   const prunableTotal = countPrunableParams(model, prunable).prunable;
   const schedule = fixedFractionSchedule(options.pruneFraction, sparsityOfKeepCount(keepCount, prunableTotal));
@@ -78,8 +86,12 @@ async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult>
     if (options.trainFirst) await trainUnlessEmpty(trainer, model, { examples: chunks[phase++], label: 'lth-train' });
     for (let round = 0; round < keepCounts.length; round++) {
       const scores = magnitudeScores(model, prunable);
-      const next = await globalMasks(scores, keepCounts[round], { current: masks });
-      disposeScores(scores);
+      let next: Masks;
+      try {
+        next = await allocateMasks(scores, keepCounts[round], options, { model, prunable, target: context.target, current: masks });
+      } finally {
+        disposeScores(scores);
+      }
       disposeMasks(masks);
       masks = next;
       restoreSnapshot(model, rewindPoint, masks);

@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '@prunebench/models';
 import {
-  ADAMW_DECAYED_KINDS,
-  adamWUpdate,
+  PRUNABLE_OPTIONS,
+  defineMethod,
+  optionDefaults,
+  prunableFor,
+  type OptionsOf,
   applyMasks,
+  createMaskedOptimizer,
   disposeBatch,
-  booleanOption,
   countPrunableParams,
   enumOption,
   getParam,
@@ -13,71 +16,70 @@ import {
   layerDensities,
   layerKeepCountsForTarget,
   numberOption,
-  optionalOption,
-  parseMethodOptions,
-  restrictPrunable,
   trainUnlessEmpty,
   type Batch,
   type BudgetedTrainer,
   type MethodContext,
+  type MaskedOptimizer,
+  type MaskedOptimizerSettings,
   type MethodResult,
-  type PruningMethod,
 } from '@prunebench/pruning';
 import { batchNormPrefixes, reestimateBatchNorm } from './batchnorm.js';
 import { projectOntoTopK, type ProjectionKeep, type SparsityScope } from './projection.js';
 import { globalNorm, samPerturbation } from './sam.js';
 import { learningRateAt, penaltyAt, type PenaltySchedule } from './schedules.js';
 
-export interface SafeOptions extends Record<string, unknown> {
-  /** SAM perturbation radius ρ (global L2 over all trainable parameters). 0 = plain ADMM. */
-  rho: number;
-  /** Augmented-Lagrangian penalty λ (its final value under the schedule). */
-  lambda: number;
-  /** How λ grows over the SAFE steps: cosine λ(1 − cos πt/T)/2, linear λt/T, or constant. */
-  lambdaSchedule: PenaltySchedule;
-  /** Steps between updates of the sparse variable z and the dual variable u. */
-  dualUpdateInterval: number;
-  /** Sparsity scope of the projection: one global top-k, or the same sparsity in every layer. */
-  sparsityScope: SparsityScope;
-  /** Mini-batch size of a SAFE step (each step is charged 2 × batchSize examples). */
-  batchSize: number;
-  /**
-   * The optimizer of the SAFE steps and its settings; each left out takes the model family's default
-   * (SAFE_OPTIMIZER_DEFAULTS: the reference's SGD for CIFAR ResNets, AdamW like the GLUE recipe for BERT).
-   */
-  optimizer?: SafeOptimizerName;
-  /** Peak learning rate (warm-up, then cosine decay to 0 over the SAFE steps). */
-  learningRate?: number;
-  /** SGD: heavy-ball momentum; AdamW: β1. */
-  momentum?: number;
-  /** SGD: L2 penalty added to every parameter's gradient (optax add_decayed_weights); AdamW: decoupled decay of weights and tables. */
-  weightDecay?: number;
-  /** Fraction of the SAFE steps spent in linear learning-rate warm-up. */
-  warmupFraction?: number;
-  /** Examples forwarded (training mode, no gradient, not charged) to re-estimate batch-norm statistics; 0 = skip. */
-  bnTuningExamples: number;
-  /** Fraction of the budget kept for masked fine-tuning through trainer.train after the final projection; 0 = none. */
-  finetuneFraction: number;
-  pruneFirstConv: boolean;
-  pruneClassifier: boolean;
-}
+const SAFE_OPTIONS = {
+  rho: numberOption({ default: 0.1, min: 0, doc: 'SAM perturbation radius ρ (global L2 over all trainable parameters); 0 = plain ADMM (the paper\'s baseline). Reference flag `rho`.' }),
+  lambda: numberOption({
+    default: 0.001,
+    min: 0,
+    doc: 'Augmented-Lagrangian penalty λ, its final value under the schedule (`scripts/cifar10_resnet20.sh`: 1e-3; the `train.py` flag default: 1e-4).',
+  }),
+  lambdaSchedule: enumOption(['cosine', 'linear', 'constant'] as const, {
+    default: 'cosine',
+    doc: 'How λ grows over the SAFE steps: cosine λ(1 − cos πt/T)/2, linear λt/T, or constant. Reference flag `lambda_schedule`.',
+  }),
+  dualUpdateInterval: numberOption({ default: 32, min: 1, integer: true, doc: 'Steps between updates of the sparse variable z and the dual u (K in Algorithm 1).' }),
+  sparsityScope: enumOption(['global', 'layerwise'] as const, {
+    default: 'global',
+    doc: 'Projection scope: one global top-k, or the same sparsity in every layer. Reference flag `sp_scope`.',
+  }),
+  batchSize: numberOption({ default: 128, min: 1, integer: true, doc: 'Mini-batch of a SAFE step; each step is charged 2 × batchSize examples. Reference flag `batch_size`.' }),
+  optimizer: enumOption(['sgd', 'adamw'] as const, {
+    defaultText: 'family',
+    doc: 'Optimizer of the SAFE steps; left out: the model family\'s (SAFE_OPTIMIZER_DEFAULTS: SGD for CIFAR ResNets, AdamW for BERT).',
+  }),
+  learningRate: numberOption({ minExclusive: 0, defaultText: 'family', doc: 'Peak learning rate (warm-up, then cosine decay to 0 over the SAFE steps); CIFAR 0.1 (flag `lr`), BERT 2e-4.' }),
+  momentum: numberOption({ min: 0, maxExclusive: 1, defaultText: 'family', doc: 'SGD heavy-ball momentum (no Nesterov), or AdamW\'s β1; 0.9 for both families.' }),
+  weightDecay: numberOption({
+    min: 0,
+    defaultText: 'family',
+    doc: 'SGD: L2 added to every parameter\'s gradient (flag `wd`, 1e-4); AdamW: decoupled decay of weights and tables (0.01).',
+  }),
+  warmupFraction: numberOption({ min: 0, maxExclusive: 1, defaultText: 'family', doc: 'Fraction of the SAFE steps in linear learning-rate warm-up; CIFAR 0.025 (5 of 200 epochs), BERT 0.1.' }),
+  bnTuningExamples: numberOption({
+    default: 10000,
+    min: 0,
+    integer: true,
+    doc: 'Examples forwarded (training mode, no gradient, not charged) to re-estimate batch-norm statistics after the projection; 0 = skip. Flag `bnt_sample_size`.',
+  }),
+  finetuneFraction: numberOption({
+    default: 0,
+    min: 0,
+    maxExclusive: 1,
+    doc: 'Share of the budget kept for masked fine-tuning with the task\'s recipe after the projection; the paper reports SAFE without it, hence 0.',
+  }),
+  ...PRUNABLE_OPTIONS,
+};
+
+export type SafeOptions = OptionsOf<typeof SAFE_OPTIONS>;
 
 /**
  * Defaults from the reference implementation (LOG-postech/safe-jax: train.py flags, scripts/cifar10_resnet20.sh)
  * and the paper's Algorithm 1; see the README for where each comes from.
  */
-export const SAFE_DEFAULTS: SafeOptions = {
-  rho: 0.1,
-  lambda: 0.001,
-  lambdaSchedule: 'cosine',
-  dualUpdateInterval: 32,
-  sparsityScope: 'global',
-  batchSize: 128,
-  bnTuningExamples: 10000,
-  finetuneFraction: 0,
-  pruneFirstConv: true,
-  pruneClassifier: true,
-};
+export const SAFE_DEFAULTS: SafeOptions = optionDefaults(SAFE_OPTIONS);
 
 export type SafeOptimizerName = 'sgd' | 'adamw';
 
@@ -115,33 +117,14 @@ export function safeOptimizerFor(family: string, options: SafeOptions): SafeOpti
   };
 }
 
-export const safeMethod: PruningMethod<SafeOptions> = {
+export const safeMethod = defineMethod({
   name: 'safe',
   description: 'SAFE (Lee et al., ICML 2025): sparsity-constrained sharpness-aware training by augmented Lagrangian, then projection',
   structured: false,
   targetKinds: ['compression', 'sparsity'],
-  defaults: SAFE_DEFAULTS,
-  parseOptions(options) {
-    return parseMethodOptions('safe', SAFE_DEFAULTS, options, {
-      rho: numberOption({ min: 0 }),
-      lambda: numberOption({ min: 0 }),
-      lambdaSchedule: enumOption(['cosine', 'linear', 'constant'] as const),
-      dualUpdateInterval: numberOption({ min: 1, integer: true }),
-      sparsityScope: enumOption(['global', 'layerwise'] as const),
-      batchSize: numberOption({ min: 1, integer: true }),
-      optimizer: optionalOption(enumOption(['sgd', 'adamw'] as const)),
-      learningRate: optionalOption(numberOption({ minExclusive: 0 })),
-      momentum: optionalOption(numberOption({ min: 0, maxExclusive: 1 })),
-      weightDecay: optionalOption(numberOption({ min: 0 })),
-      warmupFraction: optionalOption(numberOption({ min: 0, maxExclusive: 1 })),
-      bnTuningExamples: numberOption({ min: 0, integer: true }),
-      finetuneFraction: numberOption({ min: 0, maxExclusive: 1 }),
-      pruneFirstConv: booleanOption(),
-      pruneClassifier: booleanOption(),
-    });
-  },
+  options: SAFE_OPTIONS,
   run: runSafe,
-};
+});
 
 /** Gradient evaluations charged per SAFE step: one at w, one at the perturbed point w + ε. */
 export const GRADIENT_EVALUATIONS_PER_SAFE_STEP = 2;
@@ -153,7 +136,7 @@ export function plannedSafeSteps(examples: number, batchSize: number): number {
 
 async function runSafe(context: MethodContext<SafeOptions>): Promise<MethodResult> {
   const { model, options, trainer, log } = context;
-  const prunable = restrictPrunable(model, context.prunable, options);
+  const prunable = prunableFor('safe', model, context.prunable, options);
   const keepCount = keepCountForTarget(model, prunable, context.target);
   // Layer-wise projections keep the target's per-layer counts (a sparsity target rounds per layer).
   const keep: ProjectionKeep = options.sparsityScope === 'layerwise' ? layerKeepCountsForTarget(model, prunable, context.target) : keepCount;
@@ -263,16 +246,12 @@ function* tuningBatches(trainer: BudgetedTrainer, count: number, batchSize: numb
   }
 }
 
-/** SAFE's optimisation state: the sparse variable z, the scaled dual variable u, and the optimizer's buffers. */
+/** SAFE's optimisation state: the sparse variable z, the scaled dual variable u, and the optimizer of its steps. */
 class SafeState {
   readonly z = new Map<string, tf.Tensor>();
   readonly u = new Map<string, tf.Tensor>();
-  /** SGD: momentum buffers; AdamW: first moments. */
-  readonly velocity = new Map<string, tf.Tensor>();
-  /** AdamW: second moments. */
-  readonly secondMoment = new Map<string, tf.Tensor>();
-  /** AdamW updates so far (bias correction). */
-  updates = 0;
+  /** The shared MaskedOptimizer (SGD: momentum buffers; AdamW: moments and step count), no masks: SAFE's w is dense. */
+  readonly maskedOptimizer: MaskedOptimizer;
 
   private constructor(
     readonly model: Model,
@@ -280,7 +259,9 @@ class SafeState {
     readonly keep: ProjectionKeep,
     readonly options: SafeOptions,
     readonly optimizer: SafeOptimizer,
-  ) {}
+  ) {
+    this.maskedOptimizer = createMaskedOptimizer(maskedOptimizerSettings(optimizer));
+  }
 
   /** z⁰ = proj(w⁰), u⁰ = 0 (reference implementation's init). */
   static async create(model: Model, prunable: readonly string[], keep: ProjectionKeep, options: SafeOptions, optimizer: SafeOptimizer): Promise<SafeState> {
@@ -312,11 +293,22 @@ class SafeState {
   }
 
   dispose(): void {
-    for (const map of [this.z, this.u, this.velocity, this.secondMoment]) {
+    for (const map of [this.z, this.u]) {
       for (const t of map.values()) t.dispose();
       map.clear();
     }
+    this.maskedOptimizer.dispose();
   }
+}
+
+/**
+ * The MaskedOptimizer of the SAFE steps: SGD with coupled L2 decay on every parameter (optax add_decayed_weights), or
+ * AdamW with β1 = momentum, SAFE_ADAMW_BETA2, SAFE_ADAMW_EPSILON and decoupled decay on weights and tables.
+ */
+function maskedOptimizerSettings(optimizer: SafeOptimizer): MaskedOptimizerSettings {
+  return optimizer.optimizer === 'adamw'
+    ? { kind: 'adamw', beta1: optimizer.momentum, beta2: SAFE_ADAMW_BETA2, eps: SAFE_ADAMW_EPSILON, weightDecay: optimizer.weightDecay }
+    : { kind: 'sgd', momentum: optimizer.momentum, weightDecay: optimizer.weightDecay };
 }
 
 /**
@@ -325,6 +317,7 @@ class SafeState {
  *  ε  = ρ·g/‖g‖                    (all parameters with a gradient)
  *  g' = ∇f(w + ε)                  (trainer.gradients, charged; weights then restored exactly)
  *  d  = g' + λ_t·(w − z + u) [prunable only]
+ *  then one MaskedOptimizer step along d:
  *  SGD:   d += weightDecay·w;  v ← μ·v + d;  w ← w − lr_t·v
  *  AdamW: m ← β1·m + (1−β1)·d;  s ← β2·s + (1−β2)·d²;  w ← w − lr_t·(m̂ / (√ŝ + ε) + weightDecay·w [weights and tables])
  * Batch-norm running statistics keep the update of the first (unperturbed) pass, as in the reference code.
@@ -336,7 +329,7 @@ async function safeStep(
   state: SafeState,
   at: { penalty: number; learningRate: number },
 ): Promise<{ loss: number; gradNorm: number }> {
-  const { options, optimizer } = state;
+  const { options } = state;
   const first = await trainer.gradients(model, batch);
   for (const name of state.prunable) {
     if (!first.grads.has(name)) throw new Error(`safe: the trainer returned no gradient for prunable parameter "${name}"`);
@@ -361,38 +354,22 @@ async function safeStep(
   }
 
   const prunable = new Set(state.prunable);
-  if (optimizer.optimizer === 'adamw') state.updates++;
-  for (const name of names) {
-    const param = getParam(model, name);
-    const grad = second.grads.get(name);
-    if (!grad) throw new Error(`safe: the trainer returned no gradient for "${name}" at the perturbed point`);
-    tf.tidy(() => {
-      let d: tf.Tensor = grad;
-      if (prunable.has(name) && at.penalty !== 0) {
-        d = tf.add(d, tf.mul(tf.add(tf.sub(param, state.z.get(name)!), state.u.get(name)!), at.penalty));
+  const directions = new Map<string, tf.Tensor>();
+  try {
+    for (const name of names) {
+      const grad = second.grads.get(name);
+      if (!grad) throw new Error(`safe: the trainer returned no gradient for "${name}" at the perturbed point`);
+      if (!prunable.has(name) || at.penalty === 0) {
+        directions.set(name, grad);
+        continue;
       }
-      if (optimizer.optimizer === 'adamw') {
-        adamwUpdate(state, name, param, d, at.learningRate);
-        return;
-      }
-      if (optimizer.weightDecay !== 0) d = tf.add(d, tf.mul(param, optimizer.weightDecay));
-      const previous = state.velocity.get(name);
-      const v = optimizer.momentum !== 0 && previous ? tf.add(tf.mul(previous, optimizer.momentum), d) : d;
-      if (optimizer.momentum !== 0) {
-        previous?.dispose();
-        state.velocity.set(name, tf.keep(v.clone()));
-      }
-      param.assign(tf.sub(param, tf.mul(v, at.learningRate)));
-    });
+      const param = getParam(model, name);
+      directions.set(name, tf.tidy(() => tf.add(grad, tf.mul(tf.add(tf.sub(param, state.z.get(name)!), state.u.get(name)!), at.penalty))));
+      grad.dispose();
+    }
+    state.maskedOptimizer.step(model, directions, { learningRate: at.learningRate });
+  } finally {
+    tf.dispose([...directions.values(), ...second.grads.values()]);
   }
-  for (const g of second.grads.values()) g.dispose();
   return { loss: first.loss, gradNorm };
-}
-
-/** One AdamW update of `param` by the direction `d`, the shared @prunebench/pruning one (inside the caller's tidy). */
-function adamwUpdate(state: SafeState, name: string, param: tf.Variable, d: tf.Tensor, learningRate: number): void {
-  const { momentum: beta1, weightDecay } = state.optimizer;
-  const settings = { learningRate, beta1, beta2: SAFE_ADAMW_BETA2, eps: SAFE_ADAMW_EPSILON, weightDecay, step: state.updates };
-  const decayed = ADAMW_DECAYED_KINDS.has(state.model.paramKinds.get(name) ?? '');
-  param.assign(adamWUpdate(name, param, d, { m: state.velocity, v: state.secondMoment }, settings, decayed));
 }

@@ -1,0 +1,256 @@
+/**
+ * The shared pieces of unstructured pruning: which tensors are prunable, how scores become masks (global,
+ * layer-wise, minimum threshold), and the pruning schedule with its split of the budget. A one-shot method is a
+ * score function plus a declaration (`defineScoreMethod`); iterative methods (lth, safe) use the same pieces.
+ */
+import type { Model } from '@prunebench/models';
+import {
+  distributeKeepCount,
+  globalMasks,
+  layerwiseMasks,
+  minimumThresholdMasks,
+  type MinKeepPerLayer,
+} from './allocation.js';
+import { splitBudget, trainUnlessEmpty } from './budget.js';
+import { applyMasks, countKept, disposeMasks, getParam, layerDensities } from './masks.js';
+import { defineMethod } from './method.js';
+import { booleanOption, customOption, enumOption, numberOption, numberValidator, recordOption, type OptionSchema, type OptionsOf } from './options.js';
+import { restrictPrunable } from './prunable.js';
+import { cubicSchedule, iterativeSchedule, keepCountsForSchedule, oneShot, sparsityOfKeepCount } from './schedule.js';
+import { disposeScores, type Scores } from './scores.js';
+import { countPrunableParams, keepCountForTarget, layerKeepCountsForTarget } from './target.js';
+import type { Masks, MethodContext, MethodResult, PruningMethod, PruningTarget } from './types.js';
+
+/** Which of the task's prunable tensors a method prunes (many papers keep the stem and the classifier dense). */
+export const PRUNABLE_OPTIONS = {
+  pruneFirstConv: booleanOption({ default: true, doc: '`false` keeps the first conv weight dense even when the task lists it as prunable.' }),
+  pruneClassifier: booleanOption({ default: true, doc: '`false` keeps the last linear weight (the classifier) dense.' }),
+} satisfies OptionSchema;
+
+export type Allocation = 'global' | 'layerwise' | 'min-threshold';
+
+/** How scores become masks. */
+export const ALLOCATION_OPTIONS = {
+  allocation: enumOption(['global', 'layerwise', 'min-threshold'] as const, {
+    default: 'global',
+    doc:
+      '`global`: one threshold over all prunable weights. `layerwise`: each layer ranked on its own, the same sparsity in every ' +
+      'layer (within one weight), or scaled `layerRatios`. `min-threshold`: global, but every layer keeps at least `minKeepPerLayer`.',
+  }),
+  layerRatios: recordOption({
+    each: { min: 0 },
+    defaultText: '— (uniform)',
+    doc:
+      '`layerwise` only. Relative per-layer sparsities (e.g. the tolerated sparsity from `sensitivityAnalysis`): layer l is ' +
+      'pruned to c · ratio_l (capped at 1), c solved so the total is exactly the target; unlisted layers stay dense.',
+  }),
+  minKeepPerLayer: customOption<MinKeepPerLayer>({
+    type: 'integer ≥ 0 or { fraction: number in [0, 1] }',
+    default: { fraction: 0.01 },
+    doc: '`min-threshold` only: every layer keeps at least this many weights, or this fraction of them (rounded up); 1 % avoids layer collapse.',
+    parse: (value, field) => {
+      if (typeof value === 'number') return numberValidator({ min: 0, integer: true })(value, field);
+      if (value && typeof value === 'object' && !Array.isArray(value) && 'fraction' in value) {
+        return { fraction: numberValidator({ min: 0, max: 1 })((value as { fraction: unknown }).fraction, `${field}.fraction`) };
+      }
+      throw new Error(`option ${field} must be a count or { fraction }, got ${JSON.stringify(value)}`);
+    },
+  }),
+} satisfies OptionSchema;
+
+export type PruningScheduleName = 'one-shot' | 'iterative' | 'cubic';
+
+/** Pruning steps and the budget between them. */
+export const SCHEDULE_OPTIONS = {
+  schedule: enumOption(['one-shot', 'iterative', 'cubic'] as const, {
+    default: 'one-shot',
+    doc:
+      '`one-shot`: prune to the target, then fine-tune. `iterative` (Han et al. 2015): `rounds` steps each removing the same fraction ' +
+      'of the remaining weights, training after each. `cubic` (Zhu & Gupta 2017): n + 1 pruning events at s_0 … s_n, training after each.',
+  }),
+  rounds: numberOption({ min: 1, integer: true, defaultText: '1 / 5 / 10', doc: 'Pruning steps: `one-shot` must be 1; `iterative` 5 rounds; `cubic` n = 10.' }),
+  initialSparsity: numberOption({ default: 0, min: 0, maxExclusive: 1, doc: '`cubic` only: s_i, the sparsity of the first pruning event (Zhu & Gupta start at 0).' }),
+  finetune: booleanOption({
+    default: true,
+    doc: 'Spend the budget training, split equally over the pruning steps (the last share fine-tunes at the target); `false`: prune only.',
+  }),
+} satisfies OptionSchema;
+
+/** The options every score method has: prunable tensors, allocation and schedule. */
+export const SCORE_METHOD_OPTIONS = { ...ALLOCATION_OPTIONS, ...SCHEDULE_OPTIONS, ...PRUNABLE_OPTIONS } satisfies OptionSchema;
+
+export type AllocationSettings = OptionsOf<typeof ALLOCATION_OPTIONS>;
+export type ScheduleSettings = OptionsOf<typeof SCHEDULE_OPTIONS>;
+export type ScoreMethodSettings = OptionsOf<typeof SCORE_METHOD_OPTIONS>;
+
+export const DEFAULT_ROUNDS: Readonly<Record<PruningScheduleName, number>> = { 'one-shot': 1, iterative: 5, cubic: 10 };
+
+/** The rules across the allocation options (`<method>: option …` errors). */
+export function checkAllocationSettings(method: string, options: AllocationSettings): void {
+  if (options.layerRatios && options.allocation !== 'layerwise') throw new Error(`${method}: option layerRatios needs allocation "layerwise"`);
+}
+
+/** The rules across the schedule options. */
+export function checkScheduleSettings(method: string, options: ScheduleSettings): void {
+  if (options.schedule === 'one-shot' && options.rounds !== undefined && options.rounds !== 1) {
+    throw new Error(`${method}: option rounds must be 1 for schedule "one-shot", got ${options.rounds}`);
+  }
+  if (options.initialSparsity !== 0 && options.schedule !== 'cubic') throw new Error(`${method}: option initialSparsity needs schedule "cubic"`);
+}
+
+/** Sparsity after each pruning step, ending exactly on `finalSparsity`. */
+export function scheduleSparsities(method: string, options: ScheduleSettings, finalSparsity: number): number[] {
+  const rounds = options.rounds ?? DEFAULT_ROUNDS[options.schedule];
+  if (options.schedule === 'one-shot') return oneShot(finalSparsity);
+  if (options.schedule === 'iterative') return iterativeSchedule(rounds, finalSparsity);
+  if (options.initialSparsity > finalSparsity) {
+    throw new Error(`${method}: option initialSparsity ${options.initialSparsity} is above the target's sparsity ${finalSparsity}`);
+  }
+  return cubicSchedule(rounds, options.initialSparsity, finalSparsity);
+}
+
+/** The prunable tensors after the method's first conv / classifier rule, with `layerRatios` checked against them. */
+export function prunableFor(method: string, model: Model, taskPrunable: readonly string[], options: OptionsOf<typeof PRUNABLE_OPTIONS> & Partial<AllocationSettings>): string[] {
+  const prunable = restrictPrunable(model, taskPrunable, options);
+  for (const name of Object.keys(options.layerRatios ?? {})) {
+    if (!prunable.includes(name)) throw new Error(`${method}: option layerRatios names "${name}", which is not prunable`);
+  }
+  return prunable;
+}
+
+/**
+ * Scores → masks keeping exactly `keepCount` weights by the chosen allocation; `current` masks' zeros stay
+ * zeros. Layer-wise: the step that reaches a sparsity target keeps the target's per-layer counts (round(s · nᵢ)
+ * pruned each); other steps spread `keepCount` by `distributeKeepCount`, capped by what is still alive.
+ */
+export async function allocateMasks(
+  scores: Scores,
+  keepCount: number,
+  options: AllocationSettings,
+  where: { model: Model; prunable: readonly string[]; target: PruningTarget; current?: Masks },
+): Promise<Masks> {
+  const { model, prunable, target, current } = where;
+  if (options.allocation === 'global') return globalMasks(scores, keepCount, { current });
+  if (options.allocation === 'min-threshold') return minimumThresholdMasks(scores, keepCount, { minKeepPerLayer: options.minKeepPerLayer }, { current });
+  const reachesSparsityTarget = target.kind === 'sparsity' && !options.layerRatios && keepCount === keepCountForTarget(model, prunable, target);
+  const counts = reachesSparsityTarget
+    ? layerKeepCountsForTarget(model, prunable, target)
+    : distributeKeepCount(
+        new Map(prunable.map((name) => [name, getParam(model, name).size])),
+        keepCount,
+        options.layerRatios,
+        current ? await keptPerLayer(current) : undefined,
+      );
+  return layerwiseMasks(scores, { keepCounts: Object.fromEntries(counts) }, { current });
+}
+
+async function keptPerLayer(masks: Masks): Promise<Map<string, number>> {
+  const kept = new Map<string, number>();
+  for (const [name, mask] of masks) kept.set(name, await countKept(new Map([[name, mask]])));
+  return kept;
+}
+
+/** Which pruning step a score is for (0-based `index` of `steps`), and the masks so far. */
+export interface ScoreStep {
+  index: number;
+  steps: number;
+  current?: Masks;
+}
+
+export interface ScoreMethodDeclaration<S extends OptionSchema> {
+  name: string;
+  description: string;
+  /** The method's own options; the shared ones (SCORE_METHOD_OPTIONS) are added. */
+  options: S;
+  /** Scores over the prunable tensors: the highest are kept. The caller disposes them. */
+  score(context: MethodContext<OptionsOf<S> & ScoreMethodSettings>, prunable: readonly string[], step: ScoreStep): Promise<Scores> | Scores;
+  /**
+   * Training examples one `score` call charges, and the options they come from (for the error): checked against
+   * the budget for all steps before anything runs.
+   */
+  scoring?: { examples(options: OptionsOf<S>): number; from: string };
+  /** Runs once before the first score (e.g. SNIP's re-initialisation). */
+  prepare?(context: MethodContext<OptionsOf<S> & ScoreMethodSettings>): void | Promise<void>;
+  /** Cross-field rules of the method's own options. */
+  check?(options: OptionsOf<S> & ScoreMethodSettings): void;
+  /** Extra record details. */
+  details?(options: OptionsOf<S> & ScoreMethodSettings): Record<string, unknown>;
+}
+
+/**
+ * An unstructured method from its score function: prunable tensors by the shared rule, keep counts by the target
+ * convention (target.ts), the schedule's steps each scored, allocated and followed by an equal share of the budget.
+ */
+export function defineScoreMethod<S extends OptionSchema>(
+  declaration: ScoreMethodDeclaration<S>,
+): PruningMethod<OptionsOf<S & typeof SCORE_METHOD_OPTIONS>> {
+  const { name } = declaration;
+  type O = OptionsOf<S> & ScoreMethodSettings;
+  return defineMethod({
+    name,
+    description: declaration.description,
+    structured: false,
+    targetKinds: ['compression', 'sparsity'],
+    options: { ...declaration.options, ...SCORE_METHOD_OPTIONS } as S & typeof SCORE_METHOD_OPTIONS,
+    check(options) {
+      const o = options as unknown as O;
+      checkAllocationSettings(name, o);
+      checkScheduleSettings(name, o);
+      declaration.check?.(o);
+    },
+    async run(rawContext) {
+      return runScoreMethod(declaration, rawContext as unknown as MethodContext<O>);
+    },
+  }) as unknown as PruningMethod<OptionsOf<S & typeof SCORE_METHOD_OPTIONS>>;
+}
+
+async function runScoreMethod<S extends OptionSchema>(
+  declaration: ScoreMethodDeclaration<S>,
+  context: MethodContext<OptionsOf<S> & ScoreMethodSettings>,
+): Promise<MethodResult> {
+  const { name } = declaration;
+  const { model, options, trainer, log } = context;
+  const prunable = prunableFor(name, model, context.prunable, options);
+  const keepCount = keepCountForTarget(model, prunable, context.target);
+  const prunableTotal = countPrunableParams(model, prunable).prunable;
+  const keepCounts = keepCountsForSchedule(scheduleSparsities(name, options, sparsityOfKeepCount(keepCount, prunableTotal)), prunableTotal, keepCount);
+  const scoringPerStep = declaration.scoring?.examples(options) ?? 0;
+  if (scoringPerStep * keepCounts.length > trainer.remainingExamples()) {
+    const steps = keepCounts.length === 1 ? '' : ` per step × ${keepCounts.length} steps`;
+    throw new Error(
+      `${name}: ${declaration.scoring!.from} = ${scoringPerStep} examples${steps} exceed the remaining budget (${trainer.remainingExamples()})`,
+    );
+  }
+  await declaration.prepare?.(context);
+
+  let masks: Masks | undefined;
+  for (let index = 0; index < keepCounts.length; index++) {
+    const scores = await declaration.score(context, prunable, { index, steps: keepCounts.length, current: masks });
+    let next: Masks;
+    try {
+      next = await allocateMasks(scores, keepCounts[index], options, { model, prunable, target: context.target, current: masks });
+    } finally {
+      disposeScores(scores);
+    }
+    disposeMasks(masks);
+    masks = next;
+    applyMasks(model, masks);
+    log(`${name} step ${index + 1}/${keepCounts.length}: keep ${keepCounts[index]} of ${prunableTotal} prunable weights`);
+    // What is left (after any scoring charges) is split equally over the remaining steps.
+    const share = options.finetune ? splitBudget(trainer.remainingExamples() - scoringPerStep * (keepCounts.length - index - 1), keepCounts.length - index)[0] : 0;
+    await trainUnlessEmpty(trainer, model, { examples: share, masks, label: `${name}-step-${index + 1}` });
+  }
+  return {
+    model,
+    masks,
+    details: {
+      allocation: options.allocation,
+      schedule: options.schedule,
+      keepCounts,
+      prunable,
+      ...(scoringPerStep ? { scoringExamples: scoringPerStep * keepCounts.length } : {}),
+      ...declaration.details?.(options),
+      layerDensity: await layerDensities(masks!),
+    },
+  };
+}
