@@ -1,7 +1,7 @@
 /**
  * Where one prunebench training step goes: ResNet-CIFAR (`createResNetCifar`, batch-norm in training mode) or
  * BERT-mini (`createBert`, sequences of 128 tokens),
- * `maskedSgdStep` (SGD momentum 0.9, weight decay 5e-4) exactly as the harness trainer does it, profiled
+ * `trainStep` (SGD momentum 0.9, weight decay 5e-4) exactly as the harness trainer does it, profiled
  * with tf.profile and grouped by kernel name.
  *
  *   npx tsx benchmarks/perf/profile-train-step.ts [--model resnet20|resnet56|bert-mini] [--batch 128 (bert: 32)] [--backend wasm]
@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, parseBackendRequest, SeededRng } from '@prunebench/engine';
 import { bertMiniArch, createBert, createResNetCifar, type Model } from '@prunebench/models';
-import { maskedSgdStep } from '@prunebench/pruning';
+import { createMaskedOptimizer, trainStep } from '@prunebench/pruning';
 import { exitWithUsage, kernelTimeTable, scriptArgs } from './script-helpers.js';
 
 const USAGE = 'usage: profile-train-step.ts [--model resnet20|resnet56|bert-mini] [--batch n] [--backend wasm]';
@@ -26,8 +26,8 @@ const inputs = bert
   ? { input_ids: tf.tensor2d(Int32Array.from({ length: batch * 128 }, () => 1 + rng.int(30_000)), [batch, 128], 'int32') }
   : tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
 const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(bert ? 2 : 10)), 'int32');
-const velocity = new Map<string, tf.Tensor>();
-const step = () => maskedSgdStep(model, { inputs, labels, size: batch }, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity });
+const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+const step = () => trainStep(model, { inputs, labels, size: batch }, optimizer, { learningRate: 0.01 });
 
 step();
 step();

@@ -4,7 +4,7 @@
  *
  *   forward     `model.forward(x, { training: true })` + the running-statistics update (ResNet), logits disposed
  *   + backward  `lossTensorAndGradients` (forward, loss, gradients of every parameter) + the loss read
- *   + optimizer `maskedSgdStep` (the above + SGD momentum 0.9, weight decay 5e-4, for every parameter)
+ *   + optimizer `trainStep` (the above + SGD momentum 0.9, weight decay 5e-4, for every parameter)
  *   batch norm  (ResNet) one `batchNormTraining` layer, forward and backward (tf.grads with a given dy) plus its
  *               `updatedRunningStats`, on the first stage's shape, times the number of batch-norm layers
  * and, of the whole step, the kernels by category: convolutions (Conv2D and its two gradients), matmuls, the rest.
@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, parseBackendRequest, SeededRng } from '@prunebench/engine';
 import * as models from '@prunebench/models';
-import { lossTensorAndGradients, maskedSgdStep, type Batch } from '@prunebench/pruning';
+import { createMaskedOptimizer, lossTensorAndGradients, trainStep, type Batch } from '@prunebench/pruning';
 import { countDispatches, type DispatchCounts } from './dispatch-counter.js';
 
 function usageError(message: string): never {
@@ -52,7 +52,7 @@ const inputs = bert
   : tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
 const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(bert ? 2 : 10)), 'int32');
 const data: Batch = { inputs, labels, size: batch };
-const velocity = new Map<string, tf.Tensor>();
+const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
 
 /** Counts `fn`'s second call. */
 async function countSecond(fn: () => unknown): Promise<DispatchCounts> {
@@ -67,7 +67,7 @@ phases.forwardBackward = await countSecond(async () => {
   await loss.data();
   loss.dispose();
 });
-phases.step = await countSecond(() => maskedSgdStep(model, data, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }));
+phases.step = await countSecond(() => trainStep(model, data, optimizer, { learningRate: 0.01 }));
 
 let batchNorm: { layers: number; perLayer: DispatchCounts } | null = null;
 if (!bert) {

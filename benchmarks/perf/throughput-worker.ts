@@ -1,6 +1,6 @@
 /**
  * One worker of throughput.ts's two-core ceiling case: its own tfjs + wasm backend (worker_threads have their own
- * module graph, hence their own tfjs engine), its own ResNet, `maskedSgdStep` on its own half batch. Not a trainer:
+ * module graph, hence their own tfjs engine), its own ResNet, `trainStep` (SGD) on its own half batch. Not a trainer:
  * the workers never exchange gradients. It measures how fast two single-threaded wasm backends train side by side,
  * the ceiling for data-parallel training on two cores (the exchange of ~1–3 MB of gradients per step is not paid).
  */
@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, SeededRng } from '@prunebench/engine';
 import { createResNetCifar } from '@prunebench/models';
-import { maskedSgdStep } from '@prunebench/pruning';
+import { createMaskedOptimizer, trainStep } from '@prunebench/pruning';
 
 const { depth, batch, seed } = workerData as { depth: number; batch: number; seed: number };
 await initEngine({ backend: 'wasm' });
@@ -16,12 +16,13 @@ const rng = new SeededRng(seed);
 const model = createResNetCifar(depth, { seed });
 const inputs = tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
 const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(10)), 'int32');
-const velocity = new Map<string, tf.Tensor>();
-const step = () => maskedSgdStep(model, { inputs, labels, size: batch }, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity });
+const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+const step = () => trainStep(model, { inputs, labels, size: batch }, optimizer, { learningRate: 0.01 });
 step(); // warm-up
 parentPort!.on('message', (message: { steps: number } | 'exit') => {
   if (message === 'exit') {
-    tf.dispose([inputs, labels, ...velocity.values()]);
+    tf.dispose([inputs, labels]);
+    optimizer.dispose();
     model.dispose();
     parentPort!.close();
     return;

@@ -3,11 +3,11 @@
  * side in the same command (benchmarks/perf/torch_reference.py, kept running as a child process).
  *
  * Cases (tfjs side exactly as prunebench runs them):
- *   resnet20-train, resnet56-train  `maskedSgdStep` (the harness trainer's step: forward with batch norm in
+ *   resnet20-train, resnet56-train  `trainStep` (SGD) (the harness trainer's step: forward with batch norm in
  *                                   training mode + running-stat update, backward, SGD momentum 0.9, weight
  *                                   decay 5e-4), batch --train-batch (128) random images; images/s
  *   resnet20-eval, resnet56-eval    `model.forward(x, { training: false })` + read back, batch --eval-batch; images/s
- *   bert-mini-train                 `maskedSgdStep` on BERT-mini (4 layers, hidden 256, 4 heads, FFN 1024,
+ *   bert-mini-train                 `trainStep` (SGD) on BERT-mini (4 layers, hidden 256, 4 heads, FFN 1024,
  *                                   vocabulary 30,522), batch --bert-batch sequences of length 128; sequences/s
  *   resnet20-train-2workers         (wasm) two-core ceiling: two worker_threads with a wasm backend each run
  *                                   resnet20-train on half of --train-batch at the same time, exchanging nothing;
@@ -71,7 +71,7 @@ import {
   initEngine, parseBackendRequest, registerWasmTrainingKernels, SeededRng, unregisterWasmTrainingKernels, type EngineInfo,
 } from '@prunebench/engine';
 import * as models from '@prunebench/models';
-import { maskedSgdStep, type Batch } from '@prunebench/pruning';
+import { createMaskedOptimizer, trainStep, type Batch } from '@prunebench/pruning';
 import { countDispatches, rawWebgpuDispatchUs, timeIssue, tinyOpChainUs, type DispatchCounts } from './dispatch-counter.js';
 
 // ------------------------------------------------------------------ options
@@ -215,16 +215,16 @@ function resnetCase(depth: number, train: boolean, tiny = false): TfjsCase {
   const model = models.createResNetCifar(depth, { seed: 0 });
   const inputs = tf.tensor4d(r.normalArray(batch * hw * hw * 3), [batch, hw, hw, 3]);
   const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => r.int(10)), 'int32');
-  const velocity = new Map<string, tf.Tensor>();
+  const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
   const batchData: Batch = { inputs, labels, size: batch };
   const step = train
-    ? async () => { await maskedSgdStep(model, batchData, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }); }
+    ? async () => { await trainStep(model, batchData, optimizer, { learningRate: 0.01 }); }
     : async () => {
       const logits = model.forward(inputs, { training: false });
       await logits.data();
       logits.dispose();
     };
-  return { batch, step, dispose: () => { tf.dispose([inputs, labels, ...velocity.values()]); model.dispose(); } };
+  return { batch, step, dispose: () => { tf.dispose([inputs, labels]); optimizer.dispose(); model.dispose(); } };
 }
 
 /** BERT-mini from @prunebench/models (or its tiny-graph variant), or why it is not available. */
@@ -243,18 +243,18 @@ function bertCase(tiny = false): TfjsCase | { unavailable: string } {
   const ids = tf.tensor2d(Int32Array.from({ length: batch * length }, () => 1 + r.int(tiny ? TINY_BERT.arch.vocabSize - 1 : 30_000)), [batch, length], 'int32');
   const mask = tf.ones([batch, length], 'int32');
   const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => r.int(2)), 'int32');
-  const velocity = new Map<string, tf.Tensor>();
+  const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
   const batchData: Batch = { inputs: { input_ids: ids, attention_mask: mask }, labels, size: batch };
   return {
     batch,
-    step: async () => { await maskedSgdStep(model, batchData, { learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, velocity }); },
-    dispose: () => { tf.dispose([ids, mask, labels, ...velocity.values()]); model.dispose(); },
+    step: async () => { await trainStep(model, batchData, optimizer, { learningRate: 0.01 }); },
+    dispose: () => { tf.dispose([ids, mask, labels]); optimizer.dispose(); model.dispose(); },
   };
 }
 
 /**
  * Two-core ceiling (wasm only): two worker_threads, each with its own wasm backend and ResNet-20, each doing
- * `maskedSgdStep` on half the batch at the same time; a "step" is both finishing. The workers never exchange
+ * `trainStep` (SGD) on half the batch at the same time; a "step" is both finishing. The workers never exchange
  * gradients (see throughput-worker.ts), so this is what data-parallel training on two cores could reach at
  * best, not something prunebench's trainer does.
  */

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
-import { lossAndGradients } from '@prunebench/pruning';
+import { createMaskedOptimizer, lossAndGradients, trainStep } from '@prunebench/pruning';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RunInterruptedError } from './errors.js';
+import { CheckpointMismatchError, RunInterruptedError } from './errors.js';
 import { learningRateAt } from './schedule.js';
 import type { FineTuneRecipe } from './tasks/types.js';
 import type { TensorFileContents } from './tensor-file.js';
-import { fakeTask } from './testing/fake-task.js';
-import { HarnessTrainer, maskedAdamWStep, type TrainerCheckpoints } from './trainer.js';
+import { FAKE_RECIPE, fakeTask } from './testing/fake-task.js';
+import { HarnessTrainer, optimizerSettings, type TrainerCheckpoints } from './trainer.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -54,9 +54,10 @@ describe('AdamW in the harness trainer', () => {
     tf.dispose([...grads.values()]);
     const mask = tf.tensor(Array.from({ length: model.params.get('fc1.weight')!.size }, (_, i) => (i % 3 === 0 ? 0 : 1)), model.params.get('fc1.weight')!.shape);
     const masks = new Map([['fc1.weight', mask]]);
-    const state = { m: new Map<string, tf.Tensor>(), v: new Map<string, tf.Tensor>() };
+    const optimizer = createMaskedOptimizer(optimizerSettings(ADAMW));
+    expect(optimizer.settings).toEqual({ kind: 'adamw', beta1: 0.9, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 });
     const lr = 0.01;
-    await maskedAdamWStep(model, batch, { recipe: ADAMW, learningRate: lr, step: 1, masks, state });
+    await trainStep(model, batch, optimizer, { learningRate: lr, masks });
     const maskValues = mask.dataSync();
     for (const [name, w0] of before) {
       const decayed = name.endsWith('.weight'); // linear weights decay, biases do not
@@ -69,7 +70,8 @@ describe('AdamW in the harness trainer', () => {
         expect(after[i], `${name}[${i}]`).toBeCloseTo(expected, 6);
       });
     }
-    tf.dispose([...state.m.values(), ...state.v.values(), mask, batch.inputs as tf.Tensor, batch.labels]);
+    optimizer.dispose();
+    tf.dispose([mask, batch.inputs as tf.Tensor, batch.labels]);
     model.dispose();
   });
 
@@ -96,10 +98,32 @@ describe('AdamW in the harness trainer', () => {
     });
     await expect(first.train(resumed.model, { examples: 64 })).rejects.toBeInstanceOf(RunInterruptedError);
     expect(checkpoints.partialWrites).toBeGreaterThan(0);
+    // The checkpoint names of the optimizer state are the ones earlier versions wrote.
+    const keys = [...checkpoints.readPartial(0)!.arrays.keys()];
+    expect(keys).toEqual(expect.arrayContaining(['adam-m/fc1.weight', 'adam-v/fc1.weight', 'adam-m/fc2.bias', 'adam-v/fc2.bias']));
+    expect(keys.filter((k) => k.startsWith('momentum/'))).toEqual([]);
     const fresh = await setup(); // a new process: fresh weights, state only from the checkpoint
     const second = new HarnessTrainer({ task: fresh.task, recipe: ADAMW, totalExamples: 64, rng: new SeededRng(3), chunkExamples: 16, checkpoints });
     await second.train(fresh.model, { examples: 64 });
     for (const [name, values] of expected) expect(Array.from(fresh.model.params.get(name)!.dataSync()), name).toEqual(values);
     for (const m of [straight.model, resumed.model, fresh.model]) m.dispose();
+  });
+
+  it('refuses to resume an SGD checkpoint with AdamW, with a CheckpointMismatchError', async () => {
+    const sgd = await setup();
+    const checkpoints = memoryCheckpoints();
+    const abort = new AbortController();
+    const first = new HarnessTrainer({
+      task: sgd.task, recipe: FAKE_RECIPE, totalExamples: 64, rng: new SeededRng(3), chunkExamples: 16, checkpoints, signal: abort.signal,
+      onProgress: (used) => { if (used >= 24) abort.abort(); },
+    });
+    await expect(first.train(sgd.model, { examples: 64 })).rejects.toBeInstanceOf(RunInterruptedError);
+    expect([...checkpoints.readPartial(0)!.arrays.keys()]).toContain('momentum/fc1.weight');
+    const adam = await setup();
+    const second = new HarnessTrainer({ task: adam.task, recipe: ADAMW, totalExamples: 64, rng: new SeededRng(3), chunkExamples: 16, checkpoints });
+    const error = await second.train(adam.model, { examples: 64 }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CheckpointMismatchError);
+    expect((error as Error).message).toMatch(/cannot resume: optimizer state has a buffer "momentum\/[^"]+" this optimizer does not keep/);
+    for (const m of [sgd.model, adam.model]) m.dispose();
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import { BudgetExceededError, disposeMasks, globalMasks, magnitudeScores, disposeScores } from '@prunebench/pruning';
+import { describeBudgetedTrainerContract } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NonFiniteLossError } from './errors.js';
 import { learningRateAt } from './schedule.js';
@@ -23,18 +24,18 @@ async function setup(budget: number, faults?: { nanAfterBatches?: number }) {
 }
 
 describe('HarnessTrainer', () => {
-  it('charges examples × gradient evaluations and refuses to go over the budget', async () => {
+  it('charges the examples trained and the gradient batches, and refuses to go over the budget', async () => {
     const { model, trainer } = await setup(40);
-    const summary = await trainer.train(model, { examples: 12, gradientEvaluationsPerStep: 2 });
+    const summary = await trainer.train(model, { examples: 12 });
     expect(summary.examples).toBe(12);
     expect(summary.steps).toBe(2); // a batch of 8 and a truncated batch of 4
-    expect(trainer.usedExamples()).toBe(24);
-    await expect(trainer.train(model, { examples: 17 })).rejects.toBeInstanceOf(BudgetExceededError);
-    expect(trainer.usedExamples()).toBe(24); // a refused request charges nothing
+    expect(trainer.usedExamples()).toBe(12);
+    await expect(trainer.train(model, { examples: 29 })).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(trainer.usedExamples()).toBe(12); // a refused request charges nothing
     const { grads } = await trainer.gradients(model, trainer.sampleBatches(1, 8, new SeededRng(1))[0]);
     tf.dispose([...grads.values()]);
-    expect(trainer.usedExamples()).toBe(32);
-    await trainer.train(model, { examples: 8 });
+    expect(trainer.usedExamples()).toBe(20);
+    await trainer.train(model, { examples: 20 });
     expect(trainer.remainingExamples()).toBe(0);
     await expect(trainer.gradients(model, trainer.sampleBatches(1, 1, new SeededRng(1))[0])).rejects.toThrow(BudgetExceededError);
     model.dispose();
@@ -98,6 +99,8 @@ describe('HarnessTrainer', () => {
     await expect(train(store, 3)).rejects.toBeInstanceOf(RunInterruptedError);
     expect(store.partials).toBe(1);
     expect((store.readPartial(0)!.meta as { step: number }).step).toBe(3);
+    // The SGD momentum is checkpointed under the names earlier versions wrote.
+    expect([...store.readPartial(0)!.arrays.keys()]).toEqual(expect.arrayContaining(['momentum/fc1.weight', 'momentum/fc2.bias']));
     const resumed = await train(store);
     expect(resumed.weights).toEqual(reference.weights);
     expect(resumed.log.map((r) => [r.step, r.examples, r.loss])).toEqual(reference.log.map((r) => [r.step, r.examples, r.loss]));
@@ -111,23 +114,26 @@ describe('HarnessTrainer', () => {
     model.dispose();
   });
 
-  it('validates with masks without changing the weights', async () => {
-    const { model, trainer } = await setup(0);
-    const scores = magnitudeScores(model, ['fc1.weight']);
-    const masks = await globalMasks(scores, 1);
-    disposeScores(scores);
-    const before = model.params.get('fc1.weight')!.dataSync().slice();
-    const score = await trainer.validate(model, masks);
-    expect(score).toBeGreaterThanOrEqual(0);
-    expect(Array.from(model.params.get('fc1.weight')!.dataSync())).toEqual(Array.from(before));
-    expect(trainer.usedExamples()).toBe(0);
-    disposeMasks(masks);
-    model.dispose();
-  });
-
   it('decays the learning rate with a cosine over each call', () => {
     expect(learningRateAt(FAKE_RECIPE, 1, 0, 100)).toBeCloseTo(0.05);
     expect(learningRateAt(FAKE_RECIPE, 2, 50, 100)).toBeCloseTo(0.05);
     expect(learningRateAt(FAKE_RECIPE, 1, 100, 100)).toBeCloseTo(0);
   });
+});
+
+describeBudgetedTrainerContract('HarnessTrainer', async (totalExamples) => {
+  const task = await fakeTask('fake-blobs', { batchesDrawn: 0 }).load({ trainPerClass: 0, valSize: 12, testSize: 0, evalBatchSize: 16 }, {
+    cacheDir: '/nonexistent', log: () => {},
+  });
+  const trainer = new HarnessTrainer({ task, recipe: FAKE_RECIPE, totalExamples, rng: new SeededRng(3), chunkExamples: 16 });
+  return { trainer, model: await task.startingModel() };
+});
+
+describeBudgetedTrainerContract('HarnessTrainer with AdamW', async (totalExamples) => {
+  const task = await fakeTask('fake-blobs', { batchesDrawn: 0 }).load({ trainPerClass: 0, valSize: 12, testSize: 0, evalBatchSize: 16 }, {
+    cacheDir: '/nonexistent', log: () => {},
+  });
+  const recipe = { ...FAKE_RECIPE, optimizer: 'adamw' as const, learningRate: 0.01, weightDecay: 0.01 };
+  const trainer = new HarnessTrainer({ task, recipe, totalExamples, rng: new SeededRng(3), chunkExamples: 16 });
+  return { trainer, model: await task.startingModel() };
 });

@@ -2,19 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 import { yieldToEventLoop, type SeededRng } from '@prunebench/engine';
 import type { Model } from '@prunebench/models';
 import {
-  ADAMW_DECAYED_KINDS,
-  BudgetExceededError,
-  adamWUpdate,
+  BudgetLedger,
   applyMasks,
+  checkTrainRequest,
+  createMaskedOptimizer,
   disposeBatch,
   lossAndGradients,
-  lossTensorAndGradients,
-  maskTensor,
-  maskedSgdStep,
-  readScalar,
-  type AdamWMoments,
+  trainStep,
   type Batch,
   type BudgetedTrainer,
+  type MaskedOptimizer,
+  type MaskedOptimizerSettings,
   type Masks,
   type TrainOptions,
   type TrainSummary,
@@ -75,7 +73,8 @@ export interface HarnessTrainerOptions {
 interface CallSignature {
   call: number;
   examples: number;
-  gradientEvaluationsPerStep: number;
+  /** Always 1 (train no longer takes gradient evaluations per step); kept so checkpoints of earlier versions still match. */
+  gradientEvaluationsPerStep: 1;
   lrScale: number;
   label: string | null;
   budgetBefore: number;
@@ -83,11 +82,10 @@ interface CallSignature {
 }
 
 /**
- * The real BudgetedTrainer: the task's recipe (SGD + momentum + weight decay, or AdamW; cosine, linear-with-warm-up or
- * constant learning rate over each train call; fresh momentum / Adam moments per call, as a method re-creating its
- * optimizer per round) over the task's training stream. Budget = examples × gradient evaluations, charged before
- * each step; a request larger than what remains is refused with BudgetExceededError before any training.
- * Masks are re-applied after every step, so pruned weights stay exactly zero.
+ * The real BudgetedTrainer: the task's recipe (a MaskedOptimizer: SGD + momentum + weight decay, or AdamW; cosine,
+ * linear-with-warm-up or constant learning rate over each train call; a fresh optimizer per call, as a method
+ * re-creating its optimizer per round) over the task's training stream. The trainer itself keeps the budget (a
+ * BudgetLedger: checked before the call, charged before each step), the loop, the log and the checkpoints.
  *
  * Resume granularity: the state is checkpointed after every chunk of a train call (params, buffers,
  * momentum or Adam moments, step, budget, log) and after every completed call (params + buffers). On resume the method
@@ -98,49 +96,35 @@ interface CallSignature {
 export class HarnessTrainer implements BudgetedTrainer {
   readonly totalExamples: number;
   readonly log: TrainLogRow[] = [];
-  private used = 0;
+  private readonly budget: BudgetLedger;
   private callIndex = 0;
   private readonly started = Date.now();
 
   constructor(private readonly options: HarnessTrainerOptions) {
-    if (!Number.isInteger(options.totalExamples) || options.totalExamples < 0) {
-      throw new Error(`budget must be a non-negative integer number of examples, got ${options.totalExamples}`);
-    }
+    this.budget = new BudgetLedger(options.totalExamples);
     if (!(options.chunkExamples > 0)) throw new Error(`chunkExamples must be positive, got ${options.chunkExamples}`);
     this.totalExamples = options.totalExamples;
   }
 
   usedExamples(): number {
-    return this.used;
+    return this.budget.used;
   }
 
   remainingExamples(): number {
-    return this.totalExamples - this.used;
+    return this.budget.remaining;
   }
 
   wallSeconds(): number {
     return (this.options.priorWallSeconds ?? 0) + (Date.now() - this.started) / 1000;
   }
 
-  private charge(examples: number): void {
-    if (examples > this.remainingExamples()) throw new BudgetExceededError(examples, this.remainingExamples(), this.totalExamples);
-    this.used += examples;
-  }
-
   async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
-    const examples = options.examples;
-    const evals = options.gradientEvaluationsPerStep ?? 1;
-    const lrScale = options.lrScale ?? 1;
-    if (!Number.isInteger(examples) || examples <= 0) throw new Error(`train: examples must be a positive integer, got ${examples}`);
-    if (!Number.isInteger(evals) || evals < 1) throw new Error(`train: gradientEvaluationsPerStep must be an integer >= 1, got ${evals}`);
-    if (!(lrScale > 0) || !Number.isFinite(lrScale)) throw new Error(`train: lrScale must be a positive number, got ${lrScale}`);
-    const cost = examples * evals;
-    if (cost > this.remainingExamples()) throw new BudgetExceededError(cost, this.remainingExamples(), this.totalExamples);
+    const { examples, lrScale } = checkTrainRequest(this.budget, options);
 
     const call = this.callIndex++;
     const signature: CallSignature = {
-      call, examples, gradientEvaluationsPerStep: evals, lrScale, label: options.label ?? null,
-      budgetBefore: this.used, masks: await masksDigest(options.masks),
+      call, examples, gradientEvaluationsPerStep: 1, lrScale, label: options.label ?? null,
+      budgetBefore: this.budget.used, masks: await masksDigest(options.masks),
     };
     const checkpoints = this.options.checkpoints;
     const finished = checkpoints?.readFinished(call);
@@ -148,15 +132,14 @@ export class HarnessTrainer implements BudgetedTrainer {
       checkSignature(finished, signature);
       restoreModel(model, finished.arrays);
       const meta = finished.meta as unknown as { budgetUsed: number; log: TrainLogRow[]; summary: TrainSummary };
-      this.used = meta.budgetUsed;
+      this.budget.restore(meta.budgetUsed);
       this.log.splice(0, this.log.length, ...meta.log);
-      this.options.onProgress?.(this.used, this.totalExamples);
+      this.options.onProgress?.(this.budget.used, this.totalExamples);
       return meta.summary;
     }
 
     const { recipe } = this.options;
-    const velocity = new Map<string, tf.Tensor>();
-    const adam: AdamWMoments = { m: new Map(), v: new Map() };
+    const optimizer = createMaskedOptimizer(optimizerSettings(recipe));
     const stream = this.options.task.trainBatches(recipe.batchSize, this.options.rng.fork(`train-call-${call}`));
     let step = 0;
     let done = 0;
@@ -174,14 +157,10 @@ export class HarnessTrainer implements BudgetedTrainer {
         step: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[];
         chunk?: { lossSum: number; examples: number; lastLoss: number | null };
       };
-      for (const [key, array] of partial.arrays) {
-        if (key.startsWith('momentum/')) velocity.set(key.slice('momentum/'.length), toTensor(array));
-        if (key.startsWith('adam-m/')) adam.m.set(key.slice('adam-m/'.length), toTensor(array));
-        if (key.startsWith('adam-v/')) adam.v.set(key.slice('adam-v/'.length), toTensor(array));
-      }
+      restoreOptimizer(optimizer, partial.arrays, meta.step);
       step = meta.step;
       done = meta.done;
-      this.used = meta.budgetUsed;
+      this.budget.restore(meta.budgetUsed);
       losses.push(...meta.losses);
       this.log.splice(0, this.log.length, ...meta.log);
       // A checkpoint written at an interrupt sits inside a chunk: its running loss continues the log row.
@@ -197,12 +176,15 @@ export class HarnessTrainer implements BudgetedTrainer {
     /** Model, optimizer state and position in the call, so a resume continues from this very step. */
     const writePartial = async () => {
       const arrays = await modelArrays(model);
-      for (const [name, buf] of velocity) arrays.set(`momentum/${name}`, await fromTensor(buf));
-      for (const [name, buf] of adam.m) arrays.set(`adam-m/${name}`, await fromTensor(buf));
-      for (const [name, buf] of adam.v) arrays.set(`adam-v/${name}`, await fromTensor(buf));
+      const state = optimizer.state();
+      try {
+        for (const [key, buf] of state.tensors) arrays.set(key, await fromTensor(buf));
+      } finally {
+        tf.dispose([...state.tensors.values()]);
+      }
       checkpoints!.writePartial(call, {
         meta: {
-          signature, step, done, budgetUsed: this.used, log: this.log, losses, wallSeconds: this.wallSeconds(),
+          signature, step, done, budgetUsed: this.budget.used, log: this.log, losses, wallSeconds: this.wallSeconds(),
           ...(chunkExamples > 0 ? { chunk: { lossSum: chunkLossSum, examples: chunkExamples, lastLoss: Number.isFinite(lastLoss) ? lastLoss : null } } : {}),
         },
         arrays,
@@ -223,21 +205,17 @@ export class HarnessTrainer implements BudgetedTrainer {
         let batch = nextBatch(stream);
         const take = Math.min(batch.size, examples - done);
         if (take < batch.size) batch = truncateBatch(batch, take);
-        this.charge(take * evals);
+        this.budget.charge(take);
         lr = learningRateAt(recipe, lrScale, done, examples);
         let loss: number;
         try {
-          loss = recipe.optimizer === 'adamw'
-            ? await maskedAdamWStep(model, batch, { recipe, learningRate: lr, step: step + 1, masks: options.masks, state: adam })
-            : await maskedSgdStep(model, batch, {
-              learningRate: lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, masks: options.masks, velocity,
-            });
+          loss = await trainStep(model, batch, optimizer, { learningRate: lr, masks: options.masks });
         } finally {
           disposeBatch(batch);
         }
         step++;
         done += take;
-        this.options.onProgress?.(this.used, this.totalExamples);
+        this.options.onProgress?.(this.budget.used, this.totalExamples);
         if (!Number.isFinite(loss)) {
           throw new NonFiniteLossError(loss, `at step ${step} of train call ${call}${options.label ? ` (${options.label})` : ''}`);
         }
@@ -249,7 +227,7 @@ export class HarnessTrainer implements BudgetedTrainer {
           losses.push(mean);
           this.log.push({
             call, ...(options.label ? { label: options.label } : {}), step, examples: chunkExamples,
-            budgetUsed: this.used, loss: mean, lr, wallSeconds: this.wallSeconds(),
+            budgetUsed: this.budget.used, loss: mean, lr, wallSeconds: this.wallSeconds(),
           });
           chunkLossSum = 0;
           chunkExamples = 0;
@@ -261,79 +239,52 @@ export class HarnessTrainer implements BudgetedTrainer {
         }
       }
     } finally {
-      tf.dispose([...velocity.values(), ...adam.m.values(), ...adam.v.values()]);
+      optimizer.dispose();
     }
     const summary: TrainSummary = { steps: step, examples: done, finalLoss: lastLoss, losses };
     checkpoints?.writeFinished(call, {
-      meta: { signature, budgetUsed: this.used, log: this.log, summary, wallSeconds: this.wallSeconds() } as unknown as Record<string, unknown>,
+      meta: { signature, budgetUsed: this.budget.used, log: this.log, summary, wallSeconds: this.wallSeconds() } as unknown as Record<string, unknown>,
       arrays: await modelArrays(model),
     });
     return summary;
   }
 
-  async gradients(model: Model, batch: Batch, masks?: Masks): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
-    this.charge(batch.size);
-    const { loss, grads } = await lossAndGradients(model, batch);
-    this.options.onProgress?.(this.used, this.totalExamples);
-    if (masks) {
-      for (const [name, mask] of masks) {
-        const g = grads.get(name);
-        if (!g) continue;
-        grads.set(name, tf.mul(g, mask));
-        g.dispose();
-      }
-    }
-    return { loss, grads };
+  async gradients(model: Model, batch: Batch): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+    this.budget.charge(batch.size);
+    const result = await lossAndGradients(model, batch);
+    this.options.onProgress?.(this.budget.used, this.totalExamples);
+    return result;
   }
 
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
     return this.options.task.sampleBatches(count, batchSize, rng);
   }
 
-  /** Validation quality with `masks` applied for the evaluation only (the model's weights are restored). */
-  async validate(model: Model, masks?: Masks): Promise<number> {
-    const saved = new Map<string, tf.Tensor>();
-    if (masks) for (const name of masks.keys()) saved.set(name, tf.clone(model.params.get(name)!));
-    try {
-      if (masks) applyMasks(model, masks);
-      return (await this.options.task.evaluate(model, 'val')).quality;
-    } finally {
-      for (const [name, value] of saved) {
-        model.params.get(name)!.assign(value);
-        value.dispose();
-      }
-    }
+  async validate(model: Model): Promise<number> {
+    return (await this.options.task.evaluate(model, 'val')).quality;
   }
 }
 
-/**
- * One AdamW step (`adamWUpdate`, PyTorch's algorithm, weight decay on ADAMW_DECAYED_KINDS) with masks enforced:
- * pruned weights get zero gradient (so their moments stay 0) and are re-zeroed after the update. Returns the batch
- * loss before the step. The moments are fresh per train call, like SGD's momentum.
- */
-export async function maskedAdamWStep(
-  model: Model,
-  batch: Batch,
-  options: { recipe: FineTuneRecipe; learningRate: number; step: number; masks?: Masks; state: AdamWMoments },
-): Promise<number> {
-  const { recipe, learningRate, step, masks, state } = options;
-  const [beta1, beta2] = recipe.betas ?? [0.9, 0.999];
-  const settings = { learningRate, beta1, beta2, eps: recipe.eps ?? 1e-6, weightDecay: recipe.weightDecay, step };
-  const names = [...model.params.keys()];
-  const { loss, grads } = lossTensorAndGradients(model, batch, names);
-  for (const name of names) {
-    const param = model.params.get(name)!;
-    const grad = grads.get(name)!;
-    const mask = masks?.get(name);
-    tf.tidy(() => {
-      const g = mask ? tf.mul(grad, mask) : grad;
-      let updated = adamWUpdate(name, param, g, state, settings, ADAMW_DECAYED_KINDS.has(model.paramKinds.get(name) ?? ''));
-      if (mask) updated = maskTensor(updated, mask);
-      param.assign(updated);
-    });
-    grad.dispose();
+/** The MaskedOptimizer of a recipe: SGD with its momentum and coupled decay, or AdamW (β defaults 0.9, 0.999; ε 1e-6, BERT's). */
+export function optimizerSettings(recipe: FineTuneRecipe): MaskedOptimizerSettings {
+  if (recipe.optimizer === 'adamw') {
+    const [beta1, beta2] = recipe.betas ?? [0.9, 0.999];
+    return { kind: 'adamw', beta1, beta2, eps: recipe.eps ?? 1e-6, weightDecay: recipe.weightDecay };
   }
-  return readScalar(loss);
+  return { kind: 'sgd', momentum: recipe.momentum, weightDecay: recipe.weightDecay };
+}
+
+/** The optimizer's buffers from a partial checkpoint (every array not under `param/` or `buffer/`), at `steps` steps. */
+function restoreOptimizer(optimizer: MaskedOptimizer, arrays: Map<string, StoredArray>, steps: number): void {
+  const tensors = new Map<string, tf.Tensor>();
+  for (const [key, array] of arrays) if (!key.startsWith('param/') && !key.startsWith('buffer/')) tensors.set(key, toTensor(array));
+  try {
+    optimizer.restore({ steps, tensors });
+  } catch (error) {
+    throw new CheckpointMismatchError(`cannot resume: ${(error as Error).message} (the checkpoint was written by another optimizer)`);
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
 }
 
 function nextBatch(stream: Iterator<Batch>): Batch {

@@ -1,18 +1,18 @@
 /**
- * Small, honest stand-ins for tests: toy models that implement `Model`, toy data, and a BudgetedTrainer
- * that charges and enforces the budget exactly like the harness's must. Not for benchmarking.
+ * Small, honest stand-ins for tests: toy models that implement `Model`, toy data, and BudgetedTrainers that keep
+ * the harness trainer's contract (`describeBudgetedTrainerContract`, run against each). Not for benchmarking.
  */
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import type { ArchSpec, Model, ParamKind } from '@prunebench/models';
 import { disposeBatch } from './batch.js';
+import { BudgetLedger, checkTrainRequest } from './budget.js';
+import { lossAndGradients, readScalar } from './loss.js';
 import { applyMasks, countKept } from './masks.js';
-import { lossAndGradients, maskedSgdStep, readScalar } from './sgd.js';
+import { createMaskedOptimizer, trainStep, type MaskedOptimizerSettings } from './optimizer.js';
 import {
-  BudgetExceededError,
   type Batch,
   type BudgetedTrainer,
-  type Masks,
   type MethodContext,
   type PruningMethod,
   type PruningTarget,
@@ -127,6 +127,119 @@ export function toyClassificationData(rng: SeededRng, n: number): Batch {
   return { inputs: tf.tensor2d(x, [n, TOY_FEATURES]), labels: tf.tensor1d(labels, 'int32'), size: n };
 }
 
+/** The recipe of a test trainer: batch size, learning rate (times the call's lrScale) and the MaskedOptimizer's settings. */
+export interface ToyTrainerRecipe {
+  batchSize: number;
+  learningRate: number;
+  optimizer: MaskedOptimizerSettings;
+}
+
+/** What one `train` call asked for, with its masks summarised as counts (the masks themselves may be disposed later). */
+export interface TrainCallRecord {
+  examples: number;
+  label?: string;
+  lrScale?: number;
+  keptWeights: number | null;
+  /** The architecture trained (structured methods: the surgered model). */
+  arch: unknown;
+}
+
+/**
+ * The body every test trainer shares, so they keep the BudgetedTrainer contract the harness's trainer keeps
+ * (`describeBudgetedTrainerContract`): the budget through a BudgetLedger (checked before any work, charged per
+ * step), `train` as masked steps of a fresh MaskedOptimizer (constant learning rate), `gradients` the dense loss
+ * gradient. Subclasses supply the data: the training order, `sampleBatches` and the validation score.
+ */
+export abstract class ToyBudgetedTrainer implements BudgetedTrainer {
+  /** Every train call, for tests that check how a method spent its budget. */
+  readonly trainCalls: TrainCallRecord[] = [];
+  private readonly ledger: BudgetLedger;
+
+  constructor(
+    totalExamples: number,
+    protected readonly recipe: ToyTrainerRecipe,
+    /** Called at the start of every train call, before the masks are applied (tests inspect what the method handed over). */
+    private readonly onTrainStart?: (model: Model, options: TrainOptions) => void,
+  ) {
+    this.ledger = new BudgetLedger(totalExamples);
+  }
+
+  get totalExamples(): number {
+    return this.ledger.total;
+  }
+
+  usedExamples(): number {
+    return this.ledger.used;
+  }
+
+  remainingExamples(): number {
+    return this.ledger.remaining;
+  }
+
+  /** Called once a train call passed its checks, before its first batch (e.g. to start an epoch). */
+  protected beginTrainCall(): void {}
+  /** The next `size` training examples in the trainer's own order. */
+  protected abstract nextTrainBatch(size: number): Batch;
+  abstract sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[];
+  /** Quality of the model on the validation data; must change nothing. */
+  protected abstract validationScore(model: Model): Promise<number>;
+
+  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
+    const { examples, lrScale } = checkTrainRequest(this.ledger, options);
+    const { masks } = options;
+    this.beginTrainCall();
+    this.trainCalls.push({
+      examples,
+      label: options.label,
+      lrScale: options.lrScale,
+      keptWeights: masks ? await countKept(masks) : null,
+      arch: structuredClone(model.arch),
+    });
+    this.onTrainStart?.(model, options);
+    if (masks) applyMasks(model, masks);
+    const optimizer = createMaskedOptimizer(this.recipe.optimizer);
+    let done = 0;
+    let lossSum = 0;
+    let lastLoss = NaN;
+    try {
+      while (done < examples) {
+        const size = Math.min(this.recipe.batchSize, examples - done);
+        this.ledger.charge(size);
+        const batch = this.nextTrainBatch(size);
+        try {
+          lastLoss = await trainStep(model, batch, optimizer, { learningRate: this.recipe.learningRate * lrScale, masks });
+        } finally {
+          disposeBatch(batch);
+        }
+        lossSum += lastLoss;
+        done += size;
+      }
+    } finally {
+      optimizer.dispose();
+    }
+    const steps = optimizer.steps;
+    return { steps, examples, finalLoss: lastLoss, losses: [lossSum / steps] };
+  }
+
+  async gradients(model: Model, batch: Batch): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+    this.ledger.charge(batch.size);
+    return lossAndGradients(model, batch);
+  }
+
+  validate(model: Model): Promise<number> {
+    return this.validationScore(model);
+  }
+}
+
+/** Fraction of `data` the model classifies right (inference mode, nothing changed). */
+export async function accuracyOn(model: Model, data: Batch): Promise<number> {
+  return readScalar(tf.tidy(() => {
+    const logits = model.forward(data.inputs, { training: false });
+    const correct = tf.equal(tf.argMax(logits, -1), tf.cast(data.labels, 'int32'));
+    return tf.mean(tf.cast(correct, 'float32'));
+  }));
+}
+
 export interface SimpleTrainerOptions {
   totalExamples: number;
   seed?: number;
@@ -139,112 +252,41 @@ export interface SimpleTrainerOptions {
   onTrainStart?: (model: Model, options: TrainOptions) => void;
 }
 
-/** What one `train` call asked for, with its masks summarised as counts (the masks themselves may be disposed later). */
-export interface TrainCallRecord {
-  examples: number;
-  label?: string;
-  lrScale?: number;
-  gradientEvaluationsPerStep?: number;
-  keptWeights: number | null;
-}
-
-/**
- * SGD with momentum on toy data. Honest about the budget: `train` charges examples × gradientEvaluationsPerStep
- * before it starts and throws BudgetExceededError (charging nothing) when that exceeds what remains;
- * `gradients` charges the batch size. Masks are re-applied after every step.
- */
-export class SimpleBudgetedTrainer implements BudgetedTrainer {
-  readonly totalExamples: number;
-  private used = 0;
+/** SGD with momentum (batch 16, lr 0.05, μ 0.9 by default) on toy data (`toyClassificationData`), epochs in a seeded order. */
+export class SimpleBudgetedTrainer extends ToyBudgetedTrainer {
   private readonly train_: Batch;
   private readonly validation: Batch;
   private readonly orderRng: SeededRng;
-  private readonly batchSize: number;
-  private readonly learningRate: number;
-  private readonly momentum: number;
-  private readonly onTrainStart?: (model: Model, options: TrainOptions) => void;
-  /** Every train call, for tests that check how a method spent its budget. */
-  readonly trainCalls: TrainCallRecord[] = [];
+  private order: Int32Array;
+  private cursor = 0;
 
   constructor(options: SimpleTrainerOptions) {
-    if (!Number.isInteger(options.totalExamples) || options.totalExamples < 0) {
-      throw new Error(`totalExamples must be an integer >= 0, got ${options.totalExamples}`);
-    }
-    this.totalExamples = options.totalExamples;
+    super(options.totalExamples, {
+      batchSize: options.batchSize ?? 16,
+      learningRate: options.learningRate ?? 0.05,
+      optimizer: { kind: 'sgd', momentum: options.momentum ?? 0.9, weightDecay: 0 },
+    }, options.onTrainStart);
     const rng = new SeededRng(options.seed ?? 0);
     this.train_ = toyClassificationData(rng.fork('train'), options.trainSize ?? 256);
     this.validation = toyClassificationData(rng.fork('validation'), options.validationSize ?? 128);
     this.orderRng = rng.fork('order');
-    this.batchSize = options.batchSize ?? 16;
-    this.learningRate = options.learningRate ?? 0.05;
-    this.momentum = options.momentum ?? 0.9;
-    this.onTrainStart = options.onTrainStart;
+    this.order = new Int32Array(0);
   }
 
-  usedExamples(): number {
-    return this.used;
+  /** Every train call starts a fresh epoch; an epoch ends where the next batch would not fit. */
+  protected override beginTrainCall(): void {
+    this.order = this.orderRng.permutation(this.train_.size);
+    this.cursor = 0;
   }
 
-  remainingExamples(): number {
-    return this.totalExamples - this.used;
-  }
-
-  private charge(requested: number): void {
-    if (requested > this.remainingExamples()) throw new BudgetExceededError(requested, this.remainingExamples(), this.totalExamples);
-    this.used += requested;
-  }
-
-  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
-    const { examples, masks, lrScale = 1, gradientEvaluationsPerStep = 1 } = options;
-    if (!Number.isInteger(examples) || examples < 0) throw new Error(`examples must be an integer >= 0, got ${examples}`);
-    if (!Number.isInteger(gradientEvaluationsPerStep) || gradientEvaluationsPerStep < 1) {
-      throw new Error(`gradientEvaluationsPerStep must be an integer >= 1, got ${gradientEvaluationsPerStep}`);
+  protected nextTrainBatch(size: number): Batch {
+    if (this.cursor + size > this.train_.size) {
+      this.order = this.orderRng.permutation(this.train_.size);
+      this.cursor = 0;
     }
-    this.charge(examples * gradientEvaluationsPerStep);
-    this.trainCalls.push({
-      examples,
-      label: options.label,
-      lrScale: options.lrScale,
-      gradientEvaluationsPerStep: options.gradientEvaluationsPerStep,
-      keptWeights: masks ? await countKept(masks) : null,
-    });
-    this.onTrainStart?.(model, options);
-    if (masks) applyMasks(model, masks);
-    const velocity = new Map<string, tf.Tensor>();
-    const n = this.train_.size;
-    let order = this.orderRng.permutation(n);
-    let cursor = 0;
-    let done = 0;
-    let steps = 0;
-    let lossSum = 0;
-    while (done < examples) {
-      const size = Math.min(this.batchSize, examples - done);
-      if (cursor + size > n) {
-        order = this.orderRng.permutation(n);
-        cursor = 0;
-      }
-      const batch = this.gather(this.train_, order.slice(cursor, cursor + size));
-      cursor += size;
-      lossSum += await maskedSgdStep(model, batch, {
-        learningRate: this.learningRate * lrScale,
-        momentum: this.momentum,
-        masks,
-        velocity,
-      });
-      disposeBatch(batch);
-      done += size;
-      steps++;
-    }
-    for (const v of velocity.values()) v.dispose();
-    const mean = steps === 0 ? 0 : lossSum / steps;
-    return { steps, examples, finalLoss: mean, losses: steps === 0 ? [] : [mean] };
-  }
-
-  /** With masks, they are applied to the model first; the returned gradients are the dense ones. */
-  async gradients(model: Model, batch: Batch, masks?: Masks): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
-    this.charge(batch.size);
-    if (masks) applyMasks(model, masks);
-    return lossAndGradients(model, batch);
+    const batch = gather(this.train_, this.order.slice(this.cursor, this.cursor + size));
+    this.cursor += size;
+    return batch;
   }
 
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
@@ -252,29 +294,24 @@ export class SimpleBudgetedTrainer implements BudgetedTrainer {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > this.train_.size) {
       throw new Error(`batchSize must be an integer in [1, ${this.train_.size}], got ${batchSize}`);
     }
-    return Array.from({ length: count }, () => this.gather(this.train_, rng.permutation(this.train_.size).slice(0, batchSize)));
+    return Array.from({ length: count }, () => gather(this.train_, rng.permutation(this.train_.size).slice(0, batchSize)));
   }
 
-  async validate(model: Model, masks?: Masks): Promise<number> {
-    if (masks) applyMasks(model, masks);
-    return readScalar(tf.tidy(() => {
-      const logits = model.forward(this.validation.inputs, { training: false });
-      const correct = tf.equal(tf.argMax(logits, -1), tf.cast(this.validation.labels, 'int32'));
-      return tf.mean(tf.cast(correct, 'float32'));
-    }));
+  protected validationScore(model: Model): Promise<number> {
+    return accuracyOn(model, this.validation);
   }
 
   dispose(): void {
     disposeBatch(this.train_);
     disposeBatch(this.validation);
   }
+}
 
-  private gather(data: Batch, indices: Int32Array): Batch {
-    const idx = tf.tensor1d(indices, 'int32');
-    const batch = { inputs: tf.gather(data.inputs as tf.Tensor, idx), labels: tf.gather(data.labels, idx), size: indices.length };
-    idx.dispose();
-    return batch;
-  }
+function gather(data: Batch, indices: Int32Array): Batch {
+  const idx = tf.tensor1d(indices, 'int32');
+  const batch = { inputs: tf.gather(data.inputs as tf.Tensor, idx), labels: tf.gather(data.labels, idx), size: indices.length };
+  idx.dispose();
+  return batch;
 }
 
 /** Plain-array copies of the named parameters (for exact comparisons in tests). */
@@ -303,40 +340,37 @@ export function testMethodContext<O extends Record<string, unknown>>(
 }
 
 /**
- * A budgeted trainer over random 8×8×3 images with 3 classes, for methods that change the model's shape (structured
- * pruning): honest about the budget (charged before training, refused when short) and recording every train call
- * with the arch it trained, so a test can check the surgered model was the one fine-tuned.
+ * A budgeted trainer over random 8×8×3 images with 3 classes (SGD lr 0.01, μ 0.9, batches of 8), for methods that
+ * change the model's shape (structured pruning). Every train call is recorded with the arch it trained
+ * (`calls`), so a test can check the surgered model was the one fine-tuned.
  */
-export class RandomImageTrainer implements BudgetedTrainer {
-  readonly calls: { examples: number; label?: string; arch: unknown }[] = [];
-  private used = 0;
+export class RandomImageTrainer extends ToyBudgetedTrainer {
   private readonly rng = new SeededRng(11);
-  constructor(readonly totalExamples: number) {}
-  usedExamples() { return this.used; }
-  remainingExamples() { return this.totalExamples - this.used; }
+  constructor(totalExamples: number) {
+    super(totalExamples, { batchSize: 8, learningRate: 0.01, optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 0 } });
+  }
+  get calls(): readonly TrainCallRecord[] {
+    return this.trainCalls;
+  }
   private batch(size: number, rng: SeededRng): Batch {
     const labels = Array.from({ length: size }, (_, i) => i % 3);
     return { inputs: tf.tensor4d(rng.normalArray(size * 8 * 8 * 3), [size, 8, 8, 3]), labels: tf.tensor1d(labels, 'int32'), size };
   }
-  async train(model: Model, options: TrainOptions): Promise<TrainSummary> {
-    if (options.examples > this.remainingExamples()) throw new BudgetExceededError(options.examples, this.remainingExamples(), this.totalExamples);
-    this.used += options.examples;
-    this.calls.push({ examples: options.examples, label: options.label, arch: structuredClone(model.arch) });
-    const velocity = new Map<string, tf.Tensor>();
-    let done = 0;
-    let loss = 0;
-    while (done < options.examples) {
-      const batch = this.batch(Math.min(8, options.examples - done), this.rng);
-      loss = await maskedSgdStep(model, batch, { learningRate: 0.01, momentum: 0.9, velocity });
-      tf.dispose([batch.inputs as tf.Tensor, batch.labels]);
-      done += batch.size;
-    }
-    tf.dispose([...velocity.values()]);
-    return { steps: Math.ceil(options.examples / 8), examples: options.examples, finalLoss: loss, losses: [loss] };
+  protected nextTrainBatch(size: number): Batch {
+    return this.batch(size, this.rng);
   }
-  gradients(): Promise<never> { return Promise.reject(new Error('RandomImageTrainer: gradients() is not supported')); }
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
     return Array.from({ length: count }, () => this.batch(batchSize, rng));
   }
-  async validate() { return 0; }
+  /** Accuracy on 24 fixed random images (chance: the labels are unrelated to the pixels). */
+  protected async validationScore(model: Model): Promise<number> {
+    const batch = this.batch(24, new SeededRng(12));
+    try {
+      return await accuracyOn(model, batch);
+    } finally {
+      disposeBatch(batch);
+    }
+  }
 }
+
+export { describeBudgetedTrainerContract, type TrainerContractSetup } from './trainer-contract.js';

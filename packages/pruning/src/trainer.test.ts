@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
+import { createResNetCifar } from '@prunebench/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globalMasks } from './allocation.js';
 import { applyMasks, countKept, maskDensity, onesMasks } from './masks.js';
 import { magnitudeScores } from './scores.js';
-import { maskedSgdStep } from './sgd.js';
-import { createToyConvModel, createToyModel, SimpleBudgetedTrainer, snapshotValues, toyClassificationData, weightNames } from './testing.js';
+import { createToyConvModel, createToyModel, describeBudgetedTrainerContract, RandomImageTrainer, SimpleBudgetedTrainer, snapshotValues, toyClassificationData, weightNames } from './testing.js';
 import { BudgetExceededError } from './types.js';
 
 let trainer: SimpleBudgetedTrainer;
@@ -40,19 +40,6 @@ describe('masks and masked training', () => {
     }
   });
 
-  it('maskedSgdStep does plain SGD on kept weights: w − lr·g', async () => {
-    const model = createToyModel({ seed: 6, sizes: [8, 3] });
-    const batch = toyClassificationData(new SeededRng(1), 4);
-    const masks = onesMasks(model, ['fc1.weight']);
-    const w0 = (await snapshotValues(model, ['fc1.weight'])).get('fc1.weight')!;
-    const { grads } = await new SimpleBudgetedTrainer({ totalExamples: 10 }).gradients(model, batch);
-    const g = grads.get('fc1.weight')!.dataSync();
-    await maskedSgdStep(model, batch, { learningRate: 0.5, masks, velocity: new Map() });
-    const w1 = model.params.get('fc1.weight')!.dataSync();
-    for (let i = 0; i < w0.length; i++) expect(w1[i]).toBeCloseTo(w0[i] - 0.5 * g[i], 5);
-    model.dispose();
-  });
-
   it('applyMasks zeroes in place and checks names and shapes', async () => {
     const model = createToyModel({ seed: 7 });
     const masks = new Map([['fc2.weight', tf.zeros([16, 3])]]);
@@ -67,18 +54,18 @@ describe('masks and masked training', () => {
 });
 
 describe('SimpleBudgetedTrainer', () => {
-  it('charges examples × gradient evaluations and refuses to exceed the budget', async () => {
+  it('charges the examples trained and the gradient batches, and refuses to exceed the budget', async () => {
     const model = createToyModel({ seed: 8 });
     const t = new SimpleBudgetedTrainer({ totalExamples: 100, seed: 1 });
-    const summary = await t.train(model, { examples: 30, gradientEvaluationsPerStep: 2 });
+    const summary = await t.train(model, { examples: 30 });
     expect(summary.steps).toBe(2);
-    expect(t.usedExamples()).toBe(60);
+    expect(t.usedExamples()).toBe(30);
     const [batch] = t.sampleBatches(1, 16, new SeededRng(2));
     await t.gradients(model, batch);
-    expect(t.remainingExamples()).toBe(24);
-    await expect(t.train(model, { examples: 25 })).rejects.toBeInstanceOf(BudgetExceededError);
-    expect(t.usedExamples()).toBe(76);
-    await expect(t.gradients(model, toyClassificationData(new SeededRng(3), 30))).rejects.toThrow(BudgetExceededError);
+    expect(t.remainingExamples()).toBe(54);
+    await expect(t.train(model, { examples: 55 })).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(t.usedExamples()).toBe(46);
+    await expect(t.gradients(model, toyClassificationData(new SeededRng(3), 60))).rejects.toThrow(BudgetExceededError);
     t.dispose();
     model.dispose();
   });
@@ -95,3 +82,22 @@ describe('SimpleBudgetedTrainer', () => {
     model.dispose();
   });
 });
+
+describeBudgetedTrainerContract('SimpleBudgetedTrainer', (totalExamples) => {
+  const trainer = new SimpleBudgetedTrainer({ totalExamples, seed: 4 });
+  return { trainer, model: createToyModel({ seed: 5 }), dispose: () => trainer.dispose() };
+});
+
+describeBudgetedTrainerContract('SimpleBudgetedTrainer on a conv model', (totalExamples) => {
+  const trainer = new SimpleBudgetedTrainer({ totalExamples, seed: 4 });
+  return { trainer, model: createToyConvModel({ seed: 5 }), dispose: () => trainer.dispose() };
+});
+
+describeBudgetedTrainerContract('RandomImageTrainer', (totalExamples) => ({
+  trainer: new RandomImageTrainer(totalExamples),
+  // A ResNet-8 on 8×8×3 images with 3 classes and few channels (the structured methods' test model).
+  model: createResNetCifar({
+    family: 'resnet-cifar', depth: 8, numClasses: 3, stem: 4,
+    stages: [{ blocks: [{ mid: 6, out: 4, stride: 1 }] }, { blocks: [{ mid: 8, out: 8, stride: 2 }] }, { blocks: [{ mid: 8, out: 8, stride: 2 }] }],
+  }, { seed: 6 }),
+}));

@@ -3,17 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng, initEngine } from '@prunebench/engine';
 import { bertArch, createBert, type Model } from '@prunebench/models';
-import {
-  BudgetExceededError,
-  applyMasks,
-  disposeBatch,
-  lossAndGradients,
-  readScalar,
-  type Batch,
-  type BudgetedTrainer,
-  type Masks,
-  type TrainSummary,
-} from '@prunebench/pruning';
+import { disposeBatch, lossAndGradients, readScalar, type Batch } from '@prunebench/pruning';
+import { describeBudgetedTrainerContract, ToyBudgetedTrainer } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SAFE_OPTIMIZER_DEFAULTS, safeMethod, safeOptimizerFor, type SafeOptions } from './safe.js';
 
@@ -71,24 +62,33 @@ async function accuracy(model: Model, set: { ids: Int32Array; labels: Int32Array
   }
 }
 
-/** Gradients and batches of the marker task, charged like the harness's trainer. */
-class MarkerTrainer implements BudgetedTrainer {
-  private used = 0;
-  constructor(readonly totalExamples: number, private readonly train_: { ids: Int32Array; labels: Int32Array }) {}
-  usedExamples() { return this.used; }
-  remainingExamples() { return this.totalExamples - this.used; }
-  async train(): Promise<TrainSummary> { throw new Error('MarkerTrainer: train() is not used (finetuneFraction 0)'); }
-  async gradients(model: Model, batch: Batch, masks?: Masks) {
-    if (batch.size > this.remainingExamples()) throw new BudgetExceededError(batch.size, this.remainingExamples(), this.totalExamples);
-    this.used += batch.size;
-    if (masks) applyMasks(model, masks);
-    return lossAndGradients(model, batch);
+/** The marker task as a BudgetedTrainer (the shared test trainer's budget, AdamW steps and gradients). */
+class MarkerTrainer extends ToyBudgetedTrainer {
+  private readonly order = new SeededRng(8);
+  constructor(
+    totalExamples: number,
+    private readonly train_: { ids: Int32Array; labels: Int32Array },
+    private readonly validation: { ids: Int32Array; labels: Int32Array },
+  ) {
+    super(totalExamples, { batchSize: 16, learningRate: 1e-3, optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 } });
+  }
+  protected nextTrainBatch(size: number): Batch {
+    return batchOf(this.train_, this.order.permutation(this.train_.labels.length).slice(0, size));
   }
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
     return Array.from({ length: count }, () => batchOf(this.train_, rng.permutation(this.train_.labels.length).slice(0, batchSize)));
   }
-  async validate() { return 0; }
+  protected validationScore(model: Model): Promise<number> {
+    return accuracy(model, this.validation);
+  }
 }
+
+// A one-layer BERT (hidden 32) keeps the contract's training steps quick.
+const SMALL_ARCH = bertArch({ layers: 1, hidden: 32, heads: 2, intermediate: 64, vocabSize: VOCAB, maxPosition: 16 });
+describeBudgetedTrainerContract('MarkerTrainer (SAFE on BERT tests)', (totalExamples) => {
+  const rng = new SeededRng(21);
+  return { trainer: new MarkerTrainer(totalExamples, markerTask(64, rng.fork('train')), markerTask(32, rng.fork('val'))), model: createBert(SMALL_ARCH, { seed: 1 }) };
+});
 
 /** A dense BERT-tiny (vocabulary 40) trained on the marker task with Adam: the starting point. */
 async function denseBert(train: { ids: Int32Array; labels: Int32Array }): Promise<Model> {
@@ -119,6 +119,7 @@ describe('SAFE on BERT', () => {
     const rng = new SeededRng(11);
     const train = markerTask(512, rng.fork('train'));
     const test = markerTask(256, rng.fork('test'));
+    const validation = markerTask(64, rng.fork('validation'));
     const dense = await denseBert(train);
     const denseAccuracy = await accuracy(dense, test);
     expect(denseAccuracy).toBeGreaterThan(0.9);
@@ -129,7 +130,7 @@ describe('SAFE on BERT', () => {
       for (const [name, param] of dense.params) model.params.get(name)!.assign(param);
       const result = await safeMethod.run({
         model, options: safeMethod.parseOptions({ batchSize: 32, dualUpdateInterval: 8, ...options }), target: { kind: 'compression', ratio: 2 },
-        trainer: new MarkerTrainer(64 * 40, train), rng: new SeededRng(5), prunable, log: () => {},
+        trainer: new MarkerTrainer(64 * 40, train, validation), rng: new SeededRng(5), prunable, log: () => {},
       });
       const score = await accuracy(model, test);
       for (const mask of result.masks!.values()) mask.dispose();

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import { BN_EPS, updatedRunningStats, type Model, type ParamKind } from '@prunebench/models';
-import { compressionRatioOfMasks, countKept, keepCountForTarget, type Batch, type BudgetedTrainer, type Masks, type TrainOptions } from '@prunebench/pruning';
-import { createToyModel, SimpleBudgetedTrainer, testMethodContext, toyClassificationData, weightNames } from '@prunebench/pruning/testing';
+import { compressionRatioOfMasks, countKept, keepCountForTarget, type Batch, type Masks } from '@prunebench/pruning';
+import { createToyModel, describeBudgetedTrainerContract, SimpleBudgetedTrainer, testMethodContext, toyClassificationData, weightNames } from '@prunebench/pruning/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import defaultExport, {
   globalNorm,
@@ -21,43 +21,28 @@ beforeAll(async () => {
 
 const target = (ratio: number) => ({ kind: 'compression' as const, ratio });
 
-/** Delegates to a SimpleBudgetedTrainer and records every gradient call: the model's weights and the charge. */
-class RecordingTrainer implements BudgetedTrainer {
+/** A SimpleBudgetedTrainer that records every gradient call: the model's weights and the charge. */
+class RecordingTrainer extends SimpleBudgetedTrainer {
   readonly calls: { params: Map<string, Float32Array>; charged: number }[] = [];
-  constructor(readonly inner: SimpleBudgetedTrainer) {}
-  get totalExamples() {
-    return this.inner.totalExamples;
-  }
-  usedExamples() {
-    return this.inner.usedExamples();
-  }
-  remainingExamples() {
-    return this.inner.remainingExamples();
-  }
-  train(model: Model, options: TrainOptions) {
-    return this.inner.train(model, options);
-  }
-  async gradients(model: Model, batch: Batch, masks?: Masks) {
-    const before = this.inner.usedExamples();
+  override async gradients(model: Model, batch: Batch) {
+    const before = this.usedExamples();
     const params = new Map([...model.params].map(([name, v]) => [name, Float32Array.from(v.dataSync() as Float32Array)]));
-    const result = await this.inner.gradients(model, batch, masks);
-    this.calls.push({ params, charged: this.inner.usedExamples() - before });
+    const result = await super.gradients(model, batch);
+    this.calls.push({ params, charged: this.usedExamples() - before });
     return result;
-  }
-  sampleBatches(count: number, batchSize: number, rng: SeededRng) {
-    return this.inner.sampleBatches(count, batchSize, rng);
-  }
-  validate(model: Model, masks?: Masks) {
-    return this.inner.validate(model, masks);
   }
 }
 
+describeBudgetedTrainerContract('RecordingTrainer (SAFE tests)', (totalExamples) => {
+  const trainer = new RecordingTrainer({ totalExamples, seed: 5 });
+  return { trainer, model: createToyModel({ seed: 11 }), dispose: () => trainer.dispose() };
+});
+
 async function runSafe(options: Record<string, unknown>, budget: number, ratio = 4, model: Model = createToyModel({ seed: 11 })) {
-  const inner = new SimpleBudgetedTrainer({ totalExamples: budget, seed: 5 });
-  const trainer = new RecordingTrainer(inner);
+  const trainer = new RecordingTrainer({ totalExamples: budget, seed: 5 });
   const context = testMethodContext(safeMethod, { model, trainer, target: target(ratio), options });
   const result = await safeMethod.run(context);
-  return { model, inner, trainer, result, context, keep: keepCountForTarget(model, context.prunable, target(ratio)) };
+  return { model, inner: trainer, trainer, result, context, keep: keepCountForTarget(model, context.prunable, target(ratio)) };
 }
 
 function expectPrunedExactlyZero(model: Model, masks: Masks): void {
