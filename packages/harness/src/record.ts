@@ -1,5 +1,5 @@
 import type { ExecutionProvider, LatencyRecordShape } from '@prunebench/metrics';
-import type { PruningTarget } from '@prunebench/pruning';
+import type { NmPatternCheck, PruningTarget } from '@prunebench/pruning';
 
 /**
  * What one completed run writes to `reports/runs/<id>/record.json`: the report package reads only this.
@@ -119,6 +119,8 @@ export interface RunMetrics {
   latencies?: Record<string, LatencyRecord>;
   /** Loss increase under weight perturbations of fixed relative norm (flatness; see FlatnessSettings). */
   flatness?: FlatnessRecord;
+  /** N:M targets: the pattern checked on the final weights (violations must be 0; layers left dense listed). */
+  nmPattern?: NmPatternCheck;
 }
 
 /** One provider's latency figure (fields documented in @prunebench/metrics: LatencyRecordShape). */

@@ -14,6 +14,7 @@ import { RunStore } from './store.js';
 import { validateSuite } from './suite.js';
 import { fakeGreedy, fakeIterativeMagnitude } from './testing/fake-methods.js';
 import { fakeTask, type FakeTaskFaults } from './testing/fake-task.js';
+import { defineScoreMethod, magnitudeScores } from '@prunebench/pruning';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -154,5 +155,19 @@ describe('runSuite', () => {
     const twice = mergeStores([shards[0].root], merged.root);
     expect(twice.copied).toEqual([]);
     expect(twice.kept.length).toBe(shards[0].ids().length);
+  });
+
+  it('an N:M target: planned from { "nm": "2:4" }, reached, and the pattern recorded as checked on the final weights', async () => {
+    const magnitude = defineScoreMethod({ name: 'fake-magnitude', description: '|w| (tests only)', options: {}, score: ({ model }, names) => magnitudeScores(model, names) });
+    const registries = { tasks: new Map([['fake-blobs', fakeTask('fake-blobs', { batchesDrawn: 0 })]]), methods: createMethodRegistry([magnitude, fakeIterativeMagnitude]) };
+    const suite = { ...SUITE, methods: ['fake-magnitude', 'fake-iterative'], targets: [{ nm: '2:4' }] };
+    const plan = planSuite(validateSuite(suite, registries), registries);
+    expect(plan.runs.map((r) => r.description.target)).toEqual([null, { kind: 'n-of-m', n: 2, m: 4 }]);
+    expect(plan.skipped).toEqual(['fake-blobs × fake-iterative × 2:4: fake-iterative accepts only compression, sparsity targets']);
+    const outcome = await execute(plan.runs, newStore());
+    const run = outcome.completed.find((r) => r.description.method === 'fake-magnitude')!;
+    expect(run.metrics.nmPattern).toEqual({ pattern: '2:4', eligibleLayers: 2, groups: 8 + 6, violations: 0, denseLayers: [] });
+    expect(run.metrics.params.nonzeroPrunable).toBe(28);
+    expect(() => validateSuite({ ...suite, targets: [{ nm: '3:2' }] }, registries)).toThrow(/suite\.targets\[0\]\.nm: must have 1 ≤ N < M ≤ 32, got "3:2"/);
   });
 });

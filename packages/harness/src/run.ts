@@ -2,7 +2,7 @@ import { BackendComputeError, SeededRng, takeBackendErrors } from '@prunebench/e
 import { join } from 'node:path';
 import { FINAL_MODEL_FILE } from './run-files.js';
 import { saveSafetensors, type Model } from '@prunebench/models';
-import { applyMasks, disposeMasks, type Masks } from '@prunebench/pruning';
+import { applyMasks, checkNmPattern, disposeMasks, type Masks } from '@prunebench/pruning';
 import { measureRunFlatness, resolveFlatness } from './flatness.js';
 import { denseReference, measureModel } from './model-metrics.js';
 import { CheckpointMismatchError, NonFiniteMetricError, NonFiniteWeightsError, RunInterruptedError, TargetNotMetError } from './errors.js';
@@ -127,6 +127,13 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     const metrics: RunMetrics = measured.metrics;
     const densities = measured.layerDensity;
     checkTargets(run, metrics, trainer, prunable.length);
+    const target = description.target;
+    if (target?.kind === 'n-of-m') {
+      metrics.nmPattern = await checkNmPattern(finalModel, prunable, target);
+      if (metrics.nmPattern.violations > 0) {
+        throw new TargetNotMetError(`target not met: ${metrics.nmPattern.violations} of ${metrics.nmPattern.groups} groups hold more than ${target.n} of ${target.m} nonzero weights`);
+      }
+    }
     const flatness = resolveFlatness(description.flatness);
     if (flatness) {
       await checkInterrupt(ctx.signal);

@@ -43,8 +43,8 @@ describe('suite validation', () => {
     expect(suite.targets).toEqual([{ kind: 'sparsity', fraction: 0.9 }, { kind: 'compression', ratio: 4 }]);
     expect(problems({ ...good, targets: [{ sparsity: 0 }, { density: 0.1 }, { sparsity: 0.5, compression: 2 }] })).toEqual([
       'suite.targets[0].sparsity: must be a number in (0, 1) (the fraction of prunable weights set to zero), got 0',
-      'suite.targets[1].density: unknown target; use "compression", "sparsity" or "flopsReduction"',
-      'suite.targets[2]: must be exactly one of { "compression": ratio > 1 }, { "sparsity": fraction in (0, 1) } or { "flopsReduction": fraction in (0, 1) }',
+      'suite.targets[1].density: unknown target; use "compression", "sparsity", "flopsReduction" or "nm"',
+      'suite.targets[2]: must be exactly one of { "compression": ratio > 1 }, { "sparsity": fraction in (0, 1) }, { "flopsReduction": fraction in (0, 1) } or { "nm": "N:M" }',
     ]);
   });
 

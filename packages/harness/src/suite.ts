@@ -1,4 +1,4 @@
-import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
+import { parseNmPattern, type PruningMethod, type PruningTarget } from '@prunebench/pruning';
 import { readJsonFile } from '@prunebench/engine';
 import { canonicalJson, withoutDefaults } from './canonical.js';
 import { FLATNESS_DEFAULTS } from './flatness.js';
@@ -124,7 +124,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
   const seenTargets = new Map<string, string>();
   forEachOf(input.targets, 'suite.targets', fail, (entry, path) => {
     if (!isObject(entry) || Object.keys(entry).length !== 1) {
-      return fail(path, 'must be exactly one of { "compression": ratio > 1 }, { "sparsity": fraction in (0, 1) } or { "flopsReduction": fraction in (0, 1) }');
+      return fail(path, 'must be exactly one of { "compression": ratio > 1 }, { "sparsity": fraction in (0, 1) }, { "flopsReduction": fraction in (0, 1) } or { "nm": "N:M" }');
     }
     const targetKey = canonicalJson(entry);
     if (seenTargets.has(targetKey)) return fail(path, `repeats ${seenTargets.get(targetKey)} (the same target)`);
@@ -141,8 +141,14 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
       const fraction = entry.flopsReduction;
       if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) return fail(`${path}.flopsReduction`, `must be a number in (0, 1), got ${JSON.stringify(fraction)}`);
       targets.push({ kind: 'flops-reduction', fraction });
+    } else if ('nm' in entry) {
+      try {
+        targets.push({ kind: 'n-of-m', ...parseNmPattern(entry.nm, `${path}.nm`) });
+      } catch (err) {
+        return fail(`${path}.nm`, (err as Error).message.replace(`${path}.nm `, ''));
+      }
     } else {
-      fail(`${path}.${Object.keys(entry)[0]}`, 'unknown target; use "compression", "sparsity" or "flopsReduction"');
+      fail(`${path}.${Object.keys(entry)[0]}`, 'unknown target; use "compression", "sparsity", "flopsReduction" or "nm"');
     }
   });
 

@@ -15,3 +15,4 @@ export * from './sensitivity.js';
 export * from './snapshot.js';
 export * from './method.js';
 export * from './score-method.js';
+export * from './nm.js';

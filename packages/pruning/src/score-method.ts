@@ -13,6 +13,7 @@ import {
 } from './allocation.js';
 import { splitBudget, trainUnlessEmpty } from './budget.js';
 import { applyMasks, countKept, disposeMasks, getParam, layerDensities } from './masks.js';
+import { nmMasks } from './nm.js';
 import { defineMethod } from './method.js';
 import { booleanOption, customOption, enumOption, numberOption, numberValidator, recordOption, type OptionSchema, type OptionsOf } from './options.js';
 import { restrictPrunable } from './prunable.js';
@@ -120,7 +121,7 @@ export function prunableFor(method: string, model: Model, taskPrunable: readonly
 
 /**
  * Scores → masks keeping exactly `keepCount` weights by the chosen allocation; `current` masks' zeros stay
- * zeros. Layer-wise: the step that reaches a sparsity target keeps the target's per-layer counts (round(s · nᵢ)
+ * zeros. An N:M target keeps N of every M (nm.ts), whatever the allocation. Layer-wise: the step that reaches a sparsity target keeps the target's per-layer counts (round(s · nᵢ)
  * pruned each); other steps spread `keepCount` by `distributeKeepCount`, capped by what is still alive.
  */
 export async function allocateMasks(
@@ -130,6 +131,11 @@ export async function allocateMasks(
   where: { model: Model; prunable: readonly string[]; target: PruningTarget; current?: Masks },
 ): Promise<Masks> {
   const { model, prunable, target, current } = where;
+  if (target.kind === 'n-of-m') {
+    if (current) throw new Error('an N:M target is reached in one step: use schedule "one-shot"');
+    if (options.allocation !== 'global') throw new Error(`option allocation "${options.allocation}" does not apply to an N:M target (every group keeps N of M)`);
+    return nmMasks(scores, target);
+  }
   if (options.allocation === 'global') return globalMasks(scores, keepCount, { current });
   if (options.allocation === 'min-threshold') return minimumThresholdMasks(scores, keepCount, { minKeepPerLayer: options.minKeepPerLayer }, { current });
   const reachesSparsityTarget = target.kind === 'sparsity' && !options.layerRatios && keepCount === keepCountForTarget(model, prunable, target);
@@ -190,7 +196,7 @@ export function defineScoreMethod<S extends OptionSchema>(
     name,
     description: declaration.description,
     structured: false,
-    targetKinds: ['compression', 'sparsity'],
+    targetKinds: ['compression', 'sparsity', 'n-of-m'],
     options: { ...declaration.options, ...SCORE_METHOD_OPTIONS } as S & typeof SCORE_METHOD_OPTIONS,
     check(options) {
       const o = options as unknown as O;
@@ -213,6 +219,7 @@ async function runScoreMethod<S extends OptionSchema>(
   const prunable = prunableFor(name, model, context.prunable, options);
   const keepCount = keepCountForTarget(model, prunable, context.target);
   const prunableTotal = countPrunableParams(model, prunable).prunable;
+  if (context.target.kind === 'n-of-m' && options.schedule !== 'one-shot') throw new Error(`${name}: an N:M target needs schedule "one-shot", got "${options.schedule}"`);
   const keepCounts = keepCountsForSchedule(scheduleSparsities(name, options, sparsityOfKeepCount(keepCount, prunableTotal)), prunableTotal, keepCount);
   const scoringPerStep = declaration.scoring?.examples(options) ?? 0;
   if (scoringPerStep * keepCounts.length > trainer.remainingExamples()) {

@@ -12,6 +12,7 @@
 import type { Model, StructuredTarget } from '@prunebench/models';
 import { distributeKeepCount } from './allocation.js';
 import { getParam } from './masks.js';
+import { nmKeepCount, parseNmPattern, type NmPattern } from './nm.js';
 import type { Masks, PruningTarget } from './types.js';
 
 /** Parameter counts of a model split by prunability. */
@@ -33,6 +34,7 @@ export function countPrunableParams(model: Model, prunable: readonly string[]): 
 /** How many prunable weights to keep in all for a target (the convention above). */
 export function keepCountForTarget(model: Model, prunable: readonly string[], target: PruningTarget): number {
   const kind = checkTarget(target);
+  if (kind === 'n-of-m') return nmKeepCount(model, prunable, target as NmPattern);
   if (kind === 'sparsity') {
     let keep = 0;
     for (const count of sparsityKeepCounts(model, prunable, (target as { fraction: number }).fraction).values()) keep += count;
@@ -56,14 +58,18 @@ export function keepCountForTarget(model: Model, prunable: readonly string[], ta
  * rounds per layer, a compression target spreads its global count by largest remainder.
  */
 export function layerKeepCountsForTarget(model: Model, prunable: readonly string[], target: PruningTarget): Map<string, number> {
-  if (checkTarget(target) === 'sparsity') return sparsityKeepCounts(model, prunable, (target as { fraction: number }).fraction);
+  const kind = checkTarget(target);
+  if (kind === 'sparsity') return sparsityKeepCounts(model, prunable, (target as { fraction: number }).fraction);
+  if (kind === 'n-of-m') {
+    return new Map(prunable.map((name) => [name, nmKeepCount(model, [name], target as NmPattern)]));
+  }
   return distributeKeepCount(prunableSizes(model, prunable), keepCountForTarget(model, prunable, target));
 }
 
 /** A target a structured method can price (compression or FLOP reduction); a sparsity target is an error. */
 export function structuredTargetOf(target: PruningTarget): StructuredTarget {
-  if (target.kind === 'sparsity') {
-    throw new Error('target.kind "sparsity" is for unstructured methods: structured methods take a compression or flopsReduction target');
+  if (target.kind === 'sparsity' || target.kind === 'n-of-m') {
+    throw new Error(`target.kind "${target.kind}" is for unstructured methods: structured methods take a compression or flopsReduction target`);
   }
   return target;
 }
@@ -83,7 +89,7 @@ export async function compressionRatioOfMasks(model: Model, prunable: readonly s
   return counts.total / (counts.nonPrunable + kept);
 }
 
-function checkTarget(target: PruningTarget): 'compression' | 'sparsity' {
+function checkTarget(target: PruningTarget): 'compression' | 'sparsity' | 'n-of-m' {
   if (!target || typeof target !== 'object') throw new Error('target must be an object { kind, ... }');
   if (target.kind === 'flops-reduction') {
     throw new Error('target.kind "flops-reduction" is not supported here: unstructured methods take a compression or sparsity target');
@@ -100,7 +106,11 @@ function checkTarget(target: PruningTarget): 'compression' | 'sparsity' {
     }
     return 'sparsity';
   }
-  throw new Error(`target.kind must be "compression" or "sparsity", got ${JSON.stringify((target as { kind: unknown }).kind)}`);
+  if (target.kind === 'n-of-m') {
+    parseNmPattern(`${target.n}:${target.m}`, 'target (n-of-m)');
+    return 'n-of-m';
+  }
+  throw new Error(`target.kind must be "compression", "sparsity" or "n-of-m", got ${JSON.stringify((target as { kind: unknown }).kind)}`);
 }
 
 function prunableSizes(model: Model, prunable: readonly string[]): Map<string, number> {

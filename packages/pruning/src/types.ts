@@ -12,7 +12,7 @@ import type { Model } from '@prunebench/models';
 export type Masks = Map<string, tf.Tensor>;
 
 /**
- * What to reach: a compression ratio, a sparsity or a FLOP reduction. Compression follows ShrinkBench: total
+ * What to reach: a compression ratio, a sparsity, a FLOP reduction or an N:M pattern. Compression follows ShrinkBench: total
  * parameters of the WHOLE model / nonzero parameters, where non-prunable parameters (biases, norm layers) count
  * as nonzero. Sparsity is the fraction of the prunable weights set to zero. See `keepCountForTarget` (target.ts)
  * for how each becomes a count of kept weights, per layer and in all.
@@ -20,7 +20,9 @@ export type Masks = Map<string, tf.Tensor>;
 export type PruningTarget =
   | { kind: 'compression'; ratio: number }
   | { kind: 'sparsity'; fraction: number }
-  | { kind: 'flops-reduction'; fraction: number };
+  | { kind: 'flops-reduction'; fraction: number }
+  /** N:M semi-structured: at most n nonzero in every m consecutive weights along the input dimension (nm.ts). */
+  | { kind: 'n-of-m'; n: number; m: number };
 
 export type { Batch } from './batch.js';
 import type { Batch } from './batch.js';

@@ -10,3 +10,4 @@ export * from './atomic-write.js';
 export * from './generate-report.js';
 export * from './sparsity-exactness.js';
 export * from './backend-agreement.js';
+export * from './nm-pattern.js';

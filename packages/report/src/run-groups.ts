@@ -3,6 +3,7 @@ import {
   PERCENT_QUALITY_METRICS,
   latencyFigures,
   targetLabel,
+  targetValue,
   type LatencyRecord,
   type RunDescription,
   type RunRecord,
@@ -10,10 +11,12 @@ import {
 
 export { DENSE_METHOD, targetLabel };
 
-/** Orders targets: compression ratios ascending, then sparsities, then FLOP-reduction fractions, each ascending. */
+const TARGET_KIND_ORDER = ['compression', 'sparsity', 'flops-reduction', 'n-of-m'];
+
+/** Orders targets: compression ratios ascending, then sparsities, then FLOP-reduction fractions, then N:M densities, each ascending. */
 export function compareTargets(a: RunDescription['target'], b: RunDescription['target']): number {
   const rank = (t: RunDescription['target']): [number, number] =>
-    t === null || t === undefined ? [0, 0] : t.kind === 'compression' ? [1, t.ratio] : t.kind === 'sparsity' ? [2, t.fraction] : [3, t.fraction];
+    t === null || t === undefined ? [0, 0] : [TARGET_KIND_ORDER.indexOf(t.kind) + 1, targetValue(t)];
   const [ka, va] = rank(a);
   const [kb, vb] = rank(b);
   return ka - kb || va - vb;

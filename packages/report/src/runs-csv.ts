@@ -1,5 +1,5 @@
 import Papa from 'papaparse';
-import { resolveLatency, type RunRecord } from '@prunebench/harness';
+import { resolveLatency, targetValue, type RunRecord } from '@prunebench/harness';
 import { targetLabel } from './run-groups.js';
 
 type Cell = string | number | boolean | null;
@@ -101,7 +101,7 @@ export function runCsvRow(record: RunRecord): Record<string, Cell> {
     options: JSON.stringify(d.options ?? {}),
     target: target === null ? '' : targetLabel(target),
     target_kind: target?.kind ?? '',
-    target_value: target === null ? '' : target.kind === 'compression' ? target.ratio : target.fraction,
+    target_value: target === null ? '' : targetValue(target),
     seed: d.seed,
     budget_examples: d.budgetExamples,
     budget_total_examples: record.budget?.totalExamples ?? null,

@@ -27,7 +27,7 @@ const DENSE_PARAMS = 853_018;
 const DENSE_MACS = 125_485_706;
 
 export function syntheticRecord(run: SyntheticRun): RunRecord {
-  const ratio = run.target?.kind === 'compression' ? run.target.ratio : run.target ? 1 / (1 - run.target.fraction * 0.9) : 1;
+  const ratio = run.target?.kind === 'compression' ? run.target.ratio : run.target && 'fraction' in run.target ? 1 / (1 - run.target.fraction * 0.9) : 1;
   const speedup = run.target?.kind === 'flops-reduction' ? 1 / (1 - run.target.fraction) : Math.sqrt(ratio);
   const budgetExamples = run.budgetExamples ?? (run.method === 'dense' ? 0 : 50_000);
   const task = run.task ?? 'cifar10-resnet56';

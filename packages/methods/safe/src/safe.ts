@@ -25,9 +25,9 @@ import {
   type MethodResult,
 } from '@prunebench/pruning';
 import { batchNormPrefixes, reestimateBatchNorm } from './batchnorm.js';
-import { projectOntoTopK, type ProjectionKeep, type SparsityScope } from './projection.js';
+import { projectOntoTopK, type ProjectionKeep } from './projection.js';
 import { globalNorm, samPerturbation } from './sam.js';
-import { learningRateAt, penaltyAt, type PenaltySchedule } from './schedules.js';
+import { learningRateAt, penaltyAt } from './schedules.js';
 
 const SAFE_OPTIONS = {
   rho: numberOption({ default: 0.1, min: 0, doc: 'SAM perturbation radius ρ (global L2 over all trainable parameters); 0 = plain ADMM (the paper\'s baseline). Reference flag `rho`.' }),
