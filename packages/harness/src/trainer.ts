@@ -85,10 +85,11 @@ interface CallSignature {
  * The real BudgetedTrainer: the task's recipe (a MaskedOptimizer: SGD + momentum + weight decay, or AdamW; cosine,
  * linear-with-warm-up or constant learning rate over each train call; a fresh optimizer per call, as a method
  * re-creating its optimizer per round) over the task's training stream. The trainer itself keeps the budget (a
- * BudgetLedger: checked before the call, charged before each step), the loop, the log and the checkpoints.
+ * BudgetLedger: checked before the call, charged before each step), the loop, the log and the checkpoints; the
+ * optimizer keeps pruned weights at exactly +0 (the masks are applied before the first step too).
  *
- * Resume granularity: the state is checkpointed after every chunk of a train call (params, buffers,
- * momentum or Adam moments, step, budget, log) and after every completed call (params + buffers). On resume the method
+ * Resume granularity: the state is checkpointed after every chunk of a train call (params, buffers, the optimizer's
+ * `state()` — `momentum/<param>` or `adam-m/<param>` and `adam-v/<param>` —, step, budget, log) and after every completed call (params + buffers). On resume the method
  * runs again from its start with the same seed; completed calls are not retrained but restored from
  * their checkpoints, and the interrupted call continues from its last chunk. Work a method does outside
  * `train` (scoring, mask selection, `gradients`, `validate`) is recomputed, deterministically.

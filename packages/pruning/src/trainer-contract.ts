@@ -105,7 +105,7 @@ export function describeBudgetedTrainerContract(
       });
     });
 
-    it('keeps pruned weights exactly +0 through train (applied before the first step) and trains the kept ones', async () => {
+    it('keeps pruned weights exactly +0 through train, leaves the masks as they were, and trains the kept ones', async () => {
       await withSetup(examples, async ({ trainer, model, maskable }) => {
         const masks = everyThirdPruned(model, maskable);
         const before = await modelValues(model);
