@@ -38,9 +38,32 @@ export interface Model<A extends ArchSpec = ArchSpec> {
    * statistics (PyTorch convention: momentum 0.1, unbiased variance for the running estimate);
    * `training: false` uses the running statistics. Input: images NHWC float32, or token ids for BERT.
    */
-  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: { training: boolean }): tf.Tensor;
+  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: ForwardOptions): tf.Tensor;
   dispose(): void;
 }
+
+export interface ForwardOptions {
+  training: boolean;
+  /** Called with the input of every conv / linear layer as the forward reaches it (calibration: Wanda, SparseGPT). */
+  tap?: LayerInputTap;
+}
+
+/**
+ * The input of one conv or linear layer, inside the forward's tf.tidy: a tap computes what it needs and keeps it
+ * (tf.keep); the input itself is disposed with the forward.
+ */
+export interface LayerInput {
+  /** The layer's weight parameter, e.g. `layer1.0.conv1.weight`. */
+  weight: string;
+  /** linear: [rows, in]; conv: NHWC [batch, h, w, in]. */
+  input: tf.Tensor;
+  /** conv only: how the kernel slides (symmetric zero padding of `pad` pixels). */
+  conv?: { stride: number; pad: number };
+  /** linear only: 1 for rows that are real examples, 0 for padding (BERT's padded tokens); absent = all rows. */
+  rowMask?: tf.Tensor;
+}
+
+export type LayerInputTap = (layer: LayerInput) => void;
 
 /**
  * One layer of a model's computation for one example, as the model family traces it (used for FLOP/MAC

@@ -42,7 +42,7 @@ describe('keepCountForTarget (ShrinkBench: total / nonzero over the whole model)
     expect(() => keepCountForTarget(mlp, names, { kind: 'flops-reduction', fraction: 0.5 })).toThrow(/flops-reduction/);
     expect(() => keepCountForTarget(mlp, names, { kind: 'sparsity', fraction: 1 })).toThrow(/target.fraction \(sparsity\) must be a number in \[0, 1\), got 1/);
     expect(() => keepCountForTarget(mlp, names, { kind: 'sparsity', fraction: -0.1 })).toThrow(/target.fraction/);
-    expect(() => keepCountForTarget(mlp, names, { kind: 'bogus' } as never)).toThrow(/target.kind must be "compression" or "sparsity"/);
+    expect(() => keepCountForTarget(mlp, names, { kind: 'bogus' } as never)).toThrow(/target.kind must be "compression", "sparsity" or "n-of-m"/);
     expect(() => keepCountForTarget(mlp, ['nope.weight'], { kind: 'compression', ratio: 2 })).toThrow(/unknown parameter "nope.weight"/);
     expect(() => keepCountForTarget(mlp, ['fc1.weight', 'fc1.weight'], { kind: 'compression', ratio: 2 })).toThrow(/twice/);
   });

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
-import type { ArchSpec, Model, ParamKind } from '@prunebench/models';
+import type { ArchSpec, ForwardOptions, LayerInputTap, Model, ParamKind } from '@prunebench/models';
 import { disposeBatch } from './batch.js';
 import { BudgetLedger, checkTrainRequest } from './budget.js';
 import { lossAndGradients, readScalar } from './loss.js';
@@ -29,7 +29,7 @@ class ToyModel implements Model {
   readonly paramKinds = new Map<string, ParamKind>();
   constructor(
     readonly arch: ArchSpec,
-    private readonly run: (model: ToyModel, input: tf.Tensor) => tf.Tensor,
+    private readonly run: (model: ToyModel, input: tf.Tensor, tap?: LayerInputTap) => tf.Tensor,
   ) {}
   /** Variables get tfjs's auto-generated names: several toy models may live side by side. */
   add(name: string, kind: ParamKind, values: tf.Tensor): void {
@@ -40,9 +40,9 @@ class ToyModel implements Model {
   p(name: string): tf.Variable {
     return this.params.get(name)!;
   }
-  forward(input: tf.Tensor | Record<string, tf.Tensor>): tf.Tensor {
+  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts?: ForwardOptions): tf.Tensor {
     if (!(input instanceof tf.Tensor)) throw new Error('toy models take a single input tensor [n, 8]');
-    return tf.tidy(() => this.run(this, input));
+    return tf.tidy(() => this.run(this, input, opts?.tap));
   }
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
@@ -60,9 +60,10 @@ export function createToyModel(options: { seed: number; sizes?: number[] }): Mod
     throw new Error(`sizes must start with ${TOY_FEATURES} and end with ${TOY_CLASSES}, got [${sizes}]`);
   }
   const rng = new SeededRng(options.seed).fork('toy-mlp-init');
-  const model = new ToyModel({ family: 'toy-mlp', sizes }, (m, x) => {
+  const model = new ToyModel({ family: 'toy-mlp', sizes }, (m, x, tap) => {
     let h = x;
     for (let i = 1; i < sizes.length; i++) {
+      tap?.({ weight: `fc${i}.weight`, input: h });
       h = tf.add(tf.matMul(h, m.p(`fc${i}.weight`)), m.p(`fc${i}.bias`));
       if (i < sizes.length - 1) h = tf.relu(h);
     }
@@ -83,12 +84,16 @@ export function createToyModel(options: { seed: number; sizes?: number[] }): Mod
  */
 export function createToyConvModel(options: { seed: number }): Model {
   const rng = new SeededRng(options.seed).fork('toy-conv-init');
-  const model = new ToyModel({ family: 'toy-conv' }, (m, x) => {
+  const model = new ToyModel({ family: 'toy-conv' }, (m, x, tap) => {
     const img = tf.reshape(x, [-1, 2, 2, 2]);
+    // 'same' padding of a 3×3 kernel at stride 1 is one pixel on every side.
+    tap?.({ weight: 'conv1.weight', input: img, conv: { stride: 1, pad: 1 } });
     const c1 = tf.conv2d(img as tf.Tensor4D, m.p('conv1.weight') as tf.Tensor4D, 1, 'same');
     const h1 = tf.relu(tf.add(tf.mul(c1, m.p('norm1.weight')), m.p('norm1.bias')));
+    tap?.({ weight: 'conv2.weight', input: h1, conv: { stride: 1, pad: 1 } });
     const h = tf.relu(tf.conv2d(h1 as tf.Tensor4D, m.p('conv2.weight') as tf.Tensor4D, 1, 'same'));
     const pooled = tf.mean(h, [1, 2]);
+    tap?.({ weight: 'fc.weight', input: pooled });
     return tf.add(tf.matMul(pooled, m.p('fc.weight')), m.p('fc.bias'));
   });
   model.add('conv1.weight', 'conv2d', tf.tensor(rng.normalArray(3 * 3 * 2 * 4, Math.sqrt(2 / 18)), [3, 3, 2, 4]));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
-import type { Model, ParamKind } from '../types.js';
+import type { ForwardOptions, LayerInputTap, Model, ParamKind } from '../types.js';
 import { bertLayerPrefix, validateBertArch, type BertArch } from './arch.js';
 
 /** BERT's initializer range: every linear and embedding weight ~ N(0, 0.02) (Hugging Face `initializer_range`). */
@@ -109,14 +109,14 @@ export class BertModel implements Model<BertArch> {
     return p;
   }
 
-  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: { training: boolean }): tf.Tensor {
-    const { logits, features } = this.run(input, opts.training, []);
+  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: ForwardOptions): tf.Tensor {
+    const { logits, features } = this.run(input, opts.training, [], opts.tap);
     features.dispose();
     return logits;
   }
 
   /** The forward pass, also returning the pooled features and the activations of the named groups. */
-  run(input: tf.Tensor | Record<string, tf.Tensor>, _training: boolean, groupIds: readonly string[]): BertForwardResult {
+  run(input: tf.Tensor | Record<string, tf.Tensor>, _training: boolean, groupIds: readonly string[], tap?: LayerInputTap): BertForwardResult {
     if (this.disposed) throw new Error('bert: forward on a disposed model');
     const inputs = checkBertInputs(input);
     const wanted = new Set(groupIds);
@@ -131,7 +131,12 @@ export class BertModel implements Model<BertArch> {
       const ids = tf.cast(inputs.input_ids, 'int32');
       const types = inputs.token_type_ids ? tf.cast(inputs.token_type_ids, 'int32') : tf.zeros([batch, seq], 'int32');
       const mask = inputs.attention_mask ? tf.cast(inputs.attention_mask, 'float32') : tf.ones([batch, seq]);
-      const linear = (x: tf.Tensor, prefix: string) => tf.add(tf.matMul(x as tf.Tensor2D, this.param(`${prefix}.weight`) as tf.Tensor2D), this.param(`${prefix}.bias`));
+      // Rows of the [batch * seq, ·] activations are tokens; padded ones are marked for calibration taps.
+      const tokenRows = tap ? tf.reshape(mask, [batch * seq]) : undefined;
+      const linear = (x: tf.Tensor, prefix: string, rows: 'tokens' | 'examples' = 'tokens') => {
+        tap?.({ weight: `${prefix}.weight`, input: x, rowMask: rows === 'tokens' ? tokenRows : undefined });
+        return tf.add(tf.matMul(x as tf.Tensor2D, this.param(`${prefix}.weight`) as tf.Tensor2D), this.param(`${prefix}.bias`));
+      };
       const layerNorm = (x: tf.Tensor, prefix: string) => {
         const mean = tf.mean(x, -1, true);
         const centered = tf.sub(x, mean);
@@ -167,8 +172,8 @@ export class BertModel implements Model<BertArch> {
         x = layerNorm(tf.add(linear(inner, n.output), x), n.outputNorm);
       });
       const cls = tf.reshape(tf.slice(tf.reshape(x, [batch, seq, h]), [0, 0, 0], [batch, 1, h]), [batch, h]);
-      const features = tf.tanh(linear(cls, 'bert.pooler.dense'));
-      const logits = linear(features, 'classifier');
+      const features = tf.tanh(linear(cls, 'bert.pooler.dense', 'examples'));
+      const logits = linear(features, 'classifier', 'examples');
       return { logits, features, captured: groupIds.filter((id) => wanted.has(id)).map((id) => captured[id]) };
     });
     const activations = new Map<string, tf.Tensor>();
