@@ -31,6 +31,8 @@ export default [
             allow('report', 'engine', 'models', 'metrics', 'data', 'pruning', 'harness'),
             allow('cli', 'engine', 'models', 'metrics', 'data', 'pruning', 'method', 'harness', 'report'),
             allow('benchmarks', 'engine', 'models', 'metrics', 'data', 'pruning', 'method', 'harness', 'report'),
+            // workspace generators (tools/): their tests check generated packages against the cli's registry and docs
+            allow('tools', 'engine', 'models', 'metrics', 'data', 'pruning', 'method', 'harness', 'report', 'cli'),
           ],
         },
       ],
