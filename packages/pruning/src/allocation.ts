@@ -46,6 +46,37 @@ export async function layerwiseMasks(scores: Scores, spec: LayerwiseSpec, option
 }
 
 /**
+ * Each layer keeps `keepCounts[layer]` weights spread evenly over its outputs (the last axis: a linear layer's
+ * output features, a conv's filters), each output ranking its own inputs (Wanda's "per output" comparison). An
+ * output keeps ⌊K / outputs⌋ weights, the first K mod outputs one more.
+ */
+export async function perOutputMasks(scores: Scores, keepCounts: ReadonlyMap<string, number>, options: AllocationOptions = {}): Promise<Masks> {
+  const layers = await readLayers(scores, options.current);
+  const keep = layers.map((layer) => {
+    const total = keepCounts.get(layer.name);
+    if (total === undefined) throw new Error(`no keep count for "${layer.name}"`);
+    checkCount(total, `keep count of "${layer.name}"`);
+    const outputs = layer.shape[layer.shape.length - 1];
+    const inputs = layer.values.length / outputs;
+    if (total > layer.values.length) throw new Error(`keep count of "${layer.name}" = ${total} exceeds its ${layer.values.length} weights`);
+    const kept = new Uint8Array(layer.values.length);
+    for (let o = 0; o < outputs; o++) {
+      const k = Math.floor(total / outputs) + (o < total % outputs ? 1 : 0);
+      const column: LayerScores = {
+        name: `${layer.name}[output ${o}]`,
+        shape: [inputs],
+        values: Float32Array.from({ length: inputs }, (_, i) => layer.values[i * outputs + o]),
+        eligible: layer.eligible ? Uint8Array.from({ length: inputs }, (_, i) => layer.eligible![i * outputs + o]) : null,
+      };
+      const chosen = selectTopK([column], k, `keep count of ${column.name}`)[0];
+      for (let i = 0; i < inputs; i++) kept[i * outputs + o] = chosen[i];
+    }
+    return kept;
+  });
+  return toMasks(layers, keep);
+}
+
+/**
  * Global ranking, but every layer keeps at least its floor (its highest-scoring weights); the total kept is
  * still exactly `keepCount`.
  */

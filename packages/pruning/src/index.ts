@@ -16,3 +16,4 @@ export * from './snapshot.js';
 export * from './method.js';
 export * from './score-method.js';
 export * from './nm.js';
+export * from './calibration.js';

@@ -46,7 +46,7 @@ describe('defineScoreMethod', () => {
       pruneFirstConv: true,
       pruneClassifier: true,
     });
-    expect(() => method.parseOptions({ layerRatios: { 'fc1.weight': 1 } })).toThrow(/^toy: option layerRatios needs allocation "layerwise"$/);
+    expect(() => method.parseOptions({ layerRatios: { 'fc1.weight': 1 } })).toThrow(/^toy: option layerRatios needs allocation "layerwise" or "per-output"$/);
     expect(() => method.parseOptions({ rounds: 2 })).toThrow(/^toy: option rounds must be 1 for schedule "one-shot", got 2$/);
     expect(() => method.parseOptions({ initialSparsity: 0.1 })).toThrow(/^toy: option initialSparsity needs schedule "cubic"$/);
   });

@@ -9,13 +9,24 @@ import {
   globalMasks,
   layerwiseMasks,
   minimumThresholdMasks,
+  perOutputMasks,
   type MinKeepPerLayer,
 } from './allocation.js';
 import { splitBudget, trainUnlessEmpty } from './budget.js';
 import { applyMasks, countKept, disposeMasks, getParam, layerDensities } from './masks.js';
 import { nmMasks } from './nm.js';
 import { defineMethod } from './method.js';
-import { booleanOption, customOption, enumOption, numberOption, numberValidator, recordOption, type OptionSchema, type OptionsOf } from './options.js';
+import {
+  booleanOption,
+  customOption,
+  enumOption,
+  numberOption,
+  numberValidator,
+  recordOption,
+  type OptionDeclaration,
+  type OptionSchema,
+  type OptionsOf,
+} from './options.js';
 import { restrictPrunable } from './prunable.js';
 import { cubicSchedule, iterativeSchedule, keepCountsForSchedule, oneShot, sparsityOfKeepCount } from './schedule.js';
 import { disposeScores, type Scores } from './scores.js';
@@ -28,15 +39,16 @@ export const PRUNABLE_OPTIONS = {
   pruneClassifier: booleanOption({ default: true, doc: '`false` keeps the last linear weight (the classifier) dense.' }),
 } satisfies OptionSchema;
 
-export type Allocation = 'global' | 'layerwise' | 'min-threshold';
+export type Allocation = 'global' | 'layerwise' | 'per-output' | 'min-threshold';
 
 /** How scores become masks. */
 export const ALLOCATION_OPTIONS = {
-  allocation: enumOption(['global', 'layerwise', 'min-threshold'] as const, {
+  allocation: enumOption(['global', 'layerwise', 'per-output', 'min-threshold'] as const, {
     default: 'global',
     doc:
       '`global`: one threshold over all prunable weights. `layerwise`: each layer ranked on its own, the same sparsity in every ' +
-      'layer (within one weight), or scaled `layerRatios`. `min-threshold`: global, but every layer keeps at least `minKeepPerLayer`.',
+      'layer (within one weight), or scaled `layerRatios`. `per-output`: layer-wise counts, spread evenly over each layer\'s outputs, ' +
+      'each ranking its own inputs (Wanda). `min-threshold`: global, but every layer keeps at least `minKeepPerLayer`.',
   }),
   layerRatios: recordOption({
     each: { min: 0 },
@@ -88,7 +100,9 @@ export const DEFAULT_ROUNDS: Readonly<Record<PruningScheduleName, number>> = { '
 
 /** The rules across the allocation options (`<method>: option …` errors). */
 export function checkAllocationSettings(method: string, options: AllocationSettings): void {
-  if (options.layerRatios && options.allocation !== 'layerwise') throw new Error(`${method}: option layerRatios needs allocation "layerwise"`);
+  if (options.layerRatios && options.allocation !== 'layerwise' && options.allocation !== 'per-output') {
+    throw new Error(`${method}: option layerRatios needs allocation "layerwise" or "per-output"`);
+  }
 }
 
 /** The rules across the schedule options. */
@@ -121,7 +135,7 @@ export function prunableFor(method: string, model: Model, taskPrunable: readonly
 
 /**
  * Scores → masks keeping exactly `keepCount` weights by the chosen allocation; `current` masks' zeros stay
- * zeros. An N:M target keeps N of every M (nm.ts), whatever the allocation. Layer-wise: the step that reaches a sparsity target keeps the target's per-layer counts (round(s · nᵢ)
+ * zeros. An N:M target keeps N of every M (nm.ts), whatever the allocation. Layer-wise and per-output: the step that reaches a sparsity target keeps the target's per-layer counts (round(s · nᵢ)
  * pruned each); other steps spread `keepCount` by `distributeKeepCount`, capped by what is still alive.
  */
 export async function allocateMasks(
@@ -133,7 +147,9 @@ export async function allocateMasks(
   const { model, prunable, target, current } = where;
   if (target.kind === 'n-of-m') {
     if (current) throw new Error('an N:M target is reached in one step: use schedule "one-shot"');
-    if (options.allocation !== 'global') throw new Error(`option allocation "${options.allocation}" does not apply to an N:M target (every group keeps N of M)`);
+    if (options.allocation !== 'global' && options.allocation !== 'per-output') {
+      throw new Error(`option allocation "${options.allocation}" does not apply to an N:M target (every group of M inputs of an output keeps N)`);
+    }
     return nmMasks(scores, target);
   }
   if (options.allocation === 'global') return globalMasks(scores, keepCount, { current });
@@ -147,6 +163,7 @@ export async function allocateMasks(
         options.layerRatios,
         current ? await keptPerLayer(current) : undefined,
       );
+  if (options.allocation === 'per-output') return perOutputMasks(scores, counts, { current });
   return layerwiseMasks(scores, { keepCounts: Object.fromEntries(counts) }, { current });
 }
 
@@ -168,6 +185,8 @@ export interface ScoreMethodDeclaration<S extends OptionSchema> {
   description: string;
   /** The method's own options; the shared ones (SCORE_METHOD_OPTIONS) are added. */
   options: S;
+  /** The method's own defaults for shared options (e.g. Wanda's per-output allocation). */
+  sharedDefaults?: Partial<ScoreMethodSettings>;
   /** Scores over the prunable tensors: the highest are kept. The caller disposes them. */
   score(context: MethodContext<OptionsOf<S> & ScoreMethodSettings>, prunable: readonly string[], step: ScoreStep): Promise<Scores> | Scores;
   /**
@@ -197,7 +216,7 @@ export function defineScoreMethod<S extends OptionSchema>(
     description: declaration.description,
     structured: false,
     targetKinds: ['compression', 'sparsity', 'n-of-m'],
-    options: { ...declaration.options, ...SCORE_METHOD_OPTIONS } as S & typeof SCORE_METHOD_OPTIONS,
+    options: { ...declaration.options, ...withDefaults(SCORE_METHOD_OPTIONS, declaration.sharedDefaults ?? {}) } as S & typeof SCORE_METHOD_OPTIONS,
     check(options) {
       const o = options as unknown as O;
       checkAllocationSettings(name, o);
@@ -208,6 +227,17 @@ export function defineScoreMethod<S extends OptionSchema>(
       return runScoreMethod(declaration, rawContext as unknown as MethodContext<O>);
     },
   }) as unknown as PruningMethod<OptionsOf<S & typeof SCORE_METHOD_OPTIONS>>;
+}
+
+/** The schema with some defaults replaced (each checked by its declaration). */
+function withDefaults<S extends OptionSchema>(schema: S, defaults: Record<string, unknown>): S {
+  const out: Record<string, OptionDeclaration<unknown>> = { ...schema };
+  for (const [name, value] of Object.entries(defaults)) {
+    const declaration = schema[name];
+    if (!declaration) throw new Error(`no shared option "${name}" to give a default`);
+    out[name] = { ...declaration, default: declaration.parse(value, name), defaultText: undefined };
+  }
+  return out as S;
 }
 
 async function runScoreMethod<S extends OptionSchema>(
