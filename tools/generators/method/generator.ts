@@ -77,8 +77,8 @@ export async function methodGenerator(tree: Tree, options: MethodGeneratorOption
       [
         '',
         `${n.packageName} in ${n.packageDir}, registered as "${n.name}" in ${CLI_REGISTRY_FILE}. Next:`,
-        `  npx vitest run --config vitest.shared.ts ${n.packageDir}     # its test on a toy model`,
-        `  npm run prunebench -- list methods                            # shows "${n.name}"`,
+        `  npx vitest run --config vitest.shared.ts ${n.packageDir}   # its tests on a toy model`,
+        `  npm run prunebench -- list methods   # shows "${n.name}" and its options`,
         `  then write its score function in ${n.packageDir}/src/${n.fileName}.ts and name it in a suite: "methods": ["${n.name}"]`,
       ].join('\n'),
     );
