@@ -1,7 +1,7 @@
 import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { hashId, withoutDefaults } from './canonical.js';
 import { DENSE_METHOD, describeTarget } from './labels.js';
-import type { FlatnessSettings, LatencySettings, RunDescription } from './record.js';
+import type { FlatnessSettings, LatencySettings, QuantizeSettings, ReconstructionSettings, RunDescription } from './record.js';
 import type { Suite, SuiteBudget, SuiteRegistries } from './suite.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
@@ -52,6 +52,10 @@ export function describeRun(args: {
   latency: boolean | Partial<LatencySettings>;
   /** Settings that differ from FLATNESS_DEFAULTS, or false; absent/empty = the defaults (left out of the id). */
   flatness?: Partial<FlatnessSettings> | false;
+  /** Post-training int8 quantization after the method; absent/false: none (and absent from the description). */
+  quantize?: QuantizeSettings | false;
+  /** Layer reconstruction error of the pruned run; absent/false: not measured (and absent from the description). */
+  reconstruction?: ReconstructionSettings | false;
 }): RunDescription {
   const taskOptions = withoutDefaults(args.sizing, args.task.defaultSizing as unknown as Record<string, unknown>);
   const options = args.method ? withoutDefaults(args.method.parseOptions(args.options), args.method.defaults) : {};
@@ -67,6 +71,8 @@ export function describeRun(args: {
     ...(Object.keys(taskOptions).length > 0 ? { taskOptions } : {}),
     ...(args.latency === false ? {} : { latency: args.latency === true || Object.keys(args.latency).length === 0 ? true as const : args.latency }),
     ...(args.flatness === false || (args.flatness && Object.keys(args.flatness).length > 0) ? { flatness: args.flatness } : {}),
+    ...(args.quantize ? { quantize: args.quantize } : {}),
+    ...(args.reconstruction && args.method ? { reconstruction: args.reconstruction } : {}),
   };
 }
 
@@ -84,7 +90,7 @@ export function planSuite(suite: Suite, registries: SuiteRegistries): SuitePlan 
     const task = registries.tasks.get(taskEntry.id);
     if (!task) throw new Error(`suite.tasks: unknown task "${taskEntry.id}"`);
     const sizing: TaskSizing = { ...task.defaultSizing, ...taskEntry.sizing };
-    const common = { suite: suite.name, task, sizing: taskEntry.sizing, latency: suite.latency, flatness: suite.flatness };
+    const common = { suite: suite.name, task, sizing: taskEntry.sizing, latency: suite.latency, flatness: suite.flatness, quantize: suite.quantize, reconstruction: suite.reconstruction };
     const budget = budgetForTask(suite.budget, task, sizing);
     const dense = describeRun({ ...common, method: null, options: {}, target: null, seed: 0, budgetExamples: 0 });
     add({ id: experimentId(dense), description: dense, task, sizing, method: null, parsedOptions: {} });

@@ -60,6 +60,75 @@ export interface RunDescription {
   latency?: true | Partial<LatencySettings>;
   /** Flatness settings that differ from FLATNESS_DEFAULTS (left out of the id at the defaults); `false` = not measured. */
   flatness?: Partial<FlatnessSettings> | false;
+  /**
+   * Present when the suite has a `quantize` entry: post-training int8 quantization applied after the method (and to
+   * the dense row), every setting written out (absent from the descriptions of suites without it, so their ids stay).
+   */
+  quantize?: QuantizeSettings;
+  /** Present when the suite asks for the layer reconstruction error of each pruned run (unstructured methods). */
+  reconstruction?: ReconstructionSettings;
+}
+
+/** A suite's `reconstruction` entry: calibration examples from the training split (the run seed's `reconstruction` fork). */
+export interface ReconstructionSettings {
+  examples: number;
+}
+
+/**
+ * How well each pruned layer reproduces the dense layer's outputs on its inputs in the pruned model:
+ * ‖(W − Ŵ)ᵀX̂‖² / ‖WᵀX̂‖² per layer (W dense, Ŵ final, X̂ the layer's inputs in the final model), and their sum.
+ */
+export interface ReconstructionRecord {
+  examples: number;
+  perLayer: Record<string, number>;
+  sum: number;
+}
+
+/** A suite's `quantize` entry, resolved (docs/metrics.md, *Quantization*; defaults QUANTIZE_DEFAULTS). */
+export interface QuantizeSettings {
+  /** How activation ranges are calibrated: smallest/largest value, or the percentile and its mirror. */
+  calibration: 'minmax' | 'percentile';
+  /** Percentile of 'percentile' calibration (written only with it). */
+  percentile?: number;
+  /** Validation examples the activations are calibrated on (the first ones, fixed order). */
+  examples: number;
+}
+
+/** What the int8 QDQ ONNX model of a run's final weights scored and cost (metrics.quantized). */
+export interface QuantizedRecord {
+  calibration: { method: 'minmax' | 'percentile'; percentile?: number; examples: number };
+  /** The task's headline score of the int8 ONNX model (ONNX Runtime cpu) on the same test split as `quality`. */
+  quality: number;
+  qualityName: string;
+  top1?: number;
+  top5?: number;
+  accuracy?: number;
+  mcc?: number;
+  f1?: number;
+  /** The same score of the fp32 ONNX export of the same weights (separates quantization loss from export). */
+  fp32Quality: number;
+  /** Prunable-weight storage (docs/metrics.md): dense fp32, sparse fp32 (bitmap + values), dense int8, sparse int8. */
+  sizes: {
+    denseFp32Bytes: number;
+    sparseFp32Bytes: number;
+    denseInt8Bytes: number;
+    sparseInt8Bytes: number;
+    /** Bytes of the whole ONNX files. */
+    onnxFp32Bytes: number;
+    onnxInt8Bytes: number;
+    /** Prunable tensors stored int8 (the rest, e.g. BERT's embedding tables, stay fp32 in both encodings). */
+    int8Tensors: number;
+    /** Nonzero prunable weights before / after int8 rounding (tiny weights may round to 0). */
+    nonzeroFp32: number;
+    nonzeroInt8: number;
+  };
+  /** int8 vs fp32 ONNX of the same weights on ONNX Runtime's cpu provider: `dense` and `speedupVsDense` here mean the fp32 model. */
+  latency?: LatencyRecord;
+  /** Operators ONNX Runtime runs in the optimised int8 graph, by type (QLinearConv, QGemm, MatMulIntegerToFloat, ...). */
+  operators: Record<string, number>;
+  /** Quantized activation tensors and ReLUs absorbed into them. */
+  activations: number;
+  absorbedRelus: number;
 }
 
 /**
@@ -121,6 +190,10 @@ export interface RunMetrics {
   flatness?: FlatnessRecord;
   /** N:M targets: the pattern checked on the final weights (violations must be 0; layers left dense listed). */
   nmPattern?: NmPatternCheck;
+  /** Suites with `quantize`: the int8 QDQ ONNX model of the final weights (quality, sizes, latency int8 vs fp32). */
+  quantized?: QuantizedRecord;
+  /** Suites with `reconstruction`: the layer reconstruction errors of the final weights (ReconstructionRecord). */
+  reconstruction?: ReconstructionRecord;
 }
 
 /** One provider's latency figure (fields documented in @prunebench/metrics: LatencyRecordShape). */

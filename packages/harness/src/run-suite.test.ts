@@ -170,4 +170,23 @@ describe('runSuite', () => {
     expect(run.metrics.params.nonzeroPrunable).toBe(28);
     expect(() => validateSuite({ ...suite, targets: [{ nm: '3:2' }] }, registries)).toThrow(/suite\.targets\[0\]\.nm: must have 1 ≤ N < M ≤ 32, got "3:2"/);
   });
+
+  it('records the layer reconstruction error of unstructured runs when the suite asks, and not of the dense row', async () => {
+    const registries = { tasks: new Map([['fake-blobs', fakeTask('fake-blobs', { batchesDrawn: 0 })]]), methods: createMethodRegistry([fakeIterativeMagnitude]) };
+    const suite = { ...SUITE, methods: ['fake-iterative'], targets: [{ compression: 2 }], reconstruction: { examples: 20 } };
+    const plan = planSuite(validateSuite(suite, registries), registries);
+    expect(plan.runs.map((r) => r.description.reconstruction)).toEqual([undefined, { examples: 20 }]);
+    const outcome = await execute(plan.runs, newStore());
+    expect(outcome.failed.map((r) => r.error)).toEqual([]);
+    const [dense, pruned] = outcome.completed;
+    expect(dense.metrics.reconstruction).toBeUndefined();
+    const r = pruned.metrics.reconstruction!;
+    expect(r.examples).toBe(20);
+    expect(Object.keys(r.perLayer)).toEqual(['fc1.weight', 'fc2.weight']);
+    expect(r.sum).toBeCloseTo(r.perLayer['fc1.weight'] + r.perLayer['fc2.weight'], 12);
+    expect(r.perLayer['fc1.weight']).toBeGreaterThan(0);
+    expect(() => validateSuite({ ...suite, reconstruction: { examples: 0 } }, registries)).toThrow(/suite\.reconstruction\.examples: must be an integer in \[1, 100000\], got 0/);
+    // Without the field the run descriptions, and so the ids, are those of before.
+    expect(planSuite(validateSuite({ ...suite, reconstruction: undefined }, registries), registries).runs[1].description).not.toHaveProperty('reconstruction');
+  });
 });

@@ -2,8 +2,20 @@ import { BackendComputeError, SeededRng, takeBackendErrors } from '@prunebench/e
 import { join } from 'node:path';
 import { FINAL_MODEL_FILE } from './run-files.js';
 import { saveSafetensors, type Model } from '@prunebench/models';
-import { applyMasks, checkNmPattern, disposeMasks, type Masks } from '@prunebench/pruning';
+import {
+  applyMasks,
+  calibrationBatches,
+  checkNmPattern,
+  disposeBatches,
+  disposeMasks,
+  disposeSnapshot,
+  reconstructionErrors,
+  takeSnapshot,
+  type Masks,
+} from '@prunebench/pruning';
 import { measureRunFlatness, resolveFlatness } from './flatness.js';
+import { resolveLatency } from './latency.js';
+import { measureQuantized } from './quantize.js';
 import { denseReference, measureModel } from './model-metrics.js';
 import { CheckpointMismatchError, NonFiniteMetricError, NonFiniteWeightsError, RunInterruptedError, TargetNotMetError } from './errors.js';
 import type { PlannedRun } from './plan.js';
@@ -88,6 +100,8 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       resumed = false;
     }
     const dense = await denseReference(task, model);
+    // The starting weights, kept only to measure how well the pruned layers reconstruct them.
+    const startingWeights = description.reconstruction && run.method && !run.method.structured ? takeSnapshot(model) : null;
     let finalModel = model;
     let details: Record<string, unknown> | undefined;
 
@@ -127,6 +141,18 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     const metrics: RunMetrics = measured.metrics;
     const densities = measured.layerDensity;
     checkTargets(run, metrics, trainer, prunable.length);
+    if (startingWeights) {
+      await checkInterrupt(ctx.signal);
+      const examples = description.reconstruction!.examples;
+      const batches = calibrationBatches(task, new SeededRng(description.seed).fork('reconstruction'), examples, RECONSTRUCTION_BATCH_SIZE);
+      try {
+        const perLayer = await reconstructionErrors(startingWeights.params, finalModel, batches, prunable);
+        metrics.reconstruction = { examples, perLayer: Object.fromEntries(perLayer), sum: [...perLayer.values()].reduce((a, b) => a + b, 0) };
+      } finally {
+        disposeBatches(batches);
+        disposeSnapshot(startingWeights);
+      }
+    }
     const target = description.target;
     if (target?.kind === 'n-of-m') {
       metrics.nmPattern = await checkNmPattern(finalModel, prunable, target);
@@ -152,6 +178,12 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       metrics.latency = figures[0];
       if (figures.length > 1) metrics.latencies = Object.fromEntries(figures.map((figure) => [figure.provider, figure]));
     }
+    if (description.quantize) {
+      await checkInterrupt(ctx.signal);
+      // int8 latency beside fp32 only where the run measures latency (with the same settings, cpu provider)
+      const latency = ctx.measureLatency ? resolveLatency(description.latency) : null;
+      metrics.quantized = await measureQuantized(finalModel, task, run.task, description.quantize, latency, ctx.log);
+    }
     const backendErrors = takeBackendErrors();
     if (backendErrors.length > 0) throw new BackendComputeError(backendErrors);
     // The final weights (masks applied) for `prunebench export --run <id>`; written before the record.
@@ -175,6 +207,9 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
     for (const m of models) m.dispose();
   }
 }
+
+/** Examples per forward pass of the reconstruction-error measure. */
+const RECONSTRUCTION_BATCH_SIZE = 32;
 
 /** An epoch budget was counted at plan time from the sizing; the loaded training split must have that size. */
 function checkEpochBudget(description: RunDescription, task: LoadedTask): void {

@@ -3,7 +3,8 @@ import { readJsonFile } from '@prunebench/engine';
 import { canonicalJson, withoutDefaults } from './canonical.js';
 import { FLATNESS_DEFAULTS } from './flatness.js';
 import { validateLatency } from './latency.js';
-import type { FlatnessSettings, LatencySettings } from './record.js';
+import { validateQuantize } from './quantize.js';
+import type { FlatnessSettings, LatencySettings, QuantizeSettings, ReconstructionSettings } from './record.js';
 import { SuiteValidationError } from './errors.js';
 import type { TaskDefinition, TaskSizing } from './tasks/types.js';
 
@@ -21,6 +22,10 @@ export interface SuiteFile {
   latency?: boolean | Partial<LatencySettings>;
   /** Flatness settings over FLATNESS_DEFAULTS, or false to skip the measure. */
   flatness?: Partial<FlatnessSettings> | false;
+  /** Post-training int8 quantization after each run's method (and of the dense row); see validateQuantize. */
+  quantize?: boolean | Partial<QuantizeSettings>;
+  /** true or { examples }: record each unstructured run's layer reconstruction error (RECONSTRUCTION_DEFAULTS). */
+  reconstruction?: boolean | Partial<ReconstructionSettings>;
   backend?: string;
 }
 
@@ -37,6 +42,10 @@ export interface Suite {
   latency: Partial<LatencySettings> | false;
   /** Only the settings that differ from FLATNESS_DEFAULTS; false = not measured. */
   flatness: Partial<FlatnessSettings> | false;
+  /** Resolved quantize entry; false = no quantization (left out of run descriptions). */
+  quantize: QuantizeSettings | false;
+  /** Resolved reconstruction entry; false = not measured (left out of run descriptions). */
+  reconstruction: ReconstructionSettings | false;
   backend?: string;
 }
 
@@ -49,7 +58,7 @@ export interface SuiteRegistries {
 }
 
 export const KNOWN_BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
-const SUITE_FIELDS = ['$schema', 'name', 'description', 'tasks', 'methods', 'targets', 'seeds', 'budget', 'latency', 'flatness', 'backend'];
+const SUITE_FIELDS = ['$schema', 'name', 'description', 'tasks', 'methods', 'targets', 'seeds', 'budget', 'latency', 'flatness', 'quantize', 'reconstruction', 'backend'];
 const SIZING_FIELDS: Array<keyof TaskSizing> = ['trainPerClass', 'valSize', 'testSize', 'evalBatchSize'];
 
 export function loadSuiteFile(path: string, registries: SuiteRegistries): Suite {
@@ -162,6 +171,8 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
   const budget = validateBudget(input.budget, fail);
   const latency = validateLatency(input.latency, fail);
   const flatness = validateFlatness(input.flatness, fail);
+  const quantize = validateQuantize(input.quantize, fail);
+  const reconstruction = validateReconstruction(input.reconstruction, fail);
   if (input.backend !== undefined && !(KNOWN_BACKENDS as readonly unknown[]).includes(input.backend)) {
     fail('suite.backend', `unknown backend ${JSON.stringify(input.backend)}; known: ${KNOWN_BACKENDS.join(', ')}`);
   }
@@ -174,8 +185,28 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
     budget,
     latency,
     flatness,
+    quantize,
+    reconstruction,
     ...(typeof input.backend === 'string' ? { backend: input.backend } : {}),
   };
+}
+
+export const RECONSTRUCTION_DEFAULTS: ReconstructionSettings = { examples: 128 };
+
+function validateReconstruction(value: unknown, fail: (path: string, message: string) => void): ReconstructionSettings | false {
+  if (value === undefined || value === false) return false;
+  if (value === true) return { ...RECONSTRUCTION_DEFAULTS };
+  if (!isObject(value)) {
+    fail('suite.reconstruction', 'must be true, false or an object { "examples": integer in [1, 100000] }');
+    return false;
+  }
+  for (const key of Object.keys(value)) if (key !== 'examples') fail(`suite.reconstruction.${key}`, 'unknown field; allowed: examples');
+  const examples = value.examples ?? RECONSTRUCTION_DEFAULTS.examples;
+  if (!Number.isInteger(examples) || (examples as number) < 1 || (examples as number) > 100_000) {
+    fail('suite.reconstruction.examples', `must be an integer in [1, 100000], got ${JSON.stringify(examples)}`);
+    return false;
+  }
+  return { examples: examples as number };
 }
 
 const FLATNESS_LIMITS: Record<keyof FlatnessSettings, { integer: boolean; min: number; max: number }> = {

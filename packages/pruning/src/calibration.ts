@@ -26,11 +26,11 @@ export const CALIBRATION_OPTIONS = {
  * The calibration set: `examples` training examples drawn with the method generator's `calibration` fork, so every
  * method of a run with the same seed sees the same ones.
  */
-export function calibrationBatches(trainer: BudgetedTrainer, rng: SeededRng, examples: number, batchSize: number): Batch[] {
+export function calibrationBatches(source: Pick<BudgetedTrainer, 'sampleBatches'>, rng: SeededRng, examples: number, batchSize: number): Batch[] {
   const sizes: number[] = [];
   for (let left = examples; left > 0; left -= batchSize) sizes.push(Math.min(batchSize, left));
   const draw = rng.fork('calibration');
-  return sizes.map((size, i) => trainer.sampleBatches(1, size, draw.fork(`batch-${i}`))[0]);
+  return sizes.map((size, i) => source.sampleBatches(1, size, draw.fork(`batch-${i}`))[0]);
 }
 
 export function disposeBatches(batches: readonly Batch[]): void {
@@ -99,11 +99,19 @@ export async function calibrateLayers(
         if (!wanted.has(layer.weight)) return;
         const weight = model.params.get(layer.weight);
         if (!weight) throw new Error(`calibration: the forward reported "${layer.weight}", which is not a parameter`);
-        const { rows, mask } = reductionRows(layer, weight.shape);
-        const masked = mask ? tf.mul(rows, mask.reshape([-1, 1])) : rows;
-        add(layer.weight, 'norms', tf.sum(tf.square(masked), 0));
-        add(layer.weight, 'rows', mask ? tf.sum(mask) : tf.scalar(rows.shape[0]));
-        if (statistic === 'gram') add(layer.weight, 'gram', tf.matMul(masked, masked, true, false));
+        // Its own scope, so a layer's im2col rows are freed before the forward reaches the next layer.
+        const [norms, rowCount, gram] = tf.tidy(() => {
+          const { rows, mask } = reductionRows(layer, weight.shape);
+          const masked = mask ? tf.mul(rows, mask.reshape([-1, 1])) : rows;
+          return [
+            tf.sum(tf.square(masked), 0),
+            mask ? tf.sum(mask) : tf.scalar(rows.shape[0]),
+            ...(statistic === 'gram' ? [tf.matMul(masked, masked, true, false)] : []),
+          ];
+        });
+        add(layer.weight, 'norms', norms);
+        add(layer.weight, 'rows', rowCount);
+        if (gram) add(layer.weight, 'gram', gram);
       },
     });
     logits.dispose();
@@ -152,4 +160,28 @@ export function relativeReconstructionError(dense: Float64Array, pruned: Float64
   const denominator = quadratic((i, o) => dense[i * outputs + o]);
   const numerator = quadratic((i, o) => dense[i * outputs + o] - pruned[i * outputs + o]);
   return denominator > 0 ? numerator / denominator : 0;
+}
+
+/**
+ * Each layer's relative reconstruction error ‖(W − Ŵ)ᵀX̂‖² / ‖WᵀX̂‖²: W from `dense` (the starting weights by name),
+ * Ŵ and the inputs X̂ from `pruned` (the layer's inputs in the pruned model, so upstream pruning counts, as in
+ * SparseGPT's objective). The shapes must agree (unstructured pruning).
+ */
+export async function reconstructionErrors(
+  dense: ReadonlyMap<string, tf.Tensor>,
+  pruned: Model,
+  batches: readonly Batch[],
+  names: readonly string[],
+): Promise<Map<string, number>> {
+  const grams = await calibrateLayers(pruned, batches, names, 'gram');
+  const out = new Map<string, number>();
+  for (const name of names) {
+    const w = dense.get(name);
+    const p = pruned.params.get(name);
+    if (!w || !p || w.size !== p.size) throw new Error(`reconstruction error: "${name}" differs in shape between the dense and the pruned model`);
+    const outputs = w.shape[w.rank - 1];
+    const inputs = w.size / outputs;
+    out.set(name, relativeReconstructionError(Float64Array.from(await w.data()), Float64Array.from(await p.data()), grams.get(name)!.gram!, inputs, outputs));
+  }
+  return out;
 }

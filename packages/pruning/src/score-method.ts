@@ -28,6 +28,7 @@ import {
   type OptionsOf,
 } from './options.js';
 import { restrictPrunable } from './prunable.js';
+import { FinetuneSkipRule, SKIP_FINETUNE_OPTIONS } from './skip-rule.js';
 import { cubicSchedule, iterativeSchedule, keepCountsForSchedule, oneShot, sparsityOfKeepCount } from './schedule.js';
 import { disposeScores, type Scores } from './scores.js';
 import { countPrunableParams, keepCountForTarget, layerKeepCountsForTarget } from './target.js';
@@ -87,6 +88,7 @@ export const SCHEDULE_OPTIONS = {
     default: true,
     doc: 'Spend the budget training, split equally over the pruning steps (the last share fine-tunes at the target); `false`: prune only.',
   }),
+  ...SKIP_FINETUNE_OPTIONS,
 } satisfies OptionSchema;
 
 /** The options every score method has: prunable tensors, allocation and schedule. */
@@ -111,6 +113,8 @@ export function checkScheduleSettings(method: string, options: ScheduleSettings)
     throw new Error(`${method}: option rounds must be 1 for schedule "one-shot", got ${options.rounds}`);
   }
   if (options.initialSparsity !== 0 && options.schedule !== 'cubic') throw new Error(`${method}: option initialSparsity needs schedule "cubic"`);
+  if (options.skipFinetuneBelow !== undefined && options.schedule === 'one-shot') throw new Error(`${method}: option skipFinetuneBelow needs several pruning steps (schedule "iterative" or "cubic")`);
+  if (options.skipFinetuneBelow !== undefined && !options.finetune) throw new Error(`${method}: option skipFinetuneBelow needs finetune`);
 }
 
 /** Sparsity after each pruning step, ending exactly on `finalSparsity`. */
@@ -125,7 +129,12 @@ export function scheduleSparsities(method: string, options: ScheduleSettings, fi
 }
 
 /** The prunable tensors after the method's first conv / classifier rule, with `layerRatios` checked against them. */
-export function prunableFor(method: string, model: Model, taskPrunable: readonly string[], options: OptionsOf<typeof PRUNABLE_OPTIONS> & Partial<AllocationSettings>): string[] {
+export function prunableFor(
+  method: string,
+  model: Model,
+  taskPrunable: readonly string[],
+  options: OptionsOf<typeof PRUNABLE_OPTIONS> & { layerRatios?: Readonly<Record<string, number>> },
+): string[] {
   const prunable = restrictPrunable(model, taskPrunable, options);
   for (const name of Object.keys(options.layerRatios ?? {})) {
     if (!prunable.includes(name)) throw new Error(`${method}: option layerRatios names "${name}", which is not prunable`);
@@ -147,9 +156,7 @@ export async function allocateMasks(
   const { model, prunable, target, current } = where;
   if (target.kind === 'n-of-m') {
     if (current) throw new Error('an N:M target is reached in one step: use schedule "one-shot"');
-    if (options.allocation !== 'global' && options.allocation !== 'per-output') {
-      throw new Error(`option allocation "${options.allocation}" does not apply to an N:M target (every group of M inputs of an output keeps N)`);
-    }
+    // Every group of M inputs of an output keeps its N best, whatever the allocation says about layers.
     return nmMasks(scores, target);
   }
   if (options.allocation === 'global') return globalMasks(scores, keepCount, { current });
@@ -261,7 +268,9 @@ async function runScoreMethod<S extends OptionSchema>(
   await declaration.prepare?.(context);
 
   let masks: Masks | undefined;
+  const skip = new FinetuneSkipRule(name, options.skipFinetuneBelow, trainer, log);
   for (let index = 0; index < keepCounts.length; index++) {
+    await skip.beforePruning(model);
     const scores = await declaration.score(context, prunable, { index, steps: keepCounts.length, current: masks });
     let next: Masks;
     try {
@@ -273,9 +282,11 @@ async function runScoreMethod<S extends OptionSchema>(
     masks = next;
     applyMasks(model, masks);
     log(`${name} step ${index + 1}/${keepCounts.length}: keep ${keepCounts[index]} of ${prunableTotal} prunable weights`);
-    // What is left (after any scoring charges) is split equally over the remaining steps.
-    const share = options.finetune ? splitBudget(trainer.remainingExamples() - scoringPerStep * (keepCounts.length - index - 1), keepCounts.length - index)[0] : 0;
-    await trainUnlessEmpty(trainer, model, { examples: share, masks, label: `${name}-step-${index + 1}` });
+    // What is left (after any scoring charges and the skipped steps' shares) is split equally over the remaining steps.
+    const available = trainer.remainingExamples() - scoringPerStep * (keepCounts.length - index - 1) - skip.deferred;
+    const share = options.finetune ? splitBudget(available, keepCounts.length - index)[0] : 0;
+    const examples = await skip.afterPruning(model, index, keepCounts.length, share);
+    await trainUnlessEmpty(trainer, model, { examples, masks, label: `${name}-step-${index + 1}` });
   }
   return {
     model,
@@ -287,6 +298,7 @@ async function runScoreMethod<S extends OptionSchema>(
       prunable,
       ...(scoringPerStep ? { scoringExamples: scoringPerStep * keepCounts.length } : {}),
       ...declaration.details?.(options),
+      ...skip.details(),
       layerDensity: await layerDensities(masks!),
     },
   };

@@ -11,3 +11,5 @@ export * from './generate-report.js';
 export * from './sparsity-exactness.js';
 export * from './backend-agreement.js';
 export * from './nm-pattern.js';
+export * from './quantized.js';
+export * from './reconstruction.js';

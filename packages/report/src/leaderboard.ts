@@ -1,6 +1,8 @@
 import type { RunRecord } from '@prunebench/harness';
 import { formatCount, formatMeanStd, formatNumber, formatPercent, markdownTable } from './format.js';
 import { nmPatternMarkdown } from './nm-pattern.js';
+import { reconstructionMarkdown } from './reconstruction.js';
+import { quantizedMarkdown } from './quantized.js';
 import { referenceLink, referencesForTask, speedupFromReduction, type ReferenceRow } from './references.js';
 import { DENSE_METHOD, groupRuns, qualityDisplayFactor, targetLabel, type ProviderLatency, type RunGroup } from './run-groups.js';
 
@@ -200,6 +202,10 @@ export function leaderboardMarkdown(records: RunRecord[], task: string, referenc
   if (board.latencyProviders.length > 0) lines.push(latencyNote(board), '');
   const nm = nmPatternMarkdown(records.filter((r) => r.description.task === task));
   if (nm) lines.push(nm, '');
+  const reconstruction = reconstructionMarkdown(records.filter((r) => r.description.task === task));
+  if (reconstruction) lines.push(reconstruction, '');
+  const quantized = quantizedMarkdown(records.filter((r) => r.description.task === task));
+  if (quantized) lines.push(quantized, '');
   if (board.references.length > 0) lines.push(referencesMarkdown(board), '');
   if (board.failed.length > 0) lines.push(failedRunsMarkdown(board.failed), '');
   return lines.join('\n');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { leaderboardMarkdown } from './leaderboard.js';
 import { nmPatternMarkdown } from './nm-pattern.js';
+import { reconstructionMarkdown } from './reconstruction.js';
 import { syntheticRecord } from './synthetic-records.js';
 
 function nmRun(method: string, violations: number) {
@@ -23,5 +24,19 @@ describe('the N:M pattern section', () => {
     const markdown = leaderboardMarkdown([dense, nmRun('magnitude', 0)], 'cifar10-resnet56');
     expect(markdown).toContain('### Target nm=2:4');
     expect(markdown).toContain('### N:M pattern');
+  });
+});
+
+describe('the reconstruction section', () => {
+  it('lists each run that measured it, with the sum and the worst layer, in target order', () => {
+    const run = (method: string, fraction: number, perLayer: Record<string, number>) => {
+      const record = syntheticRecord({ method, target: { kind: 'sparsity', fraction }, seed: 0, quality: 0.9 });
+      record.metrics.reconstruction = { examples: 128, perLayer, sum: Object.values(perLayer).reduce((a, b) => a + b, 0) };
+      return record;
+    };
+    const markdown = reconstructionMarkdown([run('wanda', 0.7, { 'a.weight': 0.2, 'b.weight': 0.05 }), run('sparsegpt', 0.5, { 'a.weight': 0.01, 'b.weight': 0.03 })])!;
+    const rows = markdown.split('\n').filter((l) => l.startsWith('| sparsity'));
+    expect(rows).toEqual(['| sparsity=0.5 | sparsegpt | 0 | 0.0400 | `b.weight` 0.0300 | 128 |', '| sparsity=0.7 | wanda | 0 | 0.2500 | `a.weight` 0.2000 | 128 |']);
+    expect(reconstructionMarkdown([syntheticRecord({ method: 'magnitude', target: null, seed: 0, quality: 0.9 })])).toBeNull();
   });
 });

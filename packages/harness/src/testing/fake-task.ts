@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
-import type { ArchSpec, LayerSpec, Model, ParamKind } from '@prunebench/models';
+import type { ArchSpec, ForwardOptions, LayerSpec, Model, ParamKind } from '@prunebench/models';
 import { readScalar, type Batch } from '@prunebench/pruning';
 import type { FineTuneRecipe, LoadedTask, TaskDefinition, TaskSizing } from '../tasks/types.js';
 
@@ -32,14 +32,19 @@ class TinyMlp implements Model {
     this.buffers.set('input.running_mean', tf.variable(tf.zeros([FEATURES]), false));
   }
 
-  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: { training: boolean }): tf.Tensor {
+  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: ForwardOptions): tf.Tensor {
     const x = input as tf.Tensor2D;
     if (opts.training) {
       const running = this.buffers.get('input.running_mean')!;
       tf.tidy(() => running.assign(tf.add(tf.mul(running, 0.9), tf.mul(tf.mean(x, 0), 0.1))));
     }
     const p = (n: string) => this.params.get(n)!;
-    return tf.tidy(() => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, p('fc1.weight')), p('fc1.bias'))), p('fc2.weight')), p('fc2.bias')));
+    return tf.tidy(() => {
+      opts.tap?.({ weight: 'fc1.weight', input: x });
+      const hidden = tf.relu(tf.add(tf.matMul(x, p('fc1.weight')), p('fc1.bias')));
+      opts.tap?.({ weight: 'fc2.weight', input: hidden });
+      return tf.add(tf.matMul(hidden, p('fc2.weight')), p('fc2.bias'));
+    });
   }
 
   dispose(): void {
