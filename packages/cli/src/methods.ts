@@ -1,5 +1,6 @@
 import { createMethodRegistry, type MethodRegistry } from '@prunebench/harness';
 import { ckaHybridMethod } from '@prunebench/method-cka-hybrid';
+import { fpgmMethod } from '@prunebench/method-fpgm';
 import { hrankMethod } from '@prunebench/method-hrank';
 import { lthMethod } from '@prunebench/method-lth';
 import { magnitudeMethod } from '@prunebench/method-magnitude';
@@ -20,6 +21,7 @@ export const BUILTIN_METHODS: ReadonlyArray<PruningMethod<any>> = [
   safeMethod,
   hrankMethod,
   ckaHybridMethod,
+  fpgmMethod,
 ];
 
 /** The built-in registry, handed to the harness's suite validation, planning and runs. */

@@ -11,6 +11,13 @@ export interface ResNetCifarBlock {
   out: number;
   stride: number;
   removed?: boolean;
+  /**
+   * Option-A shortcut's channel map, left out for the reference padding: for each input channel, the output channel
+   * it lands in (−1: dropped); output channels no input lands in are zero. Written by surgery on coupled channel
+   * groups (the stage streams), where the kept channels of two stages no longer sit at one fixed offset. A block with
+   * a map is an option-A block even at stride 1 and equal widths, and its output may be narrower than its input.
+   */
+  shortcut?: number[];
 }
 
 export interface ResNetCifarArch extends ArchSpec {
@@ -61,7 +68,7 @@ export function validateResNetCifarArch(arch: unknown): ResNetCifarArch {
     blocks.forEach((block: unknown, b: number) => {
       const where = `stages[${s}].blocks[${b}]`;
       if (typeof block !== 'object' || block === null) throw new Error(`resnet-cifar arch: ${where} must be an object`);
-      const { mid, out, stride, removed } = block as Record<string, unknown>;
+      const { mid, out, stride, removed, shortcut } = block as Record<string, unknown>;
       if (removed !== undefined && typeof removed !== 'boolean') {
         throw new Error(`resnet-cifar arch: ${where}.removed must be true or false, got ${JSON.stringify(removed)}`);
       }
@@ -72,7 +79,9 @@ export function validateResNetCifarArch(arch: unknown): ResNetCifarArch {
       }
       positiveInt(out, `${where}.out`);
       positiveInt(stride, `${where}.stride`);
-      if ((stride !== 1 || out !== channels) && (out as number) < channels) {
+      if (shortcut !== undefined) {
+        checkShortcutMap(shortcut, channels, out as number, where);
+      } else if ((stride !== 1 || out !== channels) && (out as number) < channels) {
         throw new Error(
           `resnet-cifar arch: ${where}.out (${out}) is smaller than its input (${channels}); the option-A shortcut can only zero-pad channels`,
         );
@@ -85,6 +94,45 @@ export function validateResNetCifarArch(arch: unknown): ResNetCifarArch {
     throw new Error(`resnet-cifar arch: depth ${depth} does not match ${blockCount} blocks (depth = 2·blocks + 2)`);
   }
   return arch as ResNetCifarArch;
+}
+
+function checkShortcutMap(map: unknown, inChannels: number, outChannels: number, where: string): void {
+  if (!Array.isArray(map) || map.length !== inChannels) {
+    throw new Error(`resnet-cifar arch: ${where}.shortcut must be an array of ${inChannels} output channels (one per input channel)`);
+  }
+  const seen = new Set<number>();
+  map.forEach((o: unknown, i) => {
+    if (!Number.isInteger(o) || (o as number) < -1 || (o as number) >= outChannels) {
+      throw new Error(`resnet-cifar arch: ${where}.shortcut[${i}] must be an integer in [-1, ${outChannels}), got ${JSON.stringify(o)}`);
+    }
+    if ((o as number) >= 0 && seen.has(o as number)) throw new Error(`resnet-cifar arch: ${where}.shortcut maps two channels to ${o}`);
+    seen.add(o as number);
+  });
+}
+
+/** The reference option-A map: input channel i lands in output channel ⌊(out − in)/2⌋ + i. */
+export function defaultShortcutMap(inChannels: number, outChannels: number): number[] {
+  const before = shortcutPadBefore(inChannels, outChannels);
+  return Array.from({ length: inChannels }, (_, i) => before + i);
+}
+
+/** A block's option-A channel map (its own, or the reference padding's). */
+export function shortcutMapOf(block: ResolvedBlock): number[] {
+  return block.shortcut ? [...block.shortcut] : defaultShortcutMap(block.in, block.out);
+}
+
+/**
+ * For a map, the input channel each output channel takes (−1: a zero channel), and whether the map is the
+ * reference padding (a contiguous run at ⌊(out − in)/2⌋, which runs as a plain pad).
+ */
+export function shortcutSources(map: readonly number[], outChannels: number): { sources: number[]; padding: boolean } {
+  const sources = new Array<number>(outChannels).fill(-1);
+  map.forEach((o, i) => {
+    if (o >= 0) sources[o] = i;
+  });
+  const before = outChannels >= map.length ? shortcutPadBefore(map.length, outChannels) : -1;
+  const padding = before >= 0 && map.every((o, i) => o === before + i);
+  return { sources, padding };
 }
 
 /** A block with its position, names and input width, as the model and the tracer walk it. */
@@ -101,7 +149,8 @@ export function resolveBlocks(arch: ResNetCifarArch): ResolvedBlock[] {
   arch.stages.forEach((stage, s) =>
     stage.blocks.forEach((block, b) => {
       out.push({
-        ...block, prefix: `layer${s + 1}.${b}`, in: channels, optionA: block.stride !== 1 || block.out !== channels, removed: block.removed === true,
+        ...block, prefix: `layer${s + 1}.${b}`, in: channels,
+        optionA: block.stride !== 1 || block.out !== channels || block.shortcut !== undefined, removed: block.removed === true,
       });
       channels = block.out;
     }),

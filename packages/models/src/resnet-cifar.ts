@@ -7,10 +7,11 @@ import {
   resnetCifarArch,
   resolveBlocks,
   shortcutPadBefore,
+  shortcutSources,
   validateResNetCifarArch,
   type ResNetCifarArch,
 } from './resnet-cifar-arch.js';
-import type { LayerSpec, Model, ParamKind } from './types.js';
+import type { ForwardOptions, LayerInputTap, LayerSpec, Model, ParamKind } from './types.js';
 
 export * from './resnet-cifar-arch.js';
 
@@ -70,8 +71,8 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
     return this.params.get(name) as unknown as tf.Tensor<R>;
   }
 
-  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: { training: boolean }): tf.Tensor {
-    return this.run(input, opts.training, null).logits;
+  forward(input: tf.Tensor | Record<string, tf.Tensor>, opts: ForwardOptions): tf.Tensor {
+    return this.run(input, opts.training, null, opts.tap).logits;
   }
 
   /**
@@ -79,20 +80,33 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
    * feature maps after `bn1` + ReLU (NHWC, the filters of `conv1`), and the pooled features fed to `linear`.
    * The caller disposes every returned tensor.
    */
-  forwardCapturing(input: tf.Tensor, capture: ReadonlySet<string>): { logits: tf.Tensor; mids: Map<string, tf.Tensor4D>; features: tf.Tensor2D } {
-    const known = new Set(resolveBlocks(this.arch).filter((b) => !b.removed).map((b) => b.prefix));
+  forwardCapturing(
+    input: tf.Tensor,
+    capture: ReadonlySet<string>,
+    captureOutputs: ReadonlySet<string> = new Set(),
+  ): { logits: tf.Tensor; mids: Map<string, tf.Tensor4D>; outputs: Map<string, tf.Tensor4D>; features: tf.Tensor2D } {
+    const blocks = resolveBlocks(this.arch);
+    const known = new Set(blocks.filter((b) => !b.removed).map((b) => b.prefix));
     for (const prefix of capture) {
       if (!known.has(prefix)) throw new Error(`resnet-cifar: no live block "${prefix}" to capture`);
     }
+    const knownOutputs = new Set(['stem', ...blocks.map((b) => b.prefix)]);
+    for (const name of captureOutputs) {
+      if (!knownOutputs.has(name)) throw new Error(`resnet-cifar: no block output "${name}" to capture (blocks or "stem")`);
+    }
     const mids = new Map<string, tf.Tensor4D>();
-    const { logits, features } = this.run(input, false, { blocks: capture, mids });
-    return { logits, mids, features: features! };
+    const outputs = new Map<string, tf.Tensor4D>();
+    const { logits, features } = this.run(input, false, { blocks: capture, mids, outputNames: captureOutputs, outputs });
+    return { logits, mids, outputs, features: features! };
   }
 
   private run(
     input: tf.Tensor | Record<string, tf.Tensor>,
     training: boolean,
-    capture: { blocks: ReadonlySet<string>; mids: Map<string, tf.Tensor4D> } | null,
+    capture: {
+      blocks: ReadonlySet<string>; mids: Map<string, tf.Tensor4D>; outputNames?: ReadonlySet<string>; outputs?: Map<string, tf.Tensor4D>;
+    } | null,
+    tap?: LayerInputTap,
   ): { logits: tf.Tensor; features?: tf.Tensor2D } {
     if (this.disposed) throw new Error('resnet-cifar: forward on a disposed model');
     if (!(input instanceof tf.Tensor)) throw new Error('resnet-cifar: input must be an image tensor [batch, height, width, 3]');
@@ -128,6 +142,7 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
       // bias, one fused kernel); in training mode it needs the batch statistics.
       const convBn = (x: tf.Tensor4D, convName: string, bnPrefix: string, stride: number, relu: boolean): tf.Tensor4D => {
         const filter = this.param<tf.Rank.R4>(convName);
+        tap?.({ weight: convName, input: x, conv: { stride, pad: 1 } });
         if (training) {
           const y = batchNorm(tf.conv2d(x, filter, stride, 1), bnPrefix);
           return relu ? tf.relu(y) : y;
@@ -143,22 +158,29 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
         });
       };
 
+      const keepOutput = (name: string, t: tf.Tensor4D) => {
+        if (capture?.outputNames?.has(name)) capture.outputs!.set(name, tf.keep(t));
+      };
       let x = convBn(input as tf.Tensor4D, 'conv1.weight', 'bn1', 1, true);
+      keepOutput('stem', x);
       for (const block of resolveBlocks(this.arch)) {
         const p = block.prefix;
-        const shortcut = block.optionA ? optionAShortcut(x, block.stride, block.out) : x;
+        const shortcut = block.optionA ? optionAShortcut(x, block.stride, block.out, block.shortcut) : x;
         // A removed block is its shortcut; x ≥ 0 (after a ReLU), so the block's final ReLU would change nothing.
         if (block.removed) {
           x = shortcut;
+          keepOutput(p, x);
           continue;
         }
         const mid = convBn(x, `${p}.conv1.weight`, `${p}.bn1`, block.stride, true);
         if (capture?.blocks.has(p)) capture.mids.set(p, tf.keep(mid));
         const h = convBn(mid, `${p}.conv2.weight`, `${p}.bn2`, 1, false);
         x = tf.relu(tf.add(h, shortcut)) as tf.Tensor4D;
+        keepOutput(p, x);
       }
       const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
       if (capture) features = tf.keep(pooled);
+      tap?.({ weight: 'linear.weight', input: pooled });
       return tf.add(tf.matMul(pooled, this.param<tf.Rank.R2>('linear.weight')), this.param('linear.bias'));
     });
     for (const [variable, value] of pending) {
@@ -178,10 +200,12 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
 
 /**
  * Option-A shortcut: keep every `stride`-th row and column (x[:, ::s, ::s, :]) and zero-pad channels to
- * `outChannels`, ⌊(out − in)/2⌋ zeros before the identity channels and the rest after.
+ * `outChannels`, ⌊(out − in)/2⌋ zeros before the identity channels and the rest after — or, with a channel `map`
+ * (input channel → output channel, −1 dropped; see ResNetCifarBlock.shortcut), put each input channel where the map
+ * says and zeros elsewhere (a gather over the channels plus one zero channel).
  * Built from reshape + slice (both have gradients on every backend; strided slice has none).
  */
-export function optionAShortcut(x: tf.Tensor4D, stride: number, outChannels: number): tf.Tensor4D {
+export function optionAShortcut(x: tf.Tensor4D, stride: number, outChannels: number, map?: readonly number[]): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     let y = x;
@@ -193,6 +217,14 @@ export function optionAShortcut(x: tf.Tensor4D, stride: number, outChannels: num
       // webgpu pad generates invalid WGSL above rank 4. Same elements either way.
       const grid = tf.reshape(y, [n * oh, stride, ow, stride * c]);
       y = tf.reshape(tf.slice(grid, [0, 0, 0, 0], [n * oh, 1, ow, c]), [n, oh, ow, c]);
+    }
+    if (map) {
+      if (map.length !== c) throw new Error(`option-A shortcut: the channel map has ${map.length} entries for ${c} channels`);
+      const { sources, padding } = shortcutSources(map, outChannels);
+      if (!padding) {
+        const withZero = tf.concat([y, tf.zeros([n, y.shape[1], y.shape[2], 1])], 3);
+        return tf.gather(withZero, tf.tensor1d(sources.map((i) => (i < 0 ? c : i)), 'int32'), 3) as tf.Tensor4D;
+      }
     }
     if (outChannels === c) return y;
     if (outChannels < c) throw new Error(`option-A shortcut cannot shrink ${c} channels to ${outChannels}`);

@@ -133,3 +133,51 @@ export function structuredCost(structure: ModelStructure, target: StructuredTarg
   const params = (m: Model) => [...m.params.values()].reduce((n, v) => n + v.size, 0);
   return { metric: 'params', measure: params, unitCost: (g) => g.paramsPerUnit, blockCost: (b) => b.params, allowed: (start) => params(start) / target.ratio };
 }
+
+/** A plan that keeps the first `size − count` units of each group (what sizes a plan: which units does not matter). */
+export function planForCounts(groups: readonly ChannelGroup[], counts: ReadonlyMap<string, number>): SurgeryPlan {
+  const keep: Record<string, number[]> = {};
+  for (const g of groups) {
+    const n = counts.get(g.id) ?? 0;
+    if (n > 0) keep[g.id] = Array.from({ length: g.size - n }, (_, i) => i);
+  }
+  return { keep };
+}
+
+/**
+ * removalCountsForAmount aimed at the surgered model's measure: at most `goal` (cost.allowed, or a step's share of
+ * it). The unit costs add up exactly while the groups are independent (then this is removalCountsForAmount with
+ * amount = measure − goal, unchanged). Coupled groups share weights with the independent groups that touch them, so
+ * the sum of unit costs overstates what cutting both saves; where the structure sizes plans exactly (`planSize`),
+ * the amount is raised by bisection until the exact size of the plan meets the goal. A StructureError when even the
+ * largest amount does not.
+ */
+export function removalCountsForGoal(
+  structure: ModelStructure,
+  model: Model,
+  groups: readonly ChannelGroup[],
+  ratios: ReadonlyMap<string, number>,
+  cost: StructuredCost,
+  goal: number,
+): Map<string, number> {
+  const amount = cost.measure(model) - goal;
+  const counts = removalCountsForAmount(groups, ratios, cost.unitCost, amount);
+  const planSize = structure.planSize?.bind(structure);
+  if (!planSize || amount <= 0) return counts;
+  const exact = (c: Map<string, number>) => {
+    const size = planSize(model, planForCounts(groups, c));
+    return cost.metric === 'macs' ? size.macs : size.params;
+  };
+  if (exact(counts) <= goal) return counts;
+  let lo = amount;
+  let hi = groups.filter((g) => (ratios.get(g.id) ?? 0) > 0).reduce((sum, g) => sum + (g.size - g.minSize) * cost.unitCost(g), 0);
+  if (exact(removalCountsForAmount(groups, ratios, cost.unitCost, hi)) > goal) {
+    throw new StructureError(`cannot reach ${Math.round(goal)} (${cost.metric}) by cutting the listed channel groups, even to their minimum`);
+  }
+  for (let i = 0; i < 40 && hi - lo > 0.5; i++) {
+    const mid = (lo + hi) / 2;
+    if (exact(removalCountsForAmount(groups, ratios, cost.unitCost, mid)) <= goal) hi = mid;
+    else lo = mid;
+  }
+  return removalCountsForAmount(groups, ratios, cost.unitCost, hi);
+}

@@ -9,15 +9,25 @@ import type { ArchSpec, Model } from './types.js';
  */
 
 /**
- * Units that can be removed independently of every other group: cutting unit i removes its weights
- * everywhere they are used (a conv filter with its batch-norm channel and the next layer's input channel;
- * a head's query/key/value rows and output-projection columns; an FFN neuron's intermediate row and output column).
- * Channels coupled by residual additions are not offered as a group (they cannot be cut alone).
+ * Units that surgery can cut as one: cutting unit i removes its weights everywhere they are used (a conv filter
+ * with its batch-norm channel and the next layer's input channel; a head's query/key/value rows and
+ * output-projection columns; an FFN neuron's intermediate row and output column).
+ *
+ * By default only groups independent of every other group are offered. Asked for with `{ coupled: true }`, a
+ * family also offers its **coupled** groups (kind 'coupled-channels', as Torch-Pruning's dependency groups):
+ * channels tied together by residual additions, which can only be cut everywhere at once (ResNet-CIFAR: each stage's
+ * residual stream, id `stage1` …, with the stem or the option-A shortcut that feeds it; BERT: the hidden size
+ * `bert.hidden`, across the embeddings, every layer's outputs and LayerNorms and the pooler's input). A coupled group
+ * shares weights with the independent groups that touch it (a conv between a stream and a block's mid channels),
+ * so cutting both saves less than the sum of their unit costs; `ModelStructure.planSize` gives the exact size.
  */
 export interface ChannelGroup {
-  /** Stable id, e.g. `layer1.0.conv1` (its filters), `bert.encoder.layer.0.attention` (heads), `bert.encoder.layer.0.intermediate` (neurons). */
+  /**
+   * Stable id, e.g. `layer1.0.conv1` (its filters), `bert.encoder.layer.0.attention` (heads),
+   * `bert.encoder.layer.0.intermediate` (neurons), `stage2` (a ResNet stage's residual stream), `bert.hidden`.
+   */
   id: string;
-  kind: 'filters' | 'heads' | 'neurons';
+  kind: 'filters' | 'heads' | 'neurons' | 'coupled-channels';
   /** Units the group has now. */
   size: number;
   /** Fewest units surgery leaves (usually 1). */
@@ -59,8 +69,15 @@ export interface ActivationCapture {
   features: tf.Tensor;
 }
 
+/** What `channelGroups` offers. */
+export interface ChannelGroupOptions {
+  /** Also the coupled groups (kind 'coupled-channels'); default false: only independent groups. */
+  coupled?: boolean;
+}
+
 export interface ModelStructure<A extends ArchSpec = ArchSpec> {
-  channelGroups(model: Model<A>): ChannelGroup[];
+  /** The groups surgery can cut. `applySurgery` and `forwardWithActivations` accept coupled ids whether or not they were asked for. */
+  channelGroups(model: Model<A>, options?: ChannelGroupOptions): ChannelGroup[];
   /**
    * Headline MACs per example of the whole model (conv + linear + matmul, the convention of metrics' countMacs) at
    * the family's reference input (resnet-cifar: 32×32×3): what a FLOP-reduction target is a fraction of, in the
@@ -68,6 +85,17 @@ export interface ModelStructure<A extends ArchSpec = ArchSpec> {
    * methods need it for `flops-reduction` targets and say so when it is missing.
    */
   totalMacs?(model: Model<A>): number;
+  /**
+   * The headline MACs (as totalMacs) and parameters of the model `applySurgery(model, plan)` would give, without
+   * building it (the sizes depend only on how many units each group keeps). Exact also where groups share weights.
+   */
+  planSize?(model: Model<A>, plan: SurgeryPlan): { macs: number; params: number };
+  /**
+   * The weights that produce each unit of a group, one row per unit `[units, features]` (what FPGM measures distances
+   * between): a conv filter's kh·kw·in weights; a stream channel's producing filters (stem, every block's conv2)
+   * concatenated; a head's query/key/value columns; a neuron's intermediate column and output row.
+   */
+  unitWeights?(model: Model<A>, groupId: string): tf.Tensor2D;
   removableBlocks(model: Model<A>): RemovableBlock[];
   /** Inference-mode forward that also returns activations of the named groups (unknown id: an Error naming it). */
   forwardWithActivations(model: Model<A>, input: tf.Tensor | Record<string, tf.Tensor>, groupIds: readonly string[]): ActivationCapture;

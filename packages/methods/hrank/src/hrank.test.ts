@@ -94,7 +94,7 @@ describe('hrank method', () => {
     expect(defaultExport).toBe(hrankMethod);
     expect(hrankMethod.structured).toBe(true);
     expect(hrankMethod.targetKinds).toEqual(['flops-reduction', 'compression']);
-    expect(hrankMethod.parseOptions(undefined)).toEqual({ rankBatches: 5, rankBatchSize: 128, steps: 1, finetune: true });
+    expect(hrankMethod.parseOptions(undefined)).toEqual({ rankBatches: 5, rankBatchSize: 128, coupledGroups: false, steps: 1, finetune: true });
     expect(() => hrankMethod.parseOptions({ rankBatches: 0 })).toThrow(/hrank: option rankBatches must be >= 1/);
     expect(() => hrankMethod.parseOptions({ limit: 5 })).toThrow(/hrank: unknown option "limit"/);
   });
@@ -160,6 +160,24 @@ describe('hrank method', () => {
     await expect(hrankMethod.run(testMethodContext(hrankMethod, {
       model, trainer: new RandomImageTrainer(0), target: { kind: 'flops-reduction', fraction: 0.2 }, options: { layerRatios: { 'layer9.0.conv1': 1 } },
     }))).rejects.toThrow(/layerRatios names "layer9.0.conv1", which is not a channel group/);
+    result.model.dispose();
+    model.dispose();
+  });
+
+  it('with coupledGroups also cuts the stage streams (ranked by the stream after the stage\'s last block) and still meets the target', async () => {
+    const model = createResNetCifar(ARCH, { seed: 4 });
+    const structure = getModelStructure(model);
+    const before = structure.totalMacs!(model);
+    const result = await hrankMethod.run(testMethodContext(hrankMethod, {
+      model, trainer: new RandomImageTrainer(16), target: { kind: 'flops-reduction', fraction: 0.4 }, options: { rankBatches: 1, rankBatchSize: 4, coupledGroups: true },
+    }));
+    const after = structure.totalMacs!(result.model);
+    expect(1 - after / before).toBeGreaterThanOrEqual(0.4);
+    expect(1 - after / before).toBeLessThan(0.55);
+    const groups = (result.details!.steps as { groups: Record<string, { kept: number; of: number }> }[])[0].groups;
+    expect(Object.keys(groups)).toEqual(expect.arrayContaining(['stage1', 'stage2', 'stage3']));
+    const arch = result.model.arch as ResNetCifarArch;
+    expect([arch.stem, ...arch.stages.map((s) => s.blocks[0].out)]).toEqual([groups.stage1.kept, groups.stage1.kept, groups.stage2.kept, groups.stage3.kept]);
     result.model.dispose();
     model.dispose();
   });

@@ -1,7 +1,7 @@
 import {
   getModelStructure,
   keepIndicesByScore,
-  removalCountsForAmount,
+  removalCountsForGoal,
   structuredCost,
   type Model,
   type SurgeryPlan,
@@ -31,6 +31,12 @@ const HRANK_OPTIONS = {
       'Relative pruning ratio per channel group (HRank\'s per-layer `compress_rate`), e.g. `{ "layer1.0.conv1": 0.6 }`, scaled by one ' +
       'factor so the target is met; unlisted groups stay whole. Left out: the same fraction in every group.',
   }),
+  coupledGroups: booleanOption({
+    default: false,
+    doc:
+      'Also prune the coupled channel groups (ResNet: each stage\'s residual stream with the stem / option-A shortcut feeding it, ranked by ' +
+      'the stream after the stage\'s last block; BERT: the hidden size, ranked by the final layer\'s output).',
+  }),
   steps: numberOption({ default: 1, min: 1, integer: true, doc: 'Prune → fine-tune rounds; each removes an equal share of what the target asks for and re-ranks the current model.' }),
   finetune: booleanOption({ default: true, doc: 'Spend the budget fine-tuning, split equally after each step; `false`: prune only.' }),
 };
@@ -52,7 +58,8 @@ async function runHRank(context: MethodContext<HRankOptions>): Promise<MethodRes
   const cost = structuredCost(structure, structuredTargetOf(context.target));
   const startMeasure = cost.measure(context.model);
   const allowed = cost.allowed(context.model);
-  const startGroups = structure.channelGroups(context.model);
+  const groupOptions = { coupled: options.coupledGroups };
+  const startGroups = structure.channelGroups(context.model, groupOptions);
   if (options.layerRatios) {
     const known = new Set(startGroups.map((g) => g.id));
     for (const id of Object.keys(options.layerRatios)) {
@@ -69,9 +76,8 @@ async function runHRank(context: MethodContext<HRankOptions>): Promise<MethodRes
     for (let step = 1; step <= options.steps; step++) {
       // Each step removes an equal share of what the target asks for, from the model as it now is.
       const goal = startMeasure - ((startMeasure - allowed) * step) / options.steps;
-      const amount = cost.measure(model) - goal;
-      const groups = structure.channelGroups(model).filter((g) => (ratios.get(g.id) ?? 0) > 0);
-      const counts = removalCountsForAmount(groups, ratios, cost.unitCost, amount);
+      const groups = structure.channelGroups(model, groupOptions).filter((g) => (ratios.get(g.id) ?? 0) > 0);
+      const counts = removalCountsForGoal(structure, model, groups, ratios, cost, goal);
       const batches = trainer.sampleBatches(options.rankBatches, options.rankBatchSize, rankRng.fork(`step-${step}`));
       let ranks;
       try {

@@ -28,6 +28,19 @@ export interface BertArch extends ArchSpec {
    * in MACs, and `totalMacs` counts. Optional; default BERT_STRUCTURE_SEQ_LENGTH (128). Not part of the weights.
    */
   seqLength?: number;
+  /**
+   * Output width of the pooler (`bert.pooler.dense`: hidden → pooler, the classifier's input). Default `hidden`.
+   * Written by surgery on the coupled group `bert.hidden`, which cuts the pooler's input but not its output.
+   */
+  pooler?: number;
+  /**
+   * The width LayerNorm statistics are taken over, ≥ hidden. Default `hidden` (plain LayerNorm). Surgery on
+   * `bert.hidden` keeps the original width here, so the cut channels count as zeros in every LayerNorm's mean and
+   * variance (mean = Σx / W, variance = (Σ(x − mean)² + (W − hidden) · mean²) / W): cutting channels that carry zero
+   * is then exact, and a cut model normalises at the scale it was trained at. (A LayerNorm over the zero-padded
+   * input; exported to ONNX as exactly that: Pad, LayerNormalization, Slice.)
+   */
+  layerNormWidth?: number;
 }
 
 export interface BertSizes {
@@ -86,6 +99,10 @@ export function validateBertArch(arch: unknown): BertArch {
     throw new Error(`bert arch: layerNormEps must be a positive number, got ${JSON.stringify(a.layerNormEps)}`);
   }
   if (a.seqLength !== undefined) positiveInt(a.seqLength, 'seqLength');
+  if (a.pooler !== undefined) positiveInt(a.pooler, 'pooler');
+  if (a.layerNormWidth !== undefined && positiveInt(a.layerNormWidth, 'layerNormWidth') < (a.hidden as number)) {
+    throw new Error(`bert arch: layerNormWidth (${a.layerNormWidth}) must be at least hidden (${a.hidden})`);
+  }
   if (!Array.isArray(a.layers)) throw new Error('bert arch: layers must be an array');
   a.layers.forEach((layer: unknown, i: number) => {
     if (typeof layer !== 'object' || layer === null) throw new Error(`bert arch: layers[${i}] must be an object`);
@@ -96,6 +113,9 @@ export function validateBertArch(arch: unknown): BertArch {
   });
   return arch as BertArch;
 }
+
+/** The pooler's output width (the classifier's input). */
+export const bertPoolerWidth = (arch: BertArch): number => arch.pooler ?? arch.hidden;
 
 /** Hugging Face's parameter-name prefix of encoder layer `index`. */
 export const bertLayerPrefix = (index: number): string => `bert.encoder.layer.${index}`;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import type { ForwardOptions, LayerInputTap, Model, ParamKind } from '../types.js';
-import { bertLayerPrefix, validateBertArch, type BertArch } from './arch.js';
+import { bertLayerPrefix, bertPoolerWidth, validateBertArch, type BertArch } from './arch.js';
 
 /** BERT's initializer range: every linear and embedding weight ~ N(0, 0.02) (Hugging Face `initializer_range`). */
 export const BERT_INIT_STD = 0.02;
@@ -22,7 +22,10 @@ export interface BertForwardResult {
   logits: tf.Tensor;
   /** Pooled [CLS] representation [batch, hidden] (tanh of the pooler). */
   features: tf.Tensor;
-  /** Per requested group id: heads [batch, heads, seq, headDim] (context per head), neurons [batch, neurons, seq, 1] (after GELU). */
+  /**
+   * Per requested group id: heads [batch, heads, seq, headDim] (context per head), neurons [batch, neurons, seq, 1]
+   * (after GELU), `bert.hidden` [batch, hidden, seq, 1] (the last layer's output).
+   */
   activations: Map<string, tf.Tensor>;
 }
 
@@ -93,8 +96,8 @@ export class BertModel implements Model<BertArch> {
       linear(n.output, layer.intermediate, h);
       layerNorm(n.outputNorm);
     });
-    linear('bert.pooler.dense', h, h);
-    linear('classifier', h, arch.numLabels);
+    linear('bert.pooler.dense', h, bertPoolerWidth(arch));
+    linear('classifier', bertPoolerWidth(arch), arch.numLabels);
   }
 
   private addParam(name: string, kind: ParamKind, value: tf.Tensor): void {
@@ -120,7 +123,7 @@ export class BertModel implements Model<BertArch> {
     if (this.disposed) throw new Error('bert: forward on a disposed model');
     const inputs = checkBertInputs(input);
     const wanted = new Set(groupIds);
-    const known = new Set(this.arch.layers.flatMap((_, i) => [`${bertLayerPrefix(i)}.attention`, `${bertLayerPrefix(i)}.intermediate`]));
+    const known = new Set([...this.arch.layers.flatMap((_, i) => [`${bertLayerPrefix(i)}.attention`, `${bertLayerPrefix(i)}.intermediate`]), 'bert.hidden']);
     for (const id of wanted) if (!known.has(id)) throw new Error(`bert: no channel group "${id}" (groups: ${[...known].join(', ')})`);
     const { arch } = this;
     const [batch, seq] = inputs.input_ids.shape as [number, number];
@@ -137,10 +140,14 @@ export class BertModel implements Model<BertArch> {
         tap?.({ weight: `${prefix}.weight`, input: x, rowMask: rows === 'tokens' ? tokenRows : undefined });
         return tf.add(tf.matMul(x as tf.Tensor2D, this.param(`${prefix}.weight`) as tf.Tensor2D), this.param(`${prefix}.bias`));
       };
+      // statistics over layerNormWidth channels, the ones beyond hidden counting as zeros (see BertArch.layerNormWidth)
+      const normWidth = arch.layerNormWidth ?? h;
       const layerNorm = (x: tf.Tensor, prefix: string) => {
-        const mean = tf.mean(x, -1, true);
+        const mean = normWidth === h ? tf.mean(x, -1, true) : tf.div(tf.sum(x, -1, true), normWidth);
         const centered = tf.sub(x, mean);
-        const variance = tf.mean(tf.square(centered), -1, true);
+        const variance = normWidth === h
+          ? tf.mean(tf.square(centered), -1, true)
+          : tf.div(tf.add(tf.sum(tf.square(centered), -1, true), tf.mul(tf.square(mean), normWidth - h)), normWidth);
         const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, arch.layerNormEps)));
         return tf.add(tf.mul(normed, this.param(`${prefix}.weight`)), this.param(`${prefix}.bias`));
       };
@@ -171,6 +178,8 @@ export class BertModel implements Model<BertArch> {
         }
         x = layerNorm(tf.add(linear(inner, n.output), x), n.outputNorm);
       });
+      // the hidden size (coupled group `bert.hidden`): the final encoder output, [batch, hidden, seq, 1]
+      if (wanted.has('bert.hidden')) captured['bert.hidden'] = tf.reshape(tf.transpose(tf.reshape(x, [batch, seq, h]), [0, 2, 1]), [batch, h, seq, 1]);
       const cls = tf.reshape(tf.slice(tf.reshape(x, [batch, seq, h]), [0, 0, 0], [batch, 1, h]), [batch, h]);
       const features = tf.tanh(linear(cls, 'bert.pooler.dense', 'examples'));
       const logits = linear(features, 'classifier', 'examples');

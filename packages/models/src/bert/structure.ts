@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { StructureError, type ChannelGroup, type ModelStructure, type RemovableBlock, type SurgeryPlan } from '../structure.js';
+import { StructureError, type ChannelGroup, type ChannelGroupOptions, type ModelStructure, type RemovableBlock, type SurgeryPlan } from '../structure.js';
 import { checkSurgeryPlan } from '../structure-plan.js';
 import type { Model } from '../types.js';
-import { bertLayerPrefix, validateBertArch, type BertArch, type BertLayerSpec } from './arch.js';
+import { bertLayerPrefix, bertPoolerWidth, validateBertArch, type BertArch, type BertLayerSpec } from './arch.js';
 import { BertModel, bertLayerParamNames } from './model.js';
 import { traceBert } from './trace.js';
 
@@ -14,6 +14,16 @@ import { traceBert } from './trace.js';
 export const BERT_STRUCTURE_SEQ_LENGTH = 128;
 
 const seqOf = (arch: BertArch) => arch.seqLength ?? Math.min(BERT_STRUCTURE_SEQ_LENGTH, arch.maxPosition);
+
+/**
+ * The coupled group (only with `channelGroups(model, { coupled: true })`): the hidden size. Every residual addition
+ * adds into the same `hidden` channels, so channel c goes everywhere at once: column c of the three embedding tables
+ * and of the embeddings LayerNorm; in every layer row c of query/key/value and of `intermediate.dense`, column c
+ * (and bias c) of `attention.output.dense` and `output.dense`, channel c of both LayerNorms; row c of the pooler (its
+ * output width stays, recorded as `arch.pooler`). The LayerNorms keep normalising over the original width
+ * (`arch.layerNormWidth`: the cut channels count as zeros), so cutting channels that carry zero is exact.
+ */
+export const BERT_HIDDEN_GROUP = 'bert.hidden';
 
 const attentionId = (i: number) => `${bertLayerPrefix(i)}.attention`;
 const intermediateId = (i: number) => `${bertLayerPrefix(i)}.intermediate`;
@@ -38,11 +48,44 @@ function asBert(model: Model): BertModel {
   return model;
 }
 
+function hiddenGroup(arch: BertArch): ChannelGroup {
+  const seq = seqOf(arch);
+  let macs = bertPoolerWidth(arch); // a row of the pooler (one token)
+  let params = arch.vocabSize + arch.maxPosition + arch.typeVocabSize + 2 + bertPoolerWidth(arch);
+  for (const layer of arch.layers) {
+    const width = layer.heads * layer.headDim;
+    macs += seq * (4 * width + 2 * layer.intermediate); // q, k, v rows; attention-output column; intermediate row; output column
+    params += 4 * width + 2 * layer.intermediate + 2 + 4; // the same weights, two output biases, two LayerNorms
+  }
+  return { id: BERT_HIDDEN_GROUP, kind: 'coupled-channels', size: arch.hidden, minSize: 1, macsPerUnit: macs, paramsPerUnit: params };
+}
+
+/** Headline MACs of a BERT with this arch at `seqOf(arch)` tokens. */
+function archMacs(arch: BertArch): number {
+  return traceBert(arch, [seqOf(arch)]).reduce((sum, layer) => {
+    if (layer.op === 'linear') {
+      const tokens = layer.outShape.length === 2 ? layer.outShape[0] : 1;
+      return sum + tokens * layer.inShape[layer.inShape.length - 1] * layer.outShape[layer.outShape.length - 1];
+    }
+    if (layer.op === 'matmul') return sum + layer.matmulShape!.reduce((a, b) => a * b, 1) * (layer.repeat ?? 1);
+    return sum;
+  }, 0);
+}
+
+/** Parameters of a BERT with this arch. */
+function archParams(arch: BertArch): number {
+  const h = arch.hidden;
+  const pooler = bertPoolerWidth(arch);
+  return (arch.vocabSize + arch.maxPosition + arch.typeVocabSize) * h + 2 * h
+    + arch.layers.reduce((n, layer) => n + layerParams(h, layer), 0)
+    + (h * pooler + pooler) + (pooler * arch.numLabels + arch.numLabels);
+}
+
 export const bertStructure: ModelStructure<BertArch> = {
-  channelGroups(model) {
+  channelGroups(model, options?: ChannelGroupOptions) {
     const { arch } = asBert(model);
     const seq = seqOf(arch);
-    return arch.layers.flatMap((layer, i): ChannelGroup[] => [
+    const groups = arch.layers.flatMap((layer, i): ChannelGroup[] => [
       {
         id: attentionId(i), kind: 'heads', size: layer.heads, minSize: 1,
         macsPerUnit: headMacs(arch.hidden, layer.headDim, seq),
@@ -53,6 +96,37 @@ export const bertStructure: ModelStructure<BertArch> = {
         macsPerUnit: 2 * seq * arch.hidden, paramsPerUnit: 2 * arch.hidden + 1,
       },
     ]);
+    return options?.coupled ? [...groups, hiddenGroup(arch)] : groups;
+  },
+
+  planSize(model, plan) {
+    const { arch } = plannedArch(asBert(model), plan);
+    return { macs: archMacs(arch), params: archParams(arch) };
+  },
+
+  unitWeights(model, groupId) {
+    const bert = asBert(model);
+    const p = (name: string) => bert.params.get(name)! as tf.Tensor2D;
+    return tf.tidy(() => {
+      if (groupId === BERT_HIDDEN_GROUP) {
+        // what writes into the residual stream: every layer's attention-output and FFN-output columns
+        return tf.concat(bert.arch.layers.flatMap((_, i) => {
+          const n = bertLayerParamNames(i);
+          return [tf.transpose(p(`${n.attentionOut}.weight`)), tf.transpose(p(`${n.output}.weight`))];
+        }), 1) as tf.Tensor2D;
+      }
+      const index = bert.arch.layers.findIndex((_, i) => attentionId(i) === groupId || intermediateId(i) === groupId);
+      if (index < 0) throw new StructureError(`bert: unknown channel group "${groupId}"`);
+      const n = bertLayerParamNames(index);
+      const layer = bert.arch.layers[index];
+      if (groupId === attentionId(index)) {
+        // head h: its headDim columns of query, key and value, [hidden, headDim] each, flattened and concatenated
+        const perHead = (name: string) => tf.reshape(tf.transpose(tf.reshape(p(`${name}.weight`), [bert.arch.hidden, layer.heads, layer.headDim]), [1, 0, 2]), [layer.heads, -1]);
+        return tf.concat([perHead(n.query), perHead(n.key), perHead(n.value)], 1) as tf.Tensor2D;
+      }
+      // neuron j: its intermediate column and its output row
+      return tf.concat([tf.transpose(p(`${n.intermediate}.weight`)), p(`${n.output}.weight`)], 1) as tf.Tensor2D;
+    });
   },
 
   removableBlocks(model) {
@@ -65,20 +139,12 @@ export const bertStructure: ModelStructure<BertArch> = {
 
   /** Headline MACs (linear + attention matmuls, the convention of metrics' countMacs) per example at `seqOf(arch)` tokens. */
   totalMacs(model) {
-    const { arch } = asBert(model);
-    return traceBert(arch, [seqOf(arch)]).reduce((sum, layer) => {
-      if (layer.op === 'linear') {
-        const tokens = layer.outShape.length === 2 ? layer.outShape[0] : 1;
-        return sum + tokens * layer.inShape[layer.inShape.length - 1] * layer.outShape[layer.outShape.length - 1];
-      }
-      if (layer.op === 'matmul') return sum + layer.matmulShape!.reduce((a, b) => a * b, 1) * (layer.repeat ?? 1);
-      return sum;
-    }, 0);
+    return archMacs(asBert(model).arch);
   },
 
   forwardWithActivations(model, input, groupIds) {
     const bert = asBert(model);
-    const known = new Set(bert.arch.layers.flatMap((_, i) => [attentionId(i), intermediateId(i)]));
+    const known = new Set([...bert.arch.layers.flatMap((_, i) => [attentionId(i), intermediateId(i)]), BERT_HIDDEN_GROUP]);
     for (const id of groupIds) if (!known.has(id)) throw new StructureError(`bert: unknown channel group "${id}"`);
     const { logits, features, activations } = bert.run(input, false, groupIds);
     return { output: logits, features, activations };
@@ -100,27 +166,43 @@ export const bertStructure: ModelStructure<BertArch> = {
           }
           dest.assign(value);
         };
+        const hidden = next.hidden; // kept hidden channels, or undefined: all
+        const cut = hidden ? (axis: number) => ({ axis, indices: hidden }) : () => undefined;
         for (const name of bert.params.keys()) {
-          if (!name.startsWith('bert.encoder.layer.')) copy(name, name);
+          if (name.startsWith('bert.encoder.layer.')) continue;
+          if (name.startsWith('bert.embeddings.')) copy(name, name, cut(name.endsWith('LayerNorm.weight') || name.endsWith('LayerNorm.bias') ? 0 : 1));
+          else if (name === 'bert.pooler.dense.weight') copy(name, name, cut(0));
+          else copy(name, name);
         }
         next.kept.forEach(({ source, heads, neurons }, to) => {
           const from = bertLayerParamNames(source);
           const into = bertLayerParamNames(to);
           const headDim = bert.arch.layers[source].headDim;
           const columns = heads.flatMap((head) => Array.from({ length: headDim }, (_, j) => head * headDim + j));
+          // rows (axis 0) or columns (axis 1) of the hidden size, then of the unit group
+          const both = (name: string, to: string, hiddenAxis: number | null, unitAxis: number | null, units: number[]) => {
+            const rows = hidden && hiddenAxis !== null ? { axis: hiddenAxis, indices: hidden } : undefined;
+            const source = bert.params.get(name);
+            if (!source) throw new StructureError(`bert surgery: parameter ${name} is missing`);
+            const first = rows ? tf.gather(source, tf.tensor1d(rows.indices, 'int32'), rows.axis) : source;
+            const value = unitAxis !== null ? tf.gather(first, tf.tensor1d(units, 'int32'), unitAxis) : first;
+            const dest = target.params.get(to)!;
+            if (value.shape.join() !== dest.shape.join()) throw new StructureError(`bert surgery: ${name} gives [${value.shape}], ${to} needs [${dest.shape}]`);
+            dest.assign(value);
+          };
           for (const part of ['query', 'key', 'value'] as const) {
-            copy(`${from[part]}.weight`, `${into[part]}.weight`, { axis: 1, indices: columns });
-            copy(`${from[part]}.bias`, `${into[part]}.bias`, { axis: 0, indices: columns });
+            both(`${from[part]}.weight`, `${into[part]}.weight`, 0, 1, columns);
+            both(`${from[part]}.bias`, `${into[part]}.bias`, null, 0, columns);
           }
-          copy(`${from.attentionOut}.weight`, `${into.attentionOut}.weight`, { axis: 0, indices: columns });
-          copy(`${from.attentionOut}.bias`, `${into.attentionOut}.bias`);
-          copy(`${from.intermediate}.weight`, `${into.intermediate}.weight`, { axis: 1, indices: neurons });
-          copy(`${from.intermediate}.bias`, `${into.intermediate}.bias`, { axis: 0, indices: neurons });
-          copy(`${from.output}.weight`, `${into.output}.weight`, { axis: 0, indices: neurons });
-          copy(`${from.output}.bias`, `${into.output}.bias`);
+          both(`${from.attentionOut}.weight`, `${into.attentionOut}.weight`, 1, 0, columns);
+          both(`${from.attentionOut}.bias`, `${into.attentionOut}.bias`, 0, null, []);
+          both(`${from.intermediate}.weight`, `${into.intermediate}.weight`, 0, 1, neurons);
+          both(`${from.intermediate}.bias`, `${into.intermediate}.bias`, null, 0, neurons);
+          both(`${from.output}.weight`, `${into.output}.weight`, 1, 0, neurons);
+          both(`${from.output}.bias`, `${into.output}.bias`, 0, null, []);
           for (const norm of ['attentionNorm', 'outputNorm'] as const) {
-            copy(`${from[norm]}.weight`, `${into[norm]}.weight`);
-            copy(`${from[norm]}.bias`, `${into[norm]}.bias`);
+            both(`${from[norm]}.weight`, `${into[norm]}.weight`, 0, null, []);
+            both(`${from[norm]}.bias`, `${into[norm]}.bias`, 0, null, []);
           }
         });
       });
@@ -139,12 +221,12 @@ interface KeptLayer {
   neurons: number[];
 }
 
-/** The arch after `plan`, and which heads / neurons of which source layer each remaining layer keeps. */
-function plannedArch(model: BertModel, plan: SurgeryPlan): { arch: BertArch; kept: KeptLayer[] } {
+/** The arch after `plan`, which heads / neurons of which source layer each remaining layer keeps, and the kept hidden channels. */
+function plannedArch(model: BertModel, plan: SurgeryPlan): { arch: BertArch; kept: KeptLayer[]; hidden?: number[] } {
   const arch = validateBertArch(model.arch);
   const { keep, removeBlocks } = checkSurgeryPlan(
-    bertStructure.channelGroups(model), bertStructure.removableBlocks(model), plan,
-    (groupId) => groupId.replace(/\.(attention|intermediate)$/, ''),
+    bertStructure.channelGroups(model, { coupled: true }), bertStructure.removableBlocks(model), plan,
+    (groupId) => (groupId === BERT_HIDDEN_GROUP ? null : groupId.replace(/\.(attention|intermediate)$/, '')),
   );
   if (arch.layers.length > 0 && removeBlocks.size === arch.layers.length) {
     throw new StructureError('bert surgery: the plan drops every encoder layer; at least one must remain');
@@ -158,7 +240,14 @@ function plannedArch(model: BertModel, plan: SurgeryPlan): { arch: BertArch; kep
     kept.push({ source: i, heads, neurons });
     layers.push({ heads: heads.length, headDim: layer.headDim, intermediate: neurons.length });
   });
-  return { arch: { ...structuredClone(arch), layers }, kept };
+  const hidden = keep.get(BERT_HIDDEN_GROUP);
+  const next: BertArch = { ...structuredClone(arch), layers };
+  if (hidden) {
+    next.pooler = bertPoolerWidth(arch);
+    next.layerNormWidth = arch.layerNormWidth ?? arch.hidden;
+    next.hidden = hidden.length;
+  }
+  return { arch: validateBertArch(next), kept, hidden };
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);

@@ -1,5 +1,5 @@
 import type { LayerSpec } from '../types.js';
-import { bertLayerPrefix, validateBertArch, type BertArch } from './arch.js';
+import { bertLayerPrefix, bertPoolerWidth, validateBertArch, type BertArch } from './arch.js';
 import { bertLayerParamNames } from './model.js';
 
 /**
@@ -56,8 +56,9 @@ export function traceBert(arch: BertArch, inputShape: number[]): LayerSpec[] {
     pointwise(`${p}.output.add`, 'add', [seq, h]);
     layerNorm(n.outputNorm);
   });
-  linear('bert.pooler.dense', h, h, 1);
-  pointwise('bert.pooler.tanh', 'tanh', [h]);
-  linear('classifier', h, arch.numLabels, 1);
+  const pooler = bertPoolerWidth(arch);
+  linear('bert.pooler.dense', h, pooler, 1);
+  pointwise('bert.pooler.tanh', 'tanh', [pooler]);
+  linear('classifier', pooler, arch.numLabels, 1);
   return layers;
 }

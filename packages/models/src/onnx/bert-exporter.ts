@@ -14,7 +14,7 @@ import type { Model } from '../types.js';
 import { validateBertArch, type BertArch } from '../bert/arch.js';
 import { BERT_MASK_PENALTY, bertLayerParamNames } from '../bert/model.js';
 import { registerOnnxExporter, type ResolvedOnnxExportOptions } from './export.js';
-import { OnnxGraphBuilder, floatAttr, intAttr, intsAttr } from './graph-builder.js';
+import { OnnxGraphBuilder, floatAttr, intAttr, intsAttr, stringAttr } from './graph-builder.js';
 import { OnnxDataType, encodeModel, irVersionForOpset } from './onnx-proto.js';
 import { expectShape, readParamValues } from './tensor-data.js';
 
@@ -46,10 +46,19 @@ class BertGraph {
     return this.g.node('Add', `${prefix}.add_bias`, [this.g.node('MatMul', prefix, [x, w]), b]);
   }
 
-  layerNorm(x: string, prefix: string, hidden: number, eps: number): string {
-    const scale = this.param(`${prefix}.weight`, [hidden]);
-    const shift = this.param(`${prefix}.bias`, [hidden]);
-    return this.g.node('LayerNormalization', prefix, [x, scale, shift], [intAttr('axis', -1), floatAttr('epsilon', eps)]);
+  layerNorm(x: string, prefix: string, hidden: number, eps: number, width = hidden): string {
+    if (width === hidden) {
+      const scale = this.param(`${prefix}.weight`, [hidden]);
+      const shift = this.param(`${prefix}.bias`, [hidden]);
+      return this.g.node('LayerNormalization', prefix, [x, scale, shift], [intAttr('axis', -1), floatAttr('epsilon', eps)]);
+    }
+    // BertArch.layerNormWidth: a LayerNorm over the input padded with width − hidden zero channels, sliced back
+    const scale = this.g.addFloat(`${prefix}.weight.padded`, [width], padded(readParamValues(this.opts.values, `${prefix}.weight`, CONTEXT).data, width));
+    const shift = this.g.addFloat(`${prefix}.bias.padded`, [width], padded(readParamValues(this.opts.values, `${prefix}.bias`, CONTEXT).data, width));
+    const pads = this.ints([0, 0, 0, 0, 0, width - hidden]);
+    const wide = this.g.node('Pad', `${prefix}.pad`, [x, pads], [stringAttr('mode', 'constant')]);
+    const normed = this.g.node('LayerNormalization', prefix, [wide, scale, shift], [intAttr('axis', -1), floatAttr('epsilon', eps)]);
+    return this.g.node('Slice', `${prefix}.slice`, [normed, this.ints([0]), this.ints([hidden]), this.ints([2])]);
   }
 
   build(arch: BertArch): Uint8Array {
@@ -67,7 +76,7 @@ class BertGraph {
       this.param('bert.embeddings.position_embeddings.weight', [arch.maxPosition, h]), this.ints([0]), seqLength, this.ints([0]),
     ]);
     const summed = g.node('Add', 'bert.embeddings.add_position', [g.node('Add', 'bert.embeddings.add_type', [words, types]), positions]);
-    let x = this.layerNorm(summed, 'bert.embeddings.LayerNorm', h, arch.layerNormEps);
+    let x = this.layerNorm(summed, 'bert.embeddings.LayerNorm', h, arch.layerNormEps, arch.layerNormWidth);
 
     // (1 − mask) · penalty, [N, 1, 1, S], added to every head's scores
     const maskFloat = g.node('Cast', 'bert.mask.cast', ['attention_mask'], [intAttr('to', OnnxDataType.FLOAT)]);
@@ -92,7 +101,7 @@ class BertGraph {
         g.node('Transpose', `${prefix}.context.transpose`, [context], [intsAttr('perm', [0, 2, 1, 3])]), this.ints([0, 0, width]),
       ]);
       const attention = g.node('Add', `${n.attentionOut}.residual`, [this.linear(merged, n.attentionOut, width, h), x]);
-      x = this.layerNorm(attention, n.attentionNorm, h, arch.layerNormEps);
+      x = this.layerNorm(attention, n.attentionNorm, h, arch.layerNormEps, arch.layerNormWidth);
       const inner = this.linear(x, n.intermediate, h, layer.intermediate);
       // GELU, erf form: 0.5 · x · (1 + erf(x / √2))
       const erf = g.node('Erf', `${n.intermediate}.gelu.erf`, [g.node('Mul', `${n.intermediate}.gelu.scale`, [inner, this.scalar(Math.SQRT1_2)])]);
@@ -100,13 +109,14 @@ class BertGraph {
         g.node('Mul', `${n.intermediate}.gelu.half`, [inner, this.scalar(0.5)]), g.node('Add', `${n.intermediate}.gelu.one_plus`, [erf, this.scalar(1)]),
       ]);
       const ffn = g.node('Add', `${n.output}.residual`, [this.linear(gelu, n.output, layer.intermediate, h), x]);
-      x = this.layerNorm(ffn, n.outputNorm, h, arch.layerNormEps);
+      x = this.layerNorm(ffn, n.outputNorm, h, arch.layerNormEps, arch.layerNormWidth);
     });
 
     const cls = g.node('Gather', 'bert.pooler.cls', [x, this.ints([0])], [intAttr('axis', 1)]);
     const clsFlat = g.node('Reshape', 'bert.pooler.flatten', [cls, this.ints([-1, h])]);
-    const pooled = g.node('Tanh', 'bert.pooler.tanh', [this.linear(clsFlat, 'bert.pooler.dense', h, h)]);
-    const logits = this.linear(pooled, 'classifier', h, arch.numLabels);
+    const poolerWidth = arch.pooler ?? h;
+    const pooled = g.node('Tanh', 'bert.pooler.tanh', [this.linear(clsFlat, 'bert.pooler.dense', h, poolerWidth)]);
+    const logits = this.linear(pooled, 'classifier', poolerWidth, arch.numLabels);
     g.node('Identity', 'logits', [logits], [], 'logits');
 
     const nDim = batch === 'dynamic' ? 'N' : batch;
@@ -135,3 +145,10 @@ export function exportBertOnnx(model: Model, opts: ResolvedOnnxExportOptions): U
 }
 
 registerOnnxExporter('bert', exportBertOnnx);
+
+/** `values` followed by zeros up to `width`. */
+function padded(values: Float32Array, width: number): Float32Array {
+  const out = new Float32Array(width);
+  out.set(values);
+  return out;
+}

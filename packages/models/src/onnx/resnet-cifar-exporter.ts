@@ -13,7 +13,7 @@
  */
 import type { Model } from '../types.js';
 import { BN_EPS } from '../batchnorm.js';
-import { resolveBlocks, shortcutPadBefore, validateResNetCifarArch, type ResNetCifarArch } from '../resnet-cifar-arch.js';
+import { resolveBlocks, shortcutPadBefore, shortcutSources, validateResNetCifarArch, type ResNetCifarArch } from '../resnet-cifar-arch.js';
 import { registerOnnxExporter, type ResolvedOnnxExportOptions } from './export.js';
 import { OnnxGraphBuilder, floatAttr, intAttr, intsAttr, stringAttr } from './graph-builder.js';
 import { OnnxDataType, encodeModel, irVersionForOpset } from './onnx-proto.js';
@@ -63,9 +63,10 @@ class ResNetCifarGraph {
   }
 
   /** Option-A shortcut: subsample by `stride`, then zero-pad channels floor((out−in)/2) before, the rest after. */
-  shortcut(x: string, prefix: string, inC: number, outC: number, stride: number): string {
-    if (stride === 1 && inC === outC) return x;
-    if (outC < inC) {
+  shortcut(x: string, prefix: string, inC: number, outC: number, stride: number, map?: readonly number[]): string {
+    const general = map ? shortcutSources(map, outC) : null;
+    if (stride === 1 && inC === outC && (!general || general.padding)) return x;
+    if (outC < inC && (!general || general.padding)) {
       throw new Error(`${CONTEXT}: ${prefix} narrows ${inC} → ${outC} channels; the option-A shortcut can only widen`);
     }
     let y = x;
@@ -75,6 +76,13 @@ class ResNetCifarGraph {
       const axes = this.g.addInt64(`${prefix}.shortcut.axes`, [2, 3]);
       const steps = this.g.addInt64(`${prefix}.shortcut.steps`, [stride, stride]);
       y = this.g.node('Slice', `${prefix}.shortcut.subsample`, [y, starts, ends, axes, steps]);
+    }
+    if (general && !general.padding) {
+      // a surgered channel map: one zero channel after the inputs, then gather each output channel's source
+      const pads = this.g.addInt64(`${prefix}.shortcut.pads`, [0, 0, 0, 0, 0, 1, 0, 0]);
+      y = this.g.node('Pad', `${prefix}.shortcut.pad`, [y, pads], [stringAttr('mode', 'constant')]);
+      const indices = this.g.addInt64(`${prefix}.shortcut.channels`, general.sources.map((i) => (i < 0 ? inC : i)));
+      return this.g.node('Gather', `${prefix}.shortcut.gather`, [y, indices], [intAttr('axis', 1)]);
     }
     if (outC !== inC) {
       const before = shortcutPadBefore(inC, outC);
@@ -96,12 +104,12 @@ class ResNetCifarGraph {
       channels = block.out;
       if (block.removed) {
         // a block removed by surgery is its shortcut alone (its input is ≥ 0, so no ReLU is needed)
-        x = this.shortcut(x, p, block.in, block.out, block.stride);
+        x = this.shortcut(x, p, block.in, block.out, block.stride, block.shortcut);
         continue;
       }
       const h = this.g.node('Relu', `${p}.relu1`, [this.convBn(x, `${p}.conv1`, `${p}.bn1`, block.in, block.mid, block.stride)]);
       const residual = this.convBn(h, `${p}.conv2`, `${p}.bn2`, block.mid, block.out, 1);
-      const sum = this.g.node('Add', `${p}.add`, [residual, this.shortcut(x, p, block.in, block.out, block.stride)]);
+      const sum = this.g.node('Add', `${p}.add`, [residual, this.shortcut(x, p, block.in, block.out, block.stride, block.shortcut)]);
       x = this.g.node('Relu', `${p}.relu2`, [sum]);
     }
     x = this.g.node('GlobalAveragePool', 'avgpool', [x]);
