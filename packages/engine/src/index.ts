@@ -8,3 +8,4 @@ export * from './wasm-kernels/batch-norm-training.js';
 export { wasmThreadsRequested, MAX_WASM_THREADS } from './wasm-threads.js';
 export { yieldToEventLoop } from './event-loop.js';
 export { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
+export * from './compiled-step/index.js';

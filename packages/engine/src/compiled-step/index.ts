@@ -1,0 +1,2 @@
+export * from './resnet-cifar-step.js';
+export * as compiledStepKernels from './wgsl.js';
