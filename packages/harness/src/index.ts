@@ -8,6 +8,7 @@ export * from './trainer.js';
 export * from './store.js';
 export * from './suite.js';
 export * from './latency.js';
+export * from './quantize.js';
 export * from './plan.js';
 export * from './labels.js';
 export * from './run-files.js';

@@ -36,6 +36,7 @@ export function metricsDefect(metrics: Partial<RunMetrics>): string | null {
     ['params', metrics.params, ['total', 'prunable', 'nonzero']],
     ['macs', metrics.macs, ['dense', 'effective']],
   ];
+  if (metrics.quantized !== undefined) groups.push(['quantized', metrics.quantized, ['quality', 'fp32Quality']]);
   if (metrics.flatness !== undefined) {
     groups.push(['flatness', metrics.flatness, ['baseLoss', 'lossIncrease', 'maxLossIncrease', 'worstCaseLossIncrease']]);
   }

@@ -31,6 +31,14 @@ export function bitmapEncodingBytes(elements: number, nonzero: number): number {
   return Math.ceil(elements / 8) + 4 * nonzero;
 }
 
+/**
+ * Bytes of one tensor in the sparse int8 encoding (docs/metrics.md, *Quantization*): the same 1-bit occupancy bitmap,
+ * then one int8 byte per nonzero int8 value, then one float32 scale per output channel (symmetric: no zero points).
+ */
+export function bitmapInt8EncodingBytes(elements: number, nonzeroInt8: number, channels: number): number {
+  return Math.ceil(elements / 8) + nonzeroInt8 + 4 * channels;
+}
+
 /** Sparse vs dense bytes of the given weights, or of a model's prunable weights (after masks). */
 export async function sparseEncodingBytes(weights: Map<string, Float32Array> | Model, options: SparseEncodingOptions = {}): Promise<SparseEncodingSize> {
   const tensors = weights instanceof Map ? weightsFromMap(weights) : await weightsFromModel(weights, options);

@@ -169,6 +169,17 @@ class CifarLoadedTask implements LoadedTask {
   }
 
   async evaluate(model: Model, split: 'val' | 'test') {
+    return this.evaluateWith(async (x) => {
+      const out = tf.tidy(() => model.forward(x, { training: false }));
+      try {
+        return await out.data() as Float32Array;
+      } finally {
+        out.dispose();
+      }
+    }, split);
+  }
+
+  async evaluateWith(predict: (inputs: Batch['inputs']) => Promise<Float32Array>, split: 'val' | 'test') {
     const set = split === 'val' ? this.valSet : this.testSet;
     const loader = new ImageBatchLoader(set, { batchSize: this.sizing.evalBatchSize, shuffle: false, augment: false, rng: new SeededRng(DATA_SEED) });
     const numClasses = 10;
@@ -177,11 +188,10 @@ class CifarLoadedTask implements LoadedTask {
     let offset = 0;
     for (const b of loader.batches()) {
       await yieldToEventLoop();
-      const out = tf.tidy(() => model.forward(b.x, { training: false }));
-      logits.set(await out.data() as Float32Array, offset * numClasses);
+      logits.set(await predict(b.x), offset * numClasses);
       labels.set(await b.y.data() as Int32Array, offset);
       offset += b.size;
-      tf.dispose([out, b.x, b.y]);
+      tf.dispose([b.x, b.y]);
     }
     const top1 = topKAccuracy(logits, labels, 1, numClasses);
     const top5 = topKAccuracy(logits, labels, 5, numClasses);

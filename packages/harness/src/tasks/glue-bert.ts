@@ -374,18 +374,28 @@ export class GlueBertLoadedTask implements LoadedTask {
   }
 
   async evaluate(model: Model, split: 'val' | 'test'): Promise<QualityScores> {
+    return this.evaluateWith(async (inputs) => {
+      const logits = tf.tidy(() => model.forward(inputs, { training: false }));
+      try {
+        return await logits.data() as Float32Array;
+      } finally {
+        logits.dispose();
+      }
+    }, split);
+  }
+
+  async evaluateWith(predict: (inputs: Batch['inputs']) => Promise<Float32Array>, split: 'val' | 'test'): Promise<QualityScores> {
     const set = split === 'val' ? this.valSet : this.testSet;
     const labels = set.labels;
     if (labels.some((l) => l < 0)) throw new Error(`glue-${this.name}: the ${split} split has unlabelled examples`);
-    const numLabels = (model.arch as BertArch).numLabels;
+    const numLabels = this.arch.numLabels;
     const predicted = new Int32Array(set.count);
     const batchSize = this.sizing.evalBatchSize;
     for (let from = 0; from < set.count; from += batchSize) {
       await yieldToEventLoop();
       const batch = glueBatch(set, Array.from({ length: Math.min(batchSize, set.count - from) }, (_, i) => from + i));
-      const logits = tf.tidy(() => model.forward(batch.inputs, { training: false }));
-      predicted.set(argmax(await logits.data() as Float32Array, numLabels), from);
-      tf.dispose([logits, ...Object.values(batch.inputs as Record<string, tf.Tensor>), batch.labels]);
+      predicted.set(argmax(await predict(batch.inputs), numLabels), from);
+      tf.dispose([...Object.values(batch.inputs as Record<string, tf.Tensor>), batch.labels]);
     }
     return glueQuality(this.name, predicted, labels);
   }

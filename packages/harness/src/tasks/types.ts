@@ -94,6 +94,12 @@ export interface LoadedTask {
   evaluationBatches(count: number, batchSize: number): Batch[];
   /** Quality on the validation split (carved from train) or the test split; the model's current weights. */
   evaluate(model: Model, split: 'val' | 'test'): Promise<QualityScores>;
+  /**
+   * The same scores from any predictor of logits (e.g. an ONNX Runtime session of the exported, quantized model):
+   * `predict` gets each evaluation batch's inputs (as `forward` takes them; the task disposes them) and returns its
+   * logits [n, classes] row-major.
+   */
+  evaluateWith?(predict: (inputs: Batch['inputs']) => Promise<Float32Array>, split: 'val' | 'test'): Promise<QualityScores>;
   /** A fresh copy of the dense starting model (pretrained, or the cached dense-training checkpoint). */
   startingModel(): Promise<Model>;
   /** The task's prunable-parameter rule (conv + linear weights, first conv and classifier included). */

@@ -50,3 +50,21 @@ export {
   type NhwcClassifierBatch,
   type OnnxClassifierEvaluation,
 } from './evaluate.js';
+export { decodeModel } from './onnx-decode.js';
+export {
+  quantizeOnnx,
+  buildQdqModel,
+  calibrateActivations,
+  qdqCalibrationTensors,
+  quantizeWeightPerChannel,
+  uint8Params,
+  ortOptimizedOperators,
+  type CalibrationMethod,
+  type QuantizeOnnxOptions,
+  type ActivationRange,
+  type QuantizedWeight,
+  type QuantizedActivation,
+  type QuantizedOnnx,
+} from './qdq.js';
+export { onnxFeed, OnnxLogitsSession, type OnnxFeed } from './feeds.js';
+export { runOnnxInTfjs } from './tfjs-executor.js';

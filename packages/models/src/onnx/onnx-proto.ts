@@ -5,7 +5,7 @@
 import { ProtoWriter, type ProtoInt } from './protobuf.js';
 
 /** TensorProto.DataType values used here. */
-export const OnnxDataType = { FLOAT: 1, INT64: 7 } as const;
+export const OnnxDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
 export type OnnxDataTypeValue = (typeof OnnxDataType)[keyof typeof OnnxDataType];
 
 /** AttributeProto.AttributeType values. */
@@ -41,7 +41,8 @@ export type OnnxDim = number | string;
 export interface ValueInfoProto {
   name: string;
   elemType: OnnxDataTypeValue;
-  shape: OnnxDim[];
+  /** Absent: shape unknown (no shape field is written; e.g. intermediate outputs added for calibration). */
+  shape?: OnnxDim[];
 }
 
 export interface GraphProto {
@@ -109,13 +110,14 @@ export function encodeNode(n: NodeProto): Uint8Array {
 
 export function encodeValueInfo(v: ValueInfoProto): Uint8Array {
   const shape = new ProtoWriter();
-  for (const d of v.shape) {
+  for (const d of v.shape ?? []) {
     const dim = new ProtoWriter();
     if (typeof d === 'number') dim.varint(1, d); // dim_value
     else dim.string(2, d); // dim_param
     shape.message(1, dim.finish());
   }
-  const tensorType = new ProtoWriter().varint(1, v.elemType).message(2, shape.finish());
+  const tensorType = new ProtoWriter().varint(1, v.elemType);
+  if (v.shape) tensorType.message(2, shape.finish());
   const type = new ProtoWriter().message(1, tensorType.finish()); // TypeProto.tensor_type
   return new ProtoWriter().string(1, v.name).message(2, type.finish()).finish();
 }

@@ -1,0 +1,194 @@
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SeededRng } from '@prunebench/engine';
+import { bertArch } from '../bert/arch.js';
+import { createBert } from '../bert/model.js';
+import { resnetCifarArch } from '../resnet-cifar-arch.js';
+import { randomResNetCifar } from '../testing/random-resnet-cifar.js';
+import type { Model } from '../types.js';
+import { exportOnnx } from './index.js';
+import { OnnxLogitsSession, onnxFeed } from './feeds.js';
+import { decodeModel } from './onnx-decode.js';
+import { encodeModel } from './onnx-proto.js';
+import { ortOptimizedOperators, quantizeOnnx, quantizeWeightPerChannel, uint8Params, type QuantizedOnnx } from './qdq.js';
+import { runOnnxInTfjs } from './tfjs-executor.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** The largest |a − b| and the output's quantization step: its range on an 8-bit grid ((max − min) / 255). */
+function compare(ortLogits: Float32Array, fakeQuant: Float32Array): { maxDiff: number; step: number } {
+  let maxDiff = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < fakeQuant.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(ortLogits[i] - fakeQuant[i]));
+    min = Math.min(min, fakeQuant[i], 0);
+    max = Math.max(max, fakeQuant[i], 0);
+  }
+  return { maxDiff, step: (max - min) / 255 };
+}
+
+async function ortRun(bytes: Uint8Array, feed: Record<string, ort.Tensor>): Promise<Float32Array> {
+  const session = await OnnxLogitsSession.create(bytes);
+  try {
+    return await session.run(feed);
+  } finally {
+    await session.dispose();
+  }
+}
+
+describe('per-channel symmetric int8 weights', () => {
+  it('scale = max|w| / 127 per output channel, zeros stay exactly zero, the extremes map to ±127', () => {
+    // [K = 3, N = 2], channels along axis 1
+    const w = Float32Array.from([0.5, 0, -1, 0.01, 0, -0.04]);
+    const { q, scales } = quantizeWeightPerChannel(w, [3, 2], 1);
+    expect(Array.from(scales)).toEqual([Math.fround(1 / 127), Math.fround(0.04 / 127)]);
+    expect(Array.from(q)).toEqual([64, 0, -127, 32, 0, -127]);
+    // an all-zero channel keeps scale 1 and zeros
+    const z = quantizeWeightPerChannel(new Float32Array(4), [2, 1, 1, 2], 0);
+    expect(Array.from(z.q)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('uint8 activation parameters hold 0 exactly (zero point 0 for ReLU ranges)', () => {
+    expect(uint8Params({ min: 0, max: 2.55 })).toEqual({ scale: Math.fround(0.01), zeroPoint: 0 });
+    const p = uint8Params({ min: -1, max: 3 });
+    expect(p.zeroPoint).toBe(Math.round(1 / p.scale));
+    expect(uint8Params({ min: 0.5, max: 1 }).zeroPoint).toBe(0); // widened to hold 0
+  });
+});
+
+describe('QDQ export of a ResNet-20-shaped model', () => {
+  let model: Model;
+  let fp32: Uint8Array;
+  let feeds: Array<{ input: ort.Tensor }>;
+  let images: tf.Tensor4D;
+  let quantized: QuantizedOnnx;
+  beforeAll(async () => {
+    model = randomResNetCifar(resnetCifarArch(20), 3);
+    // prune half of every conv so the sparse path is exercised
+    for (const [name, v] of model.params) {
+      if (model.paramKinds.get(name) === 'conv2d') v.assign(tf.tidy(() => tf.mul(v, tf.cast(tf.greater(tf.abs(v), 0.05), 'float32'))));
+    }
+    fp32 = await exportOnnx(model);
+    const rng = new SeededRng(5);
+    const batch = (n: number) => tf.tensor4d(Array.from({ length: n * 32 * 32 * 3 }, () => rng.normal()), [n, 32, 32, 3]);
+    const calib = [batch(16), batch(16)];
+    feeds = await Promise.all(calib.map(async (b) => (await onnxFeed(b)) as { input: ort.Tensor }));
+    tf.dispose(calib);
+    images = batch(8);
+    quantized = await quantizeOnnx(fp32, feeds, { calibration: 'minmax' });
+  });
+  afterAll(() => {
+    model.dispose();
+    images.dispose();
+  });
+
+  it('decodes the exporter\'s bytes back to the same model', () => {
+    expect(encodeModel(decodeModel(fp32))).toEqual(fp32);
+  });
+
+  it('quantizes every conv and the classifier per channel, keeps pruned weights zero, absorbs every ReLU before a quantized tensor', () => {
+    expect(quantized.weights.map((w) => w.op)).toEqual([...Array(19).fill('Conv'), 'Gemm']);
+    for (const w of quantized.weights) expect(w.nonzeroInt8).toBeLessThanOrEqual(w.nonzero);
+    expect(quantized.weights.some((w) => w.nonzero < w.elements)).toBe(true);
+    expect(quantized.absorbedRelus).toBe(18);
+    expect(quantized.calibration).toEqual({ method: 'minmax', examples: 32 });
+  });
+
+  it('the float graph in tfjs is the model\'s forward', async () => {
+    const feed = await onnxFeed(images);
+    const nchw = tf.tensor(feed.input.data as Float32Array, feed.input.dims as number[]);
+    const out = runOnnxInTfjs(decodeModel(fp32), { input: nchw });
+    const forward = tf.tidy(() => model.forward(images, { training: false }));
+    const a = out.logits.dataSync();
+    const b = forward.dataSync();
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    expect(diff).toBeLessThan(1e-3);
+    tf.dispose([nchw, out.logits, forward]);
+  });
+
+  it('ONNX Runtime fuses the QDQ groups into its int8 kernels (QLinearConv ×19, QLinearAdd, QGemm)', async () => {
+    const ops = await ortOptimizedOperators(quantized.bytes);
+    expect(ops.QLinearConv).toBe(19);
+    expect(ops.Conv ?? 0).toBe(0);
+    expect(ops.QGemm).toBe(1);
+    expect(ops.QLinearAdd).toBeGreaterThanOrEqual(6);
+  });
+
+  it('ORT\'s int8 logits match the fake-quantized tfjs model within one quantization step', async () => {
+    const feed = await onnxFeed(images);
+    const ortLogits = await ortRun(quantized.bytes, feed);
+    const nchw = tf.tensor(feed.input.data as Float32Array, feed.input.dims as number[]);
+    const out = runOnnxInTfjs(quantized.model, { input: nchw });
+    const { maxDiff, step } = compare(ortLogits, out.logits.dataSync() as Float32Array);
+    tf.dispose([nchw, out.logits]);
+    expect(maxDiff).toBeLessThanOrEqual(step);
+    // and the int8 model is not the float model: quantization error is visible, but small
+    const floatLogits = await ortRun(fp32, feed);
+    const q = compare(ortLogits, floatLogits);
+    expect(q.maxDiff).toBeGreaterThan(0);
+  });
+
+  it('percentile calibration clips the tails: ranges within the min-max ranges', async () => {
+    const p = await quantizeOnnx(fp32, feeds, { calibration: 'percentile', percentile: 99.9 });
+    const byTensor = new Map(quantized.activations.map((a) => [a.tensor, a.range]));
+    for (const a of p.activations) {
+      const mm = byTensor.get(a.tensor)!;
+      expect(a.range.max).toBeLessThanOrEqual(mm.max);
+      expect(a.range.min).toBeGreaterThanOrEqual(mm.min);
+    }
+    expect(p.activations.some((a) => a.range.max < byTensor.get(a.tensor)!.max)).toBe(true);
+    expect(p.calibration).toEqual({ method: 'percentile', percentile: 99.9, examples: 32 });
+  });
+});
+
+describe('QDQ export of a tiny BERT', () => {
+  const arch = bertArch({ layers: 2, hidden: 16, heads: 2, intermediate: 32, vocabSize: 40, maxPosition: 16, numLabels: 3 });
+  let model: Model;
+  let quantized: QuantizedOnnx;
+  const rng = new SeededRng(9);
+  const tokens = (n: number, s: number) => {
+    const ids = Array.from({ length: n * s }, () => 1 + rng.int(39));
+    const mask = Array.from({ length: n * s }, (_, i) => (i % s < s - (i / s) % 3 ? 1 : 0));
+    return {
+      input_ids: tf.tensor2d(ids, [n, s], 'int32'),
+      attention_mask: tf.tensor2d(mask, [n, s], 'int32'),
+      token_type_ids: tf.tensor2d(Array.from({ length: n * s }, (_, i) => (i % s >= s / 2 ? 1 : 0)), [n, s], 'int32'),
+    };
+  };
+  beforeAll(async () => {
+    model = createBert(arch, { seed: 4 });
+    let i = 0;
+    for (const v of model.params.values()) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 40 + i++));
+    const calib = [tokens(8, 10), tokens(8, 10)];
+    const feeds = await Promise.all(calib.map((b) => onnxFeed(b)));
+    calib.forEach((b) => tf.dispose(Object.values(b)));
+    quantized = await quantizeOnnx(await exportOnnx(model), feeds, { calibration: 'minmax' });
+  });
+  afterAll(() => model.dispose());
+
+  it('quantizes every linear layer; ORT runs the encoder\'s as MatMulIntegerToFloat', async () => {
+    expect(quantized.weights.length).toBe(2 * 6 + 2);
+    const ops = await ortOptimizedOperators(quantized.bytes);
+    expect(ops.MatMulIntegerToFloat).toBe(12);
+  });
+
+  it('ORT\'s int8 logits match the fake-quantized tfjs model within one quantization step', async () => {
+    const batch = tokens(6, 10);
+    const feed = await onnxFeed(batch);
+    const ortLogits = await ortRun(quantized.bytes, feed);
+    const out = runOnnxInTfjs(quantized.model, batch);
+    const fake = out.logits.dataSync() as Float32Array;
+    const forward = tf.tidy(() => model.forward(batch, { training: false }).dataSync() as Float32Array);
+    const floatOut = runOnnxInTfjs(decodeModel(await exportOnnx(model)), batch);
+    const floatDiff = compare(floatOut.logits.dataSync() as Float32Array, forward);
+    expect(floatDiff.maxDiff).toBeLessThan(1e-3);
+    const { maxDiff, step } = compare(ortLogits, fake);
+    tf.dispose([...Object.values(batch), out.logits, floatOut.logits]);
+    expect(maxDiff).toBeLessThanOrEqual(step);
+  });
+});
