@@ -5,7 +5,9 @@ import { hrankMethod } from '@prunebench/method-hrank';
 import { lthMethod } from '@prunebench/method-lth';
 import { magnitudeMethod } from '@prunebench/method-magnitude';
 import { randomMethod } from '@prunebench/method-random';
+import { riglMethod } from '@prunebench/method-rigl';
 import { safeMethod } from '@prunebench/method-safe';
+import { setMethod } from '@prunebench/method-set';
 import { snipMethod } from '@prunebench/method-snip';
 import type { PruningMethod } from '@prunebench/pruning';
 
@@ -21,6 +23,8 @@ export const BUILTIN_METHODS: ReadonlyArray<PruningMethod<any>> = [
   safeMethod,
   hrankMethod,
   ckaHybridMethod,
+  riglMethod,
+  setMethod,
   fpgmMethod,
 ];
 

@@ -1,4 +1,4 @@
-import type { PruningMethod, PruningTarget } from '@prunebench/pruning';
+import type { DistillationSettings, PruningMethod, PruningTarget } from '@prunebench/pruning';
 import { hashId, withoutDefaults } from './canonical.js';
 import { DENSE_METHOD, describeTarget } from './labels.js';
 import type { FlatnessSettings, LatencySettings, QuantizeSettings, ReconstructionSettings, RunDescription } from './record.js';
@@ -56,6 +56,8 @@ export function describeRun(args: {
   quantize?: QuantizeSettings | false;
   /** Layer reconstruction error of the pruned run; absent/false: not measured (and absent from the description). */
   reconstruction?: ReconstructionSettings | false;
+  /** Distillation in the pruned run's training; absent/false: none (and absent from the description). */
+  distillation?: DistillationSettings | false;
 }): RunDescription {
   const taskOptions = withoutDefaults(args.sizing, args.task.defaultSizing as unknown as Record<string, unknown>);
   const options = args.method ? withoutDefaults(args.method.parseOptions(args.options), args.method.defaults) : {};
@@ -73,6 +75,7 @@ export function describeRun(args: {
     ...(args.flatness === false || (args.flatness && Object.keys(args.flatness).length > 0) ? { flatness: args.flatness } : {}),
     ...(args.quantize ? { quantize: args.quantize } : {}),
     ...(args.reconstruction && args.method ? { reconstruction: args.reconstruction } : {}),
+    ...(args.distillation && args.method ? { distillation: args.distillation } : {}),
   };
 }
 
@@ -90,7 +93,7 @@ export function planSuite(suite: Suite, registries: SuiteRegistries): SuitePlan 
     const task = registries.tasks.get(taskEntry.id);
     if (!task) throw new Error(`suite.tasks: unknown task "${taskEntry.id}"`);
     const sizing: TaskSizing = { ...task.defaultSizing, ...taskEntry.sizing };
-    const common = { suite: suite.name, task, sizing: taskEntry.sizing, latency: suite.latency, flatness: suite.flatness, quantize: suite.quantize, reconstruction: suite.reconstruction };
+    const common = { suite: suite.name, task, sizing: taskEntry.sizing, latency: suite.latency, flatness: suite.flatness, quantize: suite.quantize, reconstruction: suite.reconstruction, distillation: suite.distillation };
     const budget = budgetForTask(suite.budget, task, sizing);
     const dense = describeRun({ ...common, method: null, options: {}, target: null, seed: 0, budgetExamples: 0 });
     add({ id: experimentId(dense), description: dense, task, sizing, method: null, parsedOptions: {} });

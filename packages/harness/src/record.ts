@@ -1,5 +1,5 @@
 import type { ExecutionProvider, LatencyRecordShape } from '@prunebench/metrics';
-import type { NmPatternCheck, PruningTarget } from '@prunebench/pruning';
+import type { DistillationSettings, NmPatternCheck, PruningTarget } from '@prunebench/pruning';
 
 /**
  * What one completed run writes to `reports/runs/<id>/record.json`: the report package reads only this.
@@ -13,7 +13,11 @@ export interface RunRecord {
   error?: string;
   /** Empty (`{}`) when status is `failed`: check the status before reading metrics. */
   metrics: RunMetrics;
-  budget: { totalExamples: number; usedExamples: number };
+  /**
+   * Examples charged to the method, of its budget. With distillation, `teacherForwardExamples` counts the teacher's
+   * forward passes (one per training example; not charged: docs/budget.md).
+   */
+  budget: { totalExamples: number; usedExamples: number; teacherForwardExamples?: number };
   wallTimeSeconds: number;
   environment: EnvironmentRecord;
   /** Per-layer density (nonzero / total) of every prunable parameter. */
@@ -67,6 +71,8 @@ export interface RunDescription {
   quantize?: QuantizeSettings;
   /** Present when the suite asks for the layer reconstruction error of each pruned run (unstructured methods). */
   reconstruction?: ReconstructionSettings;
+  /** Present when the suite distils from the task's dense model in every pruned run's training (absent: ids unchanged). */
+  distillation?: DistillationSettings;
 }
 
 /** A suite's `reconstruction` entry: calibration examples from the training split (the run seed's `reconstruction` fork). */
@@ -116,7 +122,7 @@ export interface QuantizedRecord {
     /** Bytes of the whole ONNX files. */
     onnxFp32Bytes: number;
     onnxInt8Bytes: number;
-    /** Prunable tensors stored int8 (the rest, e.g. BERT's embedding tables, stay fp32 in both encodings). */
+    /** Prunable tensors stored 8-bit (any other prunable tensor counts as fp32 in both int8 encodings). */
     int8Tensors: number;
     /** Nonzero prunable weights before / after int8 rounding (tiny weights may round to 0). */
     nonzeroFp32: number;

@@ -74,7 +74,11 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       description,
       layerDensity: {},
       ...partial,
-      budget: { totalExamples: description.budgetExamples, usedExamples: trainer?.usedExamples() ?? 0 },
+      budget: {
+        totalExamples: description.budgetExamples,
+        usedExamples: trainer?.usedExamples() ?? 0,
+        ...(description.distillation ? { teacherForwardExamples: trainer?.teacherForwardExamples() ?? 0 } : {}),
+      },
       wallTimeSeconds: (Date.now() - started) / 1000,
       environment: ctx.environment,
       startedAt,
@@ -107,6 +111,9 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
 
     if (run.method) {
       const seedRng = new SeededRng(description.seed);
+      // Distillation's teacher: the task's dense starting model, a copy of its own (the student's weights change).
+      const teacher = description.distillation ? await task.startingModel() : null;
+      if (teacher) models.push(teacher);
       trainer = new HarnessTrainer({
         task,
         recipe: run.task.recipe,
@@ -117,6 +124,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
         onChunk: (rows) => ctx.store.writeLog(id, rows),
         onProgress: ctx.onProgress,
         signal: ctx.signal,
+        ...(teacher ? { distillation: { ...description.distillation!, teacher } } : {}),
       });
       const result = await run.method.run({
         model,

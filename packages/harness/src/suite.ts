@@ -1,4 +1,4 @@
-import { parseNmPattern, type PruningMethod, type PruningTarget } from '@prunebench/pruning';
+import { checkDistillationSettings, parseNmPattern, type DistillationSettings, type PruningMethod, type PruningTarget } from '@prunebench/pruning';
 import { readJsonFile } from '@prunebench/engine';
 import { canonicalJson, withoutDefaults } from './canonical.js';
 import { FLATNESS_DEFAULTS } from './flatness.js';
@@ -26,6 +26,8 @@ export interface SuiteFile {
   quantize?: boolean | Partial<QuantizeSettings>;
   /** true or { examples }: record each unstructured run's layer reconstruction error (RECONSTRUCTION_DEFAULTS). */
   reconstruction?: boolean | Partial<ReconstructionSettings>;
+  /** Knowledge distillation from the task's dense model in every pruned run's training: { alpha, temperature }. */
+  distillation?: DistillationSettings;
   backend?: string;
 }
 
@@ -46,6 +48,8 @@ export interface Suite {
   quantize: QuantizeSettings | false;
   /** Resolved reconstruction entry; false = not measured (left out of run descriptions). */
   reconstruction: ReconstructionSettings | false;
+  /** Distillation settings; absent = none (left out of run descriptions, so suites without it keep their ids). */
+  distillation?: DistillationSettings;
   backend?: string;
 }
 
@@ -58,7 +62,7 @@ export interface SuiteRegistries {
 }
 
 export const KNOWN_BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
-const SUITE_FIELDS = ['$schema', 'name', 'description', 'tasks', 'methods', 'targets', 'seeds', 'budget', 'latency', 'flatness', 'quantize', 'reconstruction', 'backend'];
+const SUITE_FIELDS = ['$schema', 'name', 'description', 'tasks', 'methods', 'targets', 'seeds', 'budget', 'latency', 'flatness', 'quantize', 'reconstruction', 'distillation', 'backend'];
 const SIZING_FIELDS: Array<keyof TaskSizing> = ['trainPerClass', 'valSize', 'testSize', 'evalBatchSize'];
 
 export function loadSuiteFile(path: string, registries: SuiteRegistries): Suite {
@@ -173,6 +177,16 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
   const flatness = validateFlatness(input.flatness, fail);
   const quantize = validateQuantize(input.quantize, fail);
   const reconstruction = validateReconstruction(input.reconstruction, fail);
+  let distillation: DistillationSettings | false = false;
+  if (input.distillation !== undefined) {
+    try {
+      distillation = checkDistillationSettings(input.distillation, 'suite.distillation');
+    } catch (error) {
+      const message = (error as Error).message;
+      const colon = message.indexOf(': ');
+      fail(message.slice(0, colon), message.slice(colon + 2));
+    }
+  }
   if (input.backend !== undefined && !(KNOWN_BACKENDS as readonly unknown[]).includes(input.backend)) {
     fail('suite.backend', `unknown backend ${JSON.stringify(input.backend)}; known: ${KNOWN_BACKENDS.join(', ')}`);
   }
@@ -187,6 +201,7 @@ export function validateSuite(input: unknown, registries: SuiteRegistries, file?
     flatness,
     quantize,
     reconstruction,
+    ...(distillation ? { distillation } : {}),
     ...(typeof input.backend === 'string' ? { backend: input.backend } : {}),
   };
 }

@@ -5,12 +5,19 @@ import {
   BudgetLedger,
   applyMasks,
   checkTrainRequest,
+  cloneMasks,
   createMaskedOptimizer,
   disposeBatch,
+  disposeMasks,
+  distillationLossFunction,
+  dueMaskUpdates,
   lossAndGradients,
+  replaceMasks,
   trainStep,
   type Batch,
   type BudgetedTrainer,
+  type DistillationSettings,
+  type MaskUpdateRecord,
   type MaskedOptimizer,
   type MaskedOptimizerSettings,
   type Masks,
@@ -68,6 +75,12 @@ export interface HarnessTrainerOptions {
   priorWallSeconds?: number;
   /** Checked before every step: when aborted, training writes a checkpoint of the step just done and stops with RunInterruptedError. */
   signal?: AbortSignal;
+  /**
+   * Knowledge distillation in every `train` call (not in `gradients`): the loss is `distillationLoss` against the
+   * teacher's logits for the same (augmented) batch, computed in inference mode. Teacher forwards are not charged to
+   * the budget; they are counted (`teacherForwardExamples`) and recorded (docs/budget.md).
+   */
+  distillation?: DistillationSettings & { teacher: Model };
 }
 
 interface CallSignature {
@@ -79,6 +92,8 @@ interface CallSignature {
   label: string | null;
   budgetBefore: number;
   masks: string;
+  /** Only with a mask-update hook (so checkpoints of calls without one keep their signature). */
+  maskUpdateEvery?: number;
 }
 
 /**
@@ -100,6 +115,7 @@ export class HarnessTrainer implements BudgetedTrainer {
   private readonly budget: BudgetLedger;
   private callIndex = 0;
   private readonly started = Date.now();
+  private teacherForwards = 0;
 
   constructor(private readonly options: HarnessTrainerOptions) {
     this.budget = new BudgetLedger(options.totalExamples);
@@ -115,6 +131,11 @@ export class HarnessTrainer implements BudgetedTrainer {
     return this.budget.remaining;
   }
 
+  /** Examples the distillation teacher has run forward on (0 without distillation); restored on resume. */
+  teacherForwardExamples(): number {
+    return this.teacherForwards;
+  }
+
   wallSeconds(): number {
     return (this.options.priorWallSeconds ?? 0) + (Date.now() - this.started) / 1000;
   }
@@ -126,17 +147,20 @@ export class HarnessTrainer implements BudgetedTrainer {
     const signature: CallSignature = {
       call, examples, gradientEvaluationsPerStep: 1, lrScale, label: options.label ?? null,
       budgetBefore: this.budget.used, masks: await masksDigest(options.masks),
+      ...(options.maskUpdate ? { maskUpdateEvery: options.maskUpdate.every } : {}),
     };
+    const hook = options.maskUpdate;
     const checkpoints = this.options.checkpoints;
     const finished = checkpoints?.readFinished(call);
     if (finished) {
       checkSignature(finished, signature);
       restoreModel(model, finished.arrays);
-      const meta = finished.meta as unknown as { budgetUsed: number; log: TrainLogRow[]; summary: TrainSummary };
+      const meta = finished.meta as unknown as { budgetUsed: number; log: TrainLogRow[]; summary: TrainSummary; teacherForwards?: number };
       this.budget.restore(meta.budgetUsed);
+      this.teacherForwards = meta.teacherForwards ?? 0;
       this.log.splice(0, this.log.length, ...meta.log);
       this.options.onProgress?.(this.budget.used, this.totalExamples);
-      return meta.summary;
+      return hook ? { ...meta.summary, masks: checkpointMasks(finished.arrays, options.masks!) } : meta.summary;
     }
 
     const { recipe } = this.options;
@@ -149,6 +173,10 @@ export class HarnessTrainer implements BudgetedTrainer {
     let chunkExamples = 0;
     let lastLoss = NaN;
     let lr = learningRateAt(recipe, lrScale, 0, examples);
+    // With a mask-update hook the trainer owns the current masks (the caller's stay as they were).
+    let current = hook ? cloneMasks(options.masks!) : options.masks;
+    const maskUpdates: MaskUpdateRecord[] = [];
+    const distillation = this.options.distillation;
 
     const partial = checkpoints?.readPartial(call);
     if (partial) {
@@ -157,7 +185,14 @@ export class HarnessTrainer implements BudgetedTrainer {
       const meta = partial.meta as unknown as {
         step: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[];
         chunk?: { lossSum: number; examples: number; lastLoss: number | null };
+        teacherForwards?: number; maskUpdates?: MaskUpdateRecord[];
       };
+      if (hook) {
+        disposeMasks(current);
+        current = checkpointMasks(partial.arrays, options.masks!);
+        maskUpdates.push(...(meta.maskUpdates ?? []));
+      }
+      this.teacherForwards = meta.teacherForwards ?? 0;
       restoreOptimizer(optimizer, partial.arrays, meta.step);
       step = meta.step;
       done = meta.done;
@@ -177,6 +212,7 @@ export class HarnessTrainer implements BudgetedTrainer {
     /** Model, optimizer state and position in the call, so a resume continues from this very step. */
     const writePartial = async () => {
       const arrays = await modelArrays(model);
+      if (hook) for (const [name, mask] of current!) arrays.set(`mask/${name}`, await fromTensor(mask));
       const state = optimizer.state();
       try {
         for (const [key, buf] of state.tensors) arrays.set(key, await fromTensor(buf));
@@ -186,6 +222,8 @@ export class HarnessTrainer implements BudgetedTrainer {
       checkpoints!.writePartial(call, {
         meta: {
           signature, step, done, budgetUsed: this.budget.used, log: this.log, losses, wallSeconds: this.wallSeconds(),
+          ...(distillation ? { teacherForwards: this.teacherForwards } : {}),
+          ...(hook ? { maskUpdates } : {}),
           ...(chunkExamples > 0 ? { chunk: { lossSum: chunkLossSum, examples: chunkExamples, lastLoss: Number.isFinite(lastLoss) ? lastLoss : null } } : {}),
         },
         arrays,
@@ -194,7 +232,7 @@ export class HarnessTrainer implements BudgetedTrainer {
     let savedAtStep = step;
 
     try {
-      if (options.masks) applyMasks(model, options.masks);
+      if (current) applyMasks(model, current);
       while (done < examples) {
         // A macrotask turn between steps, so signal handlers (Ctrl-C) run while training is under way.
         await yieldToEventLoop();
@@ -210,12 +248,29 @@ export class HarnessTrainer implements BudgetedTrainer {
         lr = learningRateAt(recipe, lrScale, done, examples);
         let loss: number;
         try {
-          loss = await trainStep(model, batch, optimizer, { learningRate: lr, masks: options.masks });
+          if (distillation) {
+            const teacherLogits = tf.tidy(() => distillation.teacher.forward(batch.inputs, { training: false }));
+            this.teacherForwards += take;
+            try {
+              loss = await trainStep(model, batch, optimizer, { learningRate: lr, masks: current }, distillationLossFunction(teacherLogits, distillation));
+            } finally {
+              teacherLogits.dispose();
+            }
+          } else {
+            loss = await trainStep(model, batch, optimizer, { learningRate: lr, masks: current });
+          }
         } finally {
           disposeBatch(batch);
         }
         step++;
+        const before = done;
         done += take;
+        // Mask updates of this step run before its log row and checkpoint, so a resume restores their masks.
+        for (const index of hook ? dueMaskUpdates(before, done, hook, examples) : []) {
+          const next = await hook!.update({ index, examples: done, totalExamples: examples, model, masks: current! });
+          maskUpdates.push(next ? await replaceMasks(model, optimizer, current!, next, { index, examples: done }) : { index, examples: done, grown: 0, dropped: 0 });
+          if (next) current = next;
+        }
         this.options.onProgress?.(this.budget.used, this.totalExamples);
         if (!Number.isFinite(loss)) {
           throw new NonFiniteLossError(loss, `at step ${step} of train call ${call}${options.label ? ` (${options.label})` : ''}`);
@@ -239,15 +294,23 @@ export class HarnessTrainer implements BudgetedTrainer {
           this.options.onChunk?.(this.log);
         }
       }
+    } catch (error) {
+      if (hook) disposeMasks(current);
+      throw error;
     } finally {
       optimizer.dispose();
     }
-    const summary: TrainSummary = { steps: step, examples: done, finalLoss: lastLoss, losses };
+    const summary: TrainSummary = { steps: step, examples: done, finalLoss: lastLoss, losses, ...(hook ? { maskUpdates } : {}) };
+    const arrays = await modelArrays(model);
+    if (hook) for (const [name, mask] of current!) arrays.set(`mask/${name}`, await fromTensor(mask));
     checkpoints?.writeFinished(call, {
-      meta: { signature, budgetUsed: this.budget.used, log: this.log, summary, wallSeconds: this.wallSeconds() } as unknown as Record<string, unknown>,
-      arrays: await modelArrays(model),
+      meta: {
+        signature, budgetUsed: this.budget.used, log: this.log, summary, wallSeconds: this.wallSeconds(),
+        ...(distillation ? { teacherForwards: this.teacherForwards } : {}),
+      } as unknown as Record<string, unknown>,
+      arrays,
     });
-    return summary;
+    return hook ? { ...summary, masks: current } : summary;
   }
 
   async gradients(model: Model, batch: Batch): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
@@ -278,7 +341,7 @@ export function optimizerSettings(recipe: FineTuneRecipe): MaskedOptimizerSettin
 /** The optimizer's buffers from a partial checkpoint (every array not under `param/` or `buffer/`), at `steps` steps. */
 function restoreOptimizer(optimizer: MaskedOptimizer, arrays: Map<string, StoredArray>, steps: number): void {
   const tensors = new Map<string, tf.Tensor>();
-  for (const [key, array] of arrays) if (!key.startsWith('param/') && !key.startsWith('buffer/')) tensors.set(key, toTensor(array));
+  for (const [key, array] of arrays) if (!key.startsWith('param/') && !key.startsWith('buffer/') && !key.startsWith('mask/')) tensors.set(key, toTensor(array));
   try {
     optimizer.restore({ steps, tensors });
   } catch (error) {
@@ -286,6 +349,20 @@ function restoreOptimizer(optimizer: MaskedOptimizer, arrays: Map<string, Stored
   } finally {
     tf.dispose([...tensors.values()]);
   }
+}
+
+/** The masks a checkpoint of a call with a mask-update hook holds (`mask/<name>`), for the names of `like`. */
+function checkpointMasks(arrays: Map<string, StoredArray>, like: Masks): Masks {
+  const masks: Masks = new Map();
+  for (const name of like.keys()) {
+    const stored = arrays.get(`mask/${name}`);
+    if (!stored) {
+      disposeMasks(masks);
+      throw new CheckpointMismatchError(`checkpoint has no mask "${name}"`);
+    }
+    masks.set(name, toTensor(stored));
+  }
+  return masks;
 }
 
 function nextBatch(stream: Iterator<Batch>): Batch {

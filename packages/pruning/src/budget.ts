@@ -1,4 +1,5 @@
 import type { Model } from '@prunebench/models';
+import { checkMaskUpdate } from './mask-update.js';
 import { BudgetExceededError, type BudgetedTrainer, type TrainOptions, type TrainSummary } from './types.js';
 
 /** Split `total` examples into `parts` integer chunks that sum to `total` (earlier chunks get the remainder). */
@@ -63,6 +64,7 @@ export function checkTrainRequest(ledger: BudgetLedger, options: TrainOptions): 
     throw new Error(`train: examples must be a positive integer, got ${examples} (skip empty calls with trainUnlessEmpty)`);
   }
   if (!(lrScale > 0) || !Number.isFinite(lrScale)) throw new Error(`train: lrScale must be a positive number, got ${lrScale}`);
-  ledger.ensure(examples);
+  // A mask-update hook's own charges (RigL's gradient reads) are checked with the examples, before any work.
+  ledger.ensure(examples + checkMaskUpdate(options));
   return { examples, lrScale };
 }

@@ -17,3 +17,8 @@ export * from './method.js';
 export * from './score-method.js';
 export * from './nm.js';
 export * from './calibration.js';
+export * from './mask-update.js';
+export * from './dynamic-sparsity.js';
+export * from './distillation.js';
+export * from './skip-rule.js';
+export * from './dst-method.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '@prunebench/models';
-import { lossTensorAndGradients, readScalar } from './loss.js';
+import { lossTensorAndGradients, readScalar, type LossFunction } from './loss.js';
 import { getParam, maskTensor } from './masks.js';
 import type { Batch, Masks } from './types.js';
 
@@ -72,8 +72,8 @@ export function createMaskedOptimizer(settings: MaskedOptimizerSettings): Masked
  * once after the update is queued (so a GPU backend gets the whole step before the host waits). Returns the batch
  * loss before the step.
  */
-export async function trainStep(model: Model, batch: Batch, optimizer: MaskedOptimizer, options: OptimizerStepOptions): Promise<number> {
-  const { loss, grads } = lossTensorAndGradients(model, batch);
+export async function trainStep(model: Model, batch: Batch, optimizer: MaskedOptimizer, options: OptimizerStepOptions, lossFn?: LossFunction): Promise<number> {
+  const { loss, grads } = lossTensorAndGradients(model, batch, undefined, lossFn);
   try {
     optimizer.step(model, grads, options);
   } catch (error) {

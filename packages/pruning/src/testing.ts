@@ -8,11 +8,13 @@ import type { ArchSpec, ForwardOptions, LayerInputTap, Model, ParamKind } from '
 import { disposeBatch } from './batch.js';
 import { BudgetLedger, checkTrainRequest } from './budget.js';
 import { lossAndGradients, readScalar } from './loss.js';
-import { applyMasks, countKept } from './masks.js';
+import { applyMasks, cloneMasks, countKept, disposeMasks } from './masks.js';
+import { dueMaskUpdates, replaceMasks } from './mask-update.js';
 import { createMaskedOptimizer, trainStep, type MaskedOptimizerSettings } from './optimizer.js';
 import {
   type Batch,
   type BudgetedTrainer,
+  type MaskUpdateRecord,
   type MethodContext,
   type PruningMethod,
   type PruningTarget,
@@ -203,6 +205,10 @@ export abstract class ToyBudgetedTrainer implements BudgetedTrainer {
     this.onTrainStart?.(model, options);
     if (masks) applyMasks(model, masks);
     const optimizer = createMaskedOptimizer(this.recipe.optimizer);
+    const hook = options.maskUpdate;
+    // With a mask-update hook the trainer owns the current masks (the caller's stay as they were).
+    let current = hook ? cloneMasks(masks!) : masks;
+    const maskUpdates: MaskUpdateRecord[] = [];
     let done = 0;
     let lossSum = 0;
     let lastLoss = NaN;
@@ -212,18 +218,27 @@ export abstract class ToyBudgetedTrainer implements BudgetedTrainer {
         this.ledger.charge(size);
         const batch = this.nextTrainBatch(size);
         try {
-          lastLoss = await trainStep(model, batch, optimizer, { learningRate: this.recipe.learningRate * lrScale, masks });
+          lastLoss = await trainStep(model, batch, optimizer, { learningRate: this.recipe.learningRate * lrScale, masks: current });
         } finally {
           disposeBatch(batch);
         }
         lossSum += lastLoss;
+        const before = done;
         done += size;
+        for (const index of hook ? dueMaskUpdates(before, done, hook, examples) : []) {
+          const next = await hook!.update({ index, examples: done, totalExamples: examples, model, masks: current! });
+          maskUpdates.push(next ? await replaceMasks(model, optimizer, current!, next, { index, examples: done }) : { index, examples: done, grown: 0, dropped: 0 });
+          if (next) current = next;
+        }
       }
+    } catch (error) {
+      if (hook) disposeMasks(current);
+      throw error;
     } finally {
       optimizer.dispose();
     }
     const steps = optimizer.steps;
-    return { steps, examples, finalLoss: lastLoss, losses: [lossSum / steps] };
+    return { steps, examples, finalLoss: lastLoss, losses: [lossSum / steps], ...(hook ? { masks: current, maskUpdates } : {}) };
   }
 
   async gradients(model: Model, batch: Batch): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {

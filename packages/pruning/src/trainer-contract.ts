@@ -167,6 +167,73 @@ export function describeBudgetedTrainerContract(
       });
     });
 
+    it('maskUpdate: the hook runs for every k with k · every < examples, its masks apply at once and to the end, its charges are reserved', async () => {
+      const every = examples / 3;
+      await withSetup(examples + 2 * batchSize, async ({ trainer, model, maskable }) => {
+        const masks = everyThirdPruned(model, maskable);
+        const given = await maskValues(masks);
+        const events: Array<{ index: number; examples: number; zeroedBefore: boolean }> = [];
+        const summary = await trainer.train(model, {
+          examples,
+          masks,
+          maskUpdate: {
+            every,
+            reservedExamples: 2 * batchSize,
+            async update(event) {
+              // The weights the current masks prune are +0 when the hook runs.
+              let zeroed = true;
+              for (const [name, mask] of event.masks) {
+                const [m, w] = [await mask.data(), await getParam(event.model, name).data()];
+                for (let i = 0; i < m.length; i++) if (m[i] === 0 && !Object.is(w[i], 0)) zeroed = false;
+              }
+              events.push({ index: event.index, examples: event.examples, zeroedBefore: zeroed });
+              expect(event.totalExamples).toBe(examples);
+              const [batch] = trainer.sampleBatches(1, batchSize, new SeededRng(event.index));
+              try {
+                const { grads } = await trainer.gradients(event.model, batch);
+                tf.dispose([...grads.values()]);
+              } finally {
+                disposeBatch(batch);
+              }
+              return shiftedPruned(event.model, [...event.masks.keys()], event.index);
+            },
+          },
+        });
+        expect(events.map((e) => e.index)).toEqual([1, 2]);
+        for (const e of events) {
+          expect(e.examples).toBeGreaterThanOrEqual(e.index * every);
+          expect(e.zeroedBefore).toBe(true);
+        }
+        expect(trainer.usedExamples()).toBe(examples + 2 * batchSize);
+        expect(await maskValues(masks)).toEqual(given); // the caller's masks are untouched
+        const final = summary.masks!;
+        expect(await maskValues(final)).toEqual(await maskValues(shiftedPruned(model, [...masks.keys()], 2)));
+        for (const [name, mask] of final) {
+          const [m, w] = [await mask.data(), await getParam(model, name).data()];
+          for (let i = 0; i < m.length; i++) if (m[i] === 0 && !Object.is(w[i], 0)) expect.fail(`${name}[${i}] is ${w[i]}, the last mask is 0`);
+        }
+        expect(summary.maskUpdates!.map((u) => u.index)).toEqual([1, 2]);
+        for (const u of summary.maskUpdates!) expect(u.grown + u.dropped).toBeGreaterThan(0);
+        tf.dispose([...masks.values(), ...final.values()]);
+      });
+    });
+
+    it('maskUpdate: refuses reservedExamples over the budget before any work, and a hook without masks', async () => {
+      await withSetup(examples, async ({ trainer, model, maskable }) => {
+        const masks = everyThirdPruned(model, maskable);
+        const before = await modelValues(model);
+        let calls = 0;
+        const maskUpdate = { every: 8, reservedExamples: 1, update: async () => { calls++; return undefined; } };
+        const refused = await trainer.train(model, { examples, masks, maskUpdate }).then(() => null, (e: unknown) => e);
+        expect(refused).toBeInstanceOf(BudgetExceededError);
+        await expect(trainer.train(model, { examples, maskUpdate })).rejects.toThrow(/maskUpdate needs masks/);
+        expect(trainer.usedExamples()).toBe(0);
+        expect(calls).toBe(0);
+        expectSameValues(await modelValues(model), before);
+        tf.dispose([...masks.values()]);
+      });
+    });
+
     it('validate is not charged, changes no parameter or buffer, and is a deterministic score in [0, 1]', async () => {
       await withSetup(0, async ({ trainer, model }) => {
         const before = await modelValues(model);
@@ -208,6 +275,22 @@ function everyThirdPruned(model: Model, names?: readonly string[]): Masks {
     masks.set(name, tf.tensor(Float32Array.from({ length: param.size }, (_, i) => (i % 3 === 0 ? 0 : 1)), param.shape));
   }
   return masks;
+}
+
+/** Masks over `names` with the entries i ≡ shift (mod 3) pruned (the hook's k-th masks: shift k). */
+function shiftedPruned(model: Model, names: readonly string[], shift: number): Masks {
+  const masks: Masks = new Map();
+  for (const name of names) {
+    const param = getParam(model, name);
+    masks.set(name, tf.tensor(Float32Array.from({ length: param.size }, (_, i) => (i % 3 === shift % 3 ? 0 : 1)), param.shape));
+  }
+  return masks;
+}
+
+async function maskValues(masks: Masks): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const [name, mask] of masks) out[name] = Array.from(await mask.data());
+  return out;
 }
 
 /** Copies of every parameter (`param/<name>`) and buffer (`buffer/<name>`). */

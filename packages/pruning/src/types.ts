@@ -44,6 +44,50 @@ export interface TrainOptions {
   lrScale?: number;
   /** A short label for logs and the per-epoch record (e.g. `lth-round-3`). */
   label?: string;
+  /**
+   * Dynamic sparsity (RigL, SET): every `every` examples the hook may hand new masks, trained with from the next step
+   * on (needs `masks`). See MaskUpdateHook for what the trainer does with them; `TrainSummary.masks` holds the last.
+   */
+  maskUpdate?: MaskUpdateHook;
+}
+
+/** What a mask-update hook is told: the k-th update (1-based), after k · every examples of the call. */
+export interface MaskUpdateEvent {
+  index: number;
+  /** Examples of this call trained when the hook runs (k · every, or the first step's end past it). */
+  examples: number;
+  /** The call's `examples`. */
+  totalExamples: number;
+  model: Model;
+  /** The masks now (the trainer's: read them, never dispose or keep them). */
+  masks: Masks;
+}
+
+/**
+ * A call-back inside one `train` call, so the optimizer, the learning-rate schedule and the data order run on across
+ * mask changes. The trainer calls `update` once for every k ≥ 1 with k · every < examples, after the first step at
+ * which k · every examples are done (in k order, before any checkpoint of that step). New masks (same names and shapes;
+ * the trainer takes them and disposes the ones they replace) apply at once: weights they prune are set to +0, and the
+ * optimizer's state (momentum, Adam moments) is zeroed wherever the mask changed, so a regrown weight starts at 0 with
+ * no history (Evci et al. 2020). The hook may charge the budget through the trainer (`gradients`): it declares that up
+ * front (`reservedExamples`), checked with `examples` before any work. The hook must be deterministic (a function of
+ * the model, the masks and k): on resume the trainer restores the masks of its checkpoint and calls only later updates.
+ */
+export interface MaskUpdateHook {
+  /** Examples between updates: a positive integer. */
+  every: number;
+  /** Examples the hook will charge over the whole call (e.g. RigL's dense gradient reads); default 0. */
+  reservedExamples?: number;
+  update(event: MaskUpdateEvent): Promise<Masks | undefined>;
+}
+
+/** One mask update of a train call, as the trainer saw it. */
+export interface MaskUpdateRecord {
+  index: number;
+  examples: number;
+  /** Weights switched on (0 → 1) and off (1 → 0); 0 and 0 when the hook kept the masks. */
+  grown: number;
+  dropped: number;
 }
 
 export interface TrainSummary {
@@ -51,6 +95,9 @@ export interface TrainSummary {
   examples: number;
   finalLoss: number;
   losses: number[]; // one mean per epoch-or-chunk, for the per-epoch log
+  /** With `maskUpdate`: the masks at the end of the call (the caller owns and disposes them) and every update. */
+  masks?: Masks;
+  maskUpdates?: MaskUpdateRecord[];
 }
 
 /**
@@ -68,7 +115,8 @@ export interface BudgetedTrainer {
   remainingExamples(): number;
   /**
    * Fine-tune with the task's recipe (optimizer, lr schedule, weight decay, augmentation), with fresh optimizer state
-   * per call. Charges exactly `options.examples`. `examples` must be a positive integer and `lrScale` positive:
+   * per call. Charges exactly `options.examples` (plus what a `maskUpdate` hook charges through `gradients`, checked
+   * with them up front against its `reservedExamples`). `examples` must be a positive integer and `lrScale` positive:
    * anything else throws an Error before any work (methods skip empty calls with `trainUnlessEmpty`). With masks,
    * pruned weights are exactly +0 from before the first step to the end.
    */

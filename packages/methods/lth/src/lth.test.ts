@@ -88,6 +88,17 @@ describe('lth method', () => {
     expect(await countKept(result.masks!)).toBe(keep);
   });
 
+  it('skip rule: rounds whose pruning costs less validation than the threshold are neither rewound nor retrained; the last gets their budget', async () => {
+    // Threshold 1: every round but the last is skipped; the budget after lth-train all goes to the last round.
+    const { observed, trainer, start, result, keep } = await runLth({ skipFinetuneBelow: 1 }, 2.5, 600);
+    expect(observed.map((o) => o.label)).toEqual(['lth-train', 'lth-round-5']);
+    expect(trainer.trainCalls.map((c) => c.examples)).toEqual([100, 500]);
+    expect(trainer.usedExamples()).toBe(600);
+    expectRewoundTo(observed[1], start);
+    expect(await countKept(result.masks!)).toBe(keep);
+    expect((result.details as { skipRule: { skippedSteps: number[] } }).skipRule.skippedSteps).toEqual([1, 2, 3, 4]);
+  });
+
   it('rejects bad options, FLOPs targets and a rewind point beyond the budget', async () => {
     expect(() => lthMethod.parseOptions({ pruneFraction: 1 })).toThrow(/lth: option pruneFraction/);
     expect(() => lthMethod.parseOptions({ rewindExamples: -1 })).toThrow(/option rewindExamples/);

@@ -1,7 +1,10 @@
 import {
   ALLOCATION_OPTIONS,
+  FinetuneSkipRule,
   PRUNABLE_OPTIONS,
+  SKIP_FINETUNE_OPTIONS,
   allocateMasks,
+  applyMasks,
   booleanOption,
   checkAllocationSettings,
   countPrunableParams,
@@ -46,6 +49,8 @@ const LTH_OPTIONS = {
   }),
   ...ALLOCATION_OPTIONS,
   ...PRUNABLE_OPTIONS,
+  // ICE-pruning's skip rule: a round whose pruning costs less validation than this is neither rewound nor retrained.
+  ...SKIP_FINETUNE_OPTIONS,
 };
 
 export type LthOptions = OptionsOf<typeof LTH_OPTIONS>;
@@ -82,9 +87,11 @@ async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult>
   const chunks = splitBudget(trainer.remainingExamples(), phases);
   let phase = 0;
   let masks: Masks | undefined;
+  const skip = new FinetuneSkipRule('lth', options.skipFinetuneBelow, trainer, log);
   try {
     if (options.trainFirst) await trainUnlessEmpty(trainer, model, { examples: chunks[phase++], label: 'lth-train' });
     for (let round = 0; round < keepCounts.length; round++) {
+      await skip.beforePruning(model);
       const scores = magnitudeScores(model, prunable);
       let next: Masks;
       try {
@@ -94,9 +101,17 @@ async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult>
       }
       disposeMasks(masks);
       masks = next;
+      // The skip rule measures the pruning itself: the trained weights, masked, before any rewinding.
+      if (skip.enabled) applyMasks(model, masks);
+      const chunk = chunks[phase++];
+      const examples = await skip.afterPruning(model, round, keepCounts.length, chunk);
+      if (skip.enabled && examples === 0 && chunk > 0) {
+        log(`lth round ${round + 1}/${keepCounts.length}: keep ${keepCounts[round]} of ${prunableTotal}, not rewound (skip rule)`);
+        continue;
+      }
       restoreSnapshot(model, rewindPoint, masks);
       log(`lth round ${round + 1}/${keepCounts.length}: keep ${keepCounts[round]} of ${prunableTotal}, rewound`);
-      await trainUnlessEmpty(trainer, model, { examples: chunks[phase++], masks, label: `lth-round-${round + 1}` });
+      await trainUnlessEmpty(trainer, model, { examples, masks, label: `lth-round-${round + 1}` });
     }
   } finally {
     disposeSnapshot(rewindPoint);
@@ -104,6 +119,6 @@ async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult>
   return {
     model,
     masks,
-    details: { rounds: keepCounts.length, keepCounts, rewindExamples: options.rewindExamples, layerDensity: await layerDensities(masks!) },
+    details: { rounds: keepCounts.length, keepCounts, rewindExamples: options.rewindExamples, ...skip.details(), layerDensity: await layerDensities(masks!) },
   };
 }
