@@ -22,13 +22,17 @@ export function compareTargets(a: RunDescription['target'], b: RunDescription['t
   return ka - kb || va - vb;
 }
 
-/** A method with its options: runs differing only in options are different leaderboard entries. */
+/**
+ * A method with its options: runs differing only in options are different leaderboard entries; so are runs with and
+ * without the suite's distillation (`+ distillation (α=…, T=…)`).
+ */
 export function methodLabel(description: RunDescription): string {
   const options = description.options ?? {};
   const keys = Object.keys(options).sort();
-  if (keys.length === 0) return description.method;
+  const kd = description.distillation ? ` + distillation (α=${description.distillation.alpha}, T=${description.distillation.temperature})` : '';
+  if (keys.length === 0) return `${description.method}${kd}`;
   const shown = keys.map((key) => `${key}=${typeof options[key] === 'string' ? options[key] : JSON.stringify(options[key])}`);
-  return `${description.method} (${shown.join(', ')})`;
+  return `${description.method} (${shown.join(', ')})${kd}`;
 }
 
 export interface Summary {
