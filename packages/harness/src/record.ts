@@ -88,6 +88,8 @@ export interface ReconstructionRecord {
   examples: number;
   perLayer: Record<string, number>;
   sum: number;
+  /** Prunable tensors without an input to reconstruct from (embedding tables), left out of the sum. */
+  notMeasured?: string[];
 }
 
 /** A suite's `quantize` entry, resolved (docs/metrics.md, *Quantization*; defaults QUANTIZE_DEFAULTS). */

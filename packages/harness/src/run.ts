@@ -10,6 +10,7 @@ import {
   disposeMasks,
   disposeSnapshot,
   reconstructionErrors,
+  reportedLayers,
   takeSnapshot,
   type Masks,
 } from '@prunebench/pruning';
@@ -154,8 +155,16 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       const examples = description.reconstruction!.examples;
       const batches = calibrationBatches(task, new SeededRng(description.seed).fork('reconstruction'), examples, RECONSTRUCTION_BATCH_SIZE);
       try {
-        const perLayer = await reconstructionErrors(startingWeights.params, finalModel, batches, prunable);
-        metrics.reconstruction = { examples, perLayer: Object.fromEntries(perLayer), sum: [...perLayer.values()].reduce((a, b) => a + b, 0) };
+        // Only layers that multiply an input have an output to reconstruct (not BERT's embedding tables).
+        const measured = reportedLayers(finalModel, batches[0], prunable);
+        const perLayer = await reconstructionErrors(startingWeights.params, finalModel, batches, measured);
+        const notMeasured = prunable.filter((name) => !measured.includes(name));
+        metrics.reconstruction = {
+          examples,
+          perLayer: Object.fromEntries(perLayer),
+          sum: [...perLayer.values()].reduce((a, b) => a + b, 0),
+          ...(notMeasured.length ? { notMeasured } : {}),
+        };
       } finally {
         disposeBatches(batches);
         disposeSnapshot(startingWeights);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { calibrateLayers, calibrationBatches, reconstructionErrors, reductionRows, relativeReconstructionError } from './calibration.js';
+import { bertArch, createBert } from '@prunebench/models';
+import { calibrateLayers, calibrationBatches, reconstructionErrors, reductionRows, relativeReconstructionError, reportedLayers } from './calibration.js';
 import { takeSnapshot } from './snapshot.js';
 import { createToyConvModel, createToyModel, SimpleBudgetedTrainer } from './testing.js';
 
@@ -41,7 +42,7 @@ describe('calibration', () => {
     expect(stats.get('fc2.weight')!.squaredNorms).toHaveLength(16);
     // The same seed draws the same examples.
     const again = calibrationBatches(trainer, new SeededRng(4), 40, 16);
-    expect(Array.from(await again[0].inputs.data())).toEqual(Array.from(await batches[0].inputs.data()));
+    expect(Array.from(await (again[0].inputs as tf.Tensor).data())).toEqual(Array.from(await (batches[0].inputs as tf.Tensor).data()));
     await expect(calibrateLayers(model, batches, ['nope.weight'], 'squared-norms')).rejects.toThrow(/does not report the input of "nope.weight"/);
   });
 
@@ -56,5 +57,26 @@ describe('calibration', () => {
     expect((await reconstructionErrors(dense.params, model, batches, names)).get('fc.weight')).toBeCloseTo(1, 10);
     // ‖(W − Ŵ)ᵀX‖² / ‖WᵀX‖² by hand: X = I (2 inputs), W = [[1, 0], [0, 2]] → zeroing the second output loses 4 of 5.
     expect(relativeReconstructionError(Float64Array.from([1, 0, 0, 2]), Float64Array.from([1, 0, 0, 0]), Float64Array.from([1, 0, 0, 1]), 2, 2)).toBeCloseTo(0.8, 12);
+  });
+
+  it('BERT: every linear layer reports its input, the embedding tables do not, and padded tokens are not counted', async () => {
+    const model = createBert(bertArch({ layers: 1, hidden: 8, heads: 2, intermediate: 16, vocabSize: 30, maxPosition: 16 }), { seed: 1 });
+    const batch = {
+      inputs: {
+        input_ids: tf.tensor2d([[2, 5, 7, 0], [3, 4, 0, 0]], [2, 4], 'int32'),
+        attention_mask: tf.tensor2d([[1, 1, 1, 0], [1, 1, 0, 0]], [2, 4], 'int32'),
+      },
+      labels: tf.tensor1d([0, 1], 'int32'),
+      size: 2,
+    };
+    const names = [...model.paramKinds].filter(([, kind]) => kind === 'linear' || kind === 'embedding').map(([name]) => name);
+    const reported = reportedLayers(model, batch, names);
+    expect(reported).toContain('bert.encoder.layer.0.attention.self.query.weight');
+    expect(reported).toContain('classifier.weight');
+    expect(reported.filter((name) => name.includes('embeddings'))).toEqual([]);
+    expect(names.filter((name) => !reported.includes(name)).every((name) => model.paramKinds.get(name) === 'embedding')).toBe(true);
+    const stats = await calibrateLayers(model, [batch], ['bert.encoder.layer.0.attention.self.query.weight', 'classifier.weight'], 'squared-norms');
+    expect(stats.get('bert.encoder.layer.0.attention.self.query.weight')!.rows).toBe(5); // 3 + 2 real tokens
+    expect(stats.get('classifier.weight')!.rows).toBe(2); // one pooled row per example
   });
 });

@@ -37,6 +37,20 @@ export function disposeBatches(batches: readonly Batch[]): void {
   for (const batch of batches) disposeBatch(batch);
 }
 
+/**
+ * The named layers whose input the model's forward reports, in the order it reaches them. The others (e.g. BERT's
+ * embedding tables, which are looked up rather than multiplied) have no activations to calibrate on.
+ */
+export function reportedLayers(model: Model, batch: Batch, names: readonly string[]): string[] {
+  const wanted = new Set(names);
+  const seen: string[] = [];
+  const tap = ({ weight }: LayerInput) => {
+    if (wanted.has(weight) && !seen.includes(weight)) seen.push(weight);
+  };
+  model.forward(batch.inputs, { training: false, tap }).dispose();
+  return seen;
+}
+
 /** The rows of a layer's input in its reduction view, [rows, in], and the row mask if any (1 = a real example). */
 export function reductionRows(layer: LayerInput, weightShape: readonly number[]): { rows: tf.Tensor2D; mask?: tf.Tensor1D } {
   if (!layer.conv) {

@@ -55,7 +55,7 @@ export const ALLOCATION_OPTIONS = {
     each: { min: 0 },
     defaultText: '— (uniform)',
     doc:
-      '`layerwise` only. Relative per-layer sparsities (e.g. the tolerated sparsity from `sensitivityAnalysis`): layer l is ' +
+      '`layerwise` / `per-output` only. Relative per-layer sparsities (e.g. the tolerated sparsity from `sensitivityAnalysis`): layer l is ' +
       'pruned to c · ratio_l (capped at 1), c solved so the total is exactly the target; unlisted layers stay dense.',
   }),
   minKeepPerLayer: customOption<MinKeepPerLayer>({

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Model } from '@prunebench/models';
 import {
   CALIBRATION_OPTIONS,
   PRUNABLE_OPTIONS,
@@ -9,7 +8,10 @@ import {
   calibrationBatches,
   defineMethod,
   disposeBatches,
+  disposeScores,
   getParam,
+  layerwiseMasks,
+  reportedLayers,
   layerDensities,
   layerKeepCountsForTarget,
   nmEligible,
@@ -17,7 +19,6 @@ import {
   prunableFor,
   relativeReconstructionError,
   trainUnlessEmpty,
-  type Batch,
   type Masks,
   type MethodContext,
   type MethodResult,
@@ -63,8 +64,17 @@ async function runSparsegpt(context: MethodContext<SparsegptOptions>): Promise<M
   const masks: Masks = new Map();
   const reconstructionError: Record<string, number> = {};
   let order: string[] = [];
+  let uncalibrated: string[] = [];
   try {
-    order = await forwardOrder(model, batches[0], prunable);
+    order = reportedLayers(model, batches[0], prunable);
+    uncalibrated = prunable.filter((name) => !order.includes(name));
+    if (uncalibrated.length) log(`sparsegpt: no activations for ${uncalibrated.join(', ')} (not multiplied by an input): pruned by |W|, no update`);
+    for (const name of uncalibrated) {
+      const scores = new Map([[name, tf.abs(getParam(model, name))]]);
+      const [mask] = (await layerwiseMasks(scores, { keepCounts: { [name]: keepCounts.get(name)! } })).values();
+      disposeScores(scores);
+      masks.set(name, mask);
+    }
     for (const name of order) {
       const weight = getParam(model, name);
       const outputs = weight.shape[weight.rank - 1];
@@ -96,6 +106,7 @@ async function runSparsegpt(context: MethodContext<SparsegptOptions>): Promise<M
     masks,
     details: {
       order,
+      ...(uncalibrated.length ? { uncalibrated } : {}),
       calibrationExamples: options.calibrationExamples,
       // One calibration pass per pruned layer, and one to find the forward order.
       forwardOnlyExamples: options.calibrationExamples * layers + (batches[0]?.size ?? 0),
@@ -104,19 +115,6 @@ async function runSparsegpt(context: MethodContext<SparsegptOptions>): Promise<M
       layerDensity: await layerDensities(masks),
     },
   };
-}
-
-/** The prunable layers in the order the forward reaches them; a prunable layer it never reports is an error. */
-async function forwardOrder(model: Model, batch: Batch, prunable: readonly string[]): Promise<string[]> {
-  const seen: string[] = [];
-  const wanted = new Set(prunable);
-  const tap = ({ weight }: { weight: string }) => {
-    if (wanted.has(weight) && !seen.includes(weight)) seen.push(weight);
-  };
-  model.forward(batch.inputs, { training: false, tap }).dispose();
-  const missing = prunable.filter((name) => !seen.includes(name));
-  if (missing.length) throw new Error(`sparsegpt: the model's forward does not report the input of ${missing.map((n) => `"${n}"`).join(', ')}`);
-  return seen;
 }
 
 /** [a, b] row-major → [b, a]. */
