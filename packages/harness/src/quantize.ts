@@ -123,7 +123,7 @@ export async function measureQuantized(
       sizes.sparseInt8Bytes += bitmapInt8EncodingBytes(values.length, int8.nonzeroInt8, int8.channels);
       sizes.nonzeroInt8 += int8.nonzeroInt8;
     } else {
-      // not quantized in the graph (BERT's embedding tables): fp32 in both encodings
+      // not quantized in the graph: fp32 in both encodings
       sizes.denseInt8Bytes += 4 * values.length;
       sizes.sparseInt8Bytes += bitmapEncodingBytes(values.length, nonzero);
       sizes.nonzeroInt8 += nonzero;

@@ -17,6 +17,8 @@
  * ReLU output's range and zero point 0, which clips at 0 as the ReLU did). Only the quantized operators read the
  * dequantized copy of a tensor (the residual stream of BERT stays float); an absorbed ReLU's consumers all do.
  * MatMul outputs stay float (ORT: MatMulIntegerToFloat), so BERT's bias, GELU, LayerNorm and attention run in float.
+ * Embedding tables (a Gather or Slice of a 2-D constant): per-tensor symmetric 8-bit (stored uint8, zero point 128),
+ * the looked-up rows re-quantized with the same constants so ORT gathers 8-bit rows and dequantizes only those.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +51,7 @@ export interface QuantizedWeight {
   name: string;
   op: string;
   elements: number;
-  /** Output channels = per-channel scales. */
+  /** Scales: output channels (Conv, Gemm, MatMul); 1 for an embedding table (Gather / Slice, per-tensor). */
   channels: number;
   /** Nonzero float weights before quantization. */
   nonzero: number;
@@ -119,8 +121,9 @@ function planQdq(graph: GraphProto): QdqPlan {
   const outputs = new Set(graph.outputs.map((o) => o.name));
 
   const wanted: string[] = [];
+  // graph outputs keep their float values (a Q/DQ pair there would need the output renamed)
   const want = (t: string) => {
-    if (!inits.has(t) && !wanted.includes(t)) wanted.push(t);
+    if (!inits.has(t) && !outputs.has(t) && !wanted.includes(t)) wanted.push(t);
   };
   for (const node of graph.nodes) {
     if (!isQuantizedOp(node, inits)) continue;
@@ -170,6 +173,11 @@ function int32Tensor(name: string, dims: number[], values: Int32Array): TensorPr
   const view = new DataView(raw.buffer);
   values.forEach((v, i) => view.setInt32(i * 4, v, true));
   return rawTensor(name, dims, OnnxDataType.INT32, raw);
+}
+
+function scalesOf(name: string, inits: TensorProto[]): number {
+  const t = inits.find((i) => i.name === `${name}_scale`)!;
+  return new DataView(t.rawData.buffer, t.rawData.byteOffset, 4).getFloat32(0, true);
 }
 
 /** Round half to even (ONNX QuantizeLinear's rounding). */
@@ -357,6 +365,42 @@ export function buildQdqModel(model: ModelProto, ranges: ReadonlyMap<string, Act
         replacedInits.add(bName);
         inputs[2] = `${bName}_dequantized`;
       }
+    }
+    const table = inits.get(node.inputs[0]);
+    const tableOp = (node.opType === 'Gather' || node.opType === 'Slice') && table?.dataType === OnnxDataType.FLOAT && table.dims.length === 2;
+    if (tableOp && !qdqAfter.has(node.outputs[0])) {
+      // an embedding table: per-tensor symmetric int8; the looked-up rows are re-quantized with the same constants, so
+      // ORT drops the pair and gathers int8 rows (the Q after the lookup is exact: the rows are on the table's grid)
+      const name = table!.name;
+      if (!replacedInits.has(name)) {
+        const values = bytesOf(table!);
+        const { q, scales } = quantizeWeightPerChannel(values, [1, values.length], 0);
+        // stored as uint8 with zero point 128 (the same symmetric grid: value = (u − 128) · scale, 0 ↔ 128): ORT rewrites
+        // int8 QDQ pairs to uint8 ones, after which an int8 table's DQ no longer matched the lookup's Q and stayed fp32
+        newInits.push(
+          rawTensor(`${name}_quantized`, table!.dims, OnnxDataType.UINT8, Uint8Array.from(q, (v) => v + 128)),
+          floatTensor(`${name}_scale`, [], scales),
+          rawTensor(`${name}_zero_point`, [], OnnxDataType.UINT8, Uint8Array.of(128)),
+        );
+        weightNodes.push({ name: `${name}_DequantizeLinear`, opType: 'DequantizeLinear', inputs: [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`], outputs: [`${name}_dequantized`] });
+        replacedInits.add(name);
+        let nonzero = 0;
+        let nonzeroInt8 = 0;
+        for (let i = 0; i < values.length; i++) {
+          if (values[i] !== 0) nonzero++;
+          if (q[i] !== 0) nonzeroInt8++;
+        }
+        weights.push({ name, op: node.opType, elements: values.length, channels: 1, nonzero, nonzeroInt8 });
+      }
+      inputs[0] = `${name}_dequantized`;
+      const out = node.outputs[0];
+      nodes.push({ ...node, inputs });
+      nodes.push(
+        { name: `${out}_QuantizeLinear`, opType: 'QuantizeLinear', inputs: [out, `${name}_scale`, `${name}_zero_point`], outputs: [`${out}_quantized`] },
+        { name: `${out}_DequantizeLinear`, opType: 'DequantizeLinear', inputs: [`${out}_quantized`, `${name}_scale`, `${name}_zero_point`], outputs: [`${out}_dequantized`] },
+      );
+      dequantized.set(out, { name: `${out}_dequantized`, all: true, scale: scalesOf(name, newInits) });
+      return;
     }
     nodes.push({ ...node, inputs });
     for (const t of node.outputs) nodes.push(...(qdqAfter.get(t) ?? []));
