@@ -16,6 +16,7 @@ import { SeededRng, compileResNetCifarStep, initEngine, takeBackendErrors } from
 import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { resnetCifarArch, resolveBlocks, type ResNetCifarArch, type ResNetCifarModel } from './resnet-cifar.js';
 import { randomResNetCifar } from './testing/random-resnet-cifar.js';
+import { compiledTrainingStepFor, disposeCompiledTrainingSteps } from './compiled-step.js';
 
 const requirement = await webgpuRequirement();
 const TOLERANCE = 1e-4;
@@ -182,4 +183,29 @@ describe('compiled ResNet-CIFAR SGD step (webgpu) agrees with the tfjs step on c
     const { dispatches } = await compare({ arch: resnetCifarArch(20), batch: 2, hw: 8, learningRates: [0.1, 0.1], masked: ['layer2.1.conv1.weight'] });
     expect(dispatches).toBe(154);
   }, 600_000);
+});
+
+describe('compiledTrainingStepFor (the trainer hook)', () => {
+  itRequires(requirement, 'a step for ResNet-CIFAR on webgpu, cached per shape; null elsewhere; shapes can share one momentum state', async () => {
+    await initEngine({ backend: 'webgpu' });
+    const model = randomResNetCifar(SURGERED, 11);
+    const x = tf.zeros([4, 8, 8, 3]);
+    const step = await compiledTrainingStepFor(model, x);
+    expect(step).not.toBeNull();
+    expect(await compiledTrainingStepFor(model, x)).toBe(step);
+    expect(await compiledTrainingStepFor(model, tf.zeros([4, 8, 8, 1]))).toBeNull();
+    const other = await compileResNetCifarStep(
+      { stem: SURGERED.stem, numClasses: SURGERED.numClasses, blocks: resolveBlocks(SURGERED) }, model,
+      { batch: 4, height: 8, width: 8 }, { shareVelocityWith: step! },
+    );
+    step!.writeVelocity(new Map([['linear.bias', Float32Array.from([1, 2, 3, 4, 5])]]));
+    expect([...(await other.readVelocity()).get('linear.bias')!]).toEqual([1, 2, 3, 4, 5]);
+    other.dispose();
+    await disposeCompiledTrainingSteps(model);
+    await tf.setBackend('cpu');
+    expect(await compiledTrainingStepFor(model, x)).toBeNull();
+    await tf.setBackend('webgpu');
+    model.dispose();
+    x.dispose();
+  }, 300_000);
 });

@@ -16,3 +16,4 @@ export * from './resnet-cifar-structure.js';
 export * from './saved-model.js';
 export * from './weights.js';
 export * from './onnx/index.js';
+export * from './compiled-step.js';

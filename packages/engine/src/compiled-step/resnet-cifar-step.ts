@@ -64,6 +64,13 @@ export interface CompiledSgdSettings {
   masks?: ReadonlyMap<string, tf.Tensor>;
 }
 
+/** Host milliseconds of the last step's parts: bindings and inputs checked, commands encoded, queue.submit. */
+export interface CompiledStepIssueTiming {
+  prepareMs: number;
+  encodeMs: number;
+  submitMs: number;
+}
+
 export interface CompiledStepStats {
   dispatches: number;
   /** Distinct compute pipelines (layers of the same shape share one). */
@@ -99,13 +106,22 @@ interface Activation {
   channels: number;
 }
 
+export interface CompileOptions {
+  /**
+   * Another compiled step of the same network (another batch shape, e.g. a last smaller batch) whose momentum
+   * buffers this one uses, so both update one optimizer state. It must outlive this one.
+   */
+  shareVelocityWith?: CompiledResNetCifarStep;
+}
+
 /** Returns the compiled step for this network and shape, or throws where a parameter or buffer is missing or misshapen. */
 export async function compileResNetCifarStep(
   net: ResNetCifarNet,
   variables: CompiledStepVariables,
   shape: CompiledStepShape,
+  options: CompileOptions = {},
 ): Promise<CompiledResNetCifarStep> {
-  const step = new CompiledResNetCifarStep(net, variables, shape);
+  const step = new CompiledResNetCifarStep(net, variables, shape, options);
   await step.compile();
   return step;
 }
@@ -137,7 +153,12 @@ export class CompiledResNetCifarStep {
   private disposed = false;
   private bytes = 0;
 
-  constructor(readonly net: ResNetCifarNet, private readonly variables: CompiledStepVariables, readonly shape: CompiledStepShape) {
+  constructor(
+    readonly net: ResNetCifarNet,
+    private readonly variables: CompiledStepVariables,
+    readonly shape: CompiledStepShape,
+    private readonly options: CompileOptions = {},
+  ) {
     this.backend = webgpuBackend();
     this.device = this.backend.device;
     const { batch, height, width } = shape;
@@ -315,7 +336,17 @@ export class CompiledResNetCifarStep {
       g = gin;
     }
     convBnBackward(stem, g, null);
-    this.velocity = this.buffer(Math.max(1, this.stateFloats) * 4);
+    const shared = this.options.shareVelocityWith;
+    if (shared) {
+      const same = shared.stateFloats === this.stateFloats && [...this.ranges].every(([name, r]) => {
+        const o = shared.ranges.get(name);
+        return o !== undefined && o.offset === r.offset && o.size === r.size;
+      });
+      if (!same) throw new Error('compiled step: shareVelocityWith names a step of a different network');
+      this.velocity = shared.velocity;
+    } else {
+      this.velocity = this.buffer(Math.max(1, this.stateFloats) * 4);
+    }
     this.maskBuffer = this.buffer(Math.max(1, this.stateFloats) * 4);
     this.device.queue.writeBuffer(this.maskBuffer, 0, new Float32Array(this.stateFloats).fill(1));
     for (const name of this.ranges.keys()) this.maskSource.set(name, null);
@@ -342,6 +373,8 @@ export class CompiledResNetCifarStep {
   }
 
   private pipelineCount = 0;
+  /** Where the host time of the last `step` call went (before its returned promise settles). */
+  lastIssue: CompiledStepIssueTiming = { prepareMs: NaN, encodeMs: NaN, submitMs: NaN };
 
   get stats(): CompiledStepStats {
     const byKernel: Record<string, number> = {};
@@ -413,6 +446,7 @@ export class CompiledResNetCifarStep {
    */
   step(images: tf.Tensor, labels: tf.Tensor, settings: CompiledSgdSettings): Promise<number> {
     if (this.disposed) throw new Error('compiled step: used after dispose()');
+    const t0 = performance.now();
     const { batch, height, width } = this.shape;
     if (images.shape.join() !== [batch, height, width, 3].join() || images.dtype !== 'float32') {
       throw new Error(`compiled step: images must be float32 [${batch}, ${height}, ${width}, 3], got ${images.dtype} [${images.shape}]`);
@@ -435,6 +469,7 @@ export class CompiledResNetCifarStep {
     const temporaries = this.refreshMasks(encoder, settings.masks);
     // tfjs's own pending work (uploads, the label cast, mask casts) goes first in queue order
     flushTfjs(this.backend);
+    const t1 = performance.now();
     encoder.copyBufferToBuffer(imageData, 0, this.images, 0, batch * height * width * 3 * 4);
     encoder.copyBufferToBuffer(labelData, 0, this.labels, 0, batch * 4);
     const pass = encoder.beginComputePass();
@@ -449,7 +484,10 @@ export class CompiledResNetCifarStep {
     pass.end();
     const readback = this.readback();
     encoder.copyBufferToBuffer(this.headScratch, this.meanLossOffset * 4, readback.buffer, 0, 4);
-    this.device.queue.submit([encoder.finish()]);
+    const commands = encoder.finish();
+    const t2 = performance.now();
+    this.device.queue.submit([commands]);
+    this.lastIssue = { prepareMs: t1 - t0, encodeMs: t2 - t1, submitMs: performance.now() - t2 };
     if (labelTensor !== labels) labelTensor.dispose();
     tf.dispose(temporaries);
     return readback.buffer.mapAsync(MAP_READ).then(() => {

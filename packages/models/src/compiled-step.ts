@@ -1,0 +1,58 @@
+/**
+ * Issue 16's hook for trainers: the engine's compiled training step (one command encoder and one submit per step,
+ * SGD fused in) for a model where one exists, else null so the caller keeps tfjs's op-by-op step.
+ *
+ * Exists for: a ResNet-CIFAR (any widths, removed blocks) on the webgpu backend, float32 NHWC images with 3
+ * channels, SGD with momentum and weight decay over every parameter. Not (null): other families (BERT), other
+ * backends, AdamW, a subset of trainable parameters — callers check the optimizer side themselves.
+ *
+ * The step keeps the SGD momentum buffers on the GPU (zeros when built; shared by a model's steps of every batch
+ * shape): a trainer that checkpoints or restores its optimizer moves them with `readVelocity` / `writeVelocity`
+ * (names as the model's parameters; `momentum/<name>` in prunebench's optimizer state).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { compileResNetCifarStep, type CompiledResNetCifarStep } from '@prunebench/engine';
+import { ResNetCifarModel, resolveBlocks } from './resnet-cifar.js';
+import type { Model } from './types.js';
+
+const cache = new WeakMap<Model, Map<string, Promise<CompiledResNetCifarStep>>>();
+
+/**
+ * The compiled step for this model and these inputs' shape (built on first use, then cached per shape: a last,
+ * smaller batch gets its own), or null where none exists. Set PRUNEBENCH_COMPILED_STEP=0 to always get null.
+ */
+export async function compiledTrainingStepFor(model: Model, inputs: tf.Tensor | Record<string, tf.Tensor>): Promise<CompiledResNetCifarStep | null> {
+  if (process.env.PRUNEBENCH_COMPILED_STEP === '0') return null;
+  if (!(model instanceof ResNetCifarModel) || tf.getBackend() !== 'webgpu') return null;
+  if (!(inputs instanceof tf.Tensor) || inputs.rank !== 4 || inputs.shape[3] !== 3 || inputs.dtype !== 'float32') return null;
+  const [batch, height, width] = inputs.shape as [number, number, number, number];
+  if (batch * height * width < 2) return null;
+  let byShape = cache.get(model);
+  if (!byShape) cache.set(model, (byShape = new Map()));
+  const key = `${batch}x${height}x${width}`;
+  let step = byShape.get(key);
+  if (!step) {
+    const arch = model.arch;
+    // every shape's step shares the first one's momentum buffers: one optimizer state per model
+    const first = byShape.values().next().value as Promise<CompiledResNetCifarStep> | undefined;
+    const shareVelocityWith = first ? await first : undefined;
+    step = compileResNetCifarStep({ stem: arch.stem, numClasses: arch.numClasses, blocks: resolveBlocks(arch) }, model, { batch, height, width }, { shareVelocityWith });
+    byShape.set(key, step);
+    step.catch(() => byShape.delete(key));
+  }
+  return step;
+}
+
+/** Frees the compiled steps built for a model (its GPU buffers); the next compiledTrainingStepFor builds afresh. */
+export async function disposeCompiledTrainingSteps(model: Model): Promise<void> {
+  const byShape = cache.get(model);
+  if (!byShape) return;
+  cache.delete(model);
+  for (const step of byShape.values()) {
+    try {
+      (await step).dispose();
+    } catch {
+      // a step that failed to build holds nothing
+    }
+  }
+}
