@@ -9,6 +9,8 @@ import { riglMethod } from '@prunebench/method-rigl';
 import { safeMethod } from '@prunebench/method-safe';
 import { setMethod } from '@prunebench/method-set';
 import { snipMethod } from '@prunebench/method-snip';
+import { sparsegptMethod } from '@prunebench/method-sparsegpt';
+import { wandaMethod } from '@prunebench/method-wanda';
 import type { PruningMethod } from '@prunebench/pruning';
 
 /**
@@ -26,6 +28,8 @@ export const BUILTIN_METHODS: ReadonlyArray<PruningMethod<any>> = [
   riglMethod,
   setMethod,
   fpgmMethod,
+  wandaMethod,
+  sparsegptMethod,
 ];
 
 /** The built-in registry, handed to the harness's suite validation, planning and runs. */
