@@ -8,6 +8,7 @@ import {
   ourSetupText,
   type TaskLeaderboard,
 } from './leaderboard.js';
+import { quantizedTable } from './quantized.js';
 import { referenceLink } from './references.js';
 import { targetLabel, type RunGroup } from './run-groups.js';
 import type { StoreProblem } from './run-store.js';
@@ -121,9 +122,19 @@ function taskSection(board: TaskLeaderboard, charts: RenderedChart[]): string {
 <h2>${escapeHtml(board.task)}</h2>
 ${tables.join('\n')}
 <p class="note">${escapeHtml(`${board.qualityName}: mean ± sample std over seeds (n shown). Methods ranked by mean quality at each target; the dense baseline row on top.`)}</p>
-${board.latencyProviders.length > 0 ? `<p class="note">${escapeHtml(latencyNote(board))}</p>\n` : ''}${board.references.length > 0 ? referencesTable(board) : ''}
+${board.latencyProviders.length > 0 ? `<p class="note">${escapeHtml(latencyNote(board))}</p>\n` : ''}${quantizedHtml(board)}${board.references.length > 0 ? referencesTable(board) : ''}
 <div class="charts">${figures.join('\n')}</div>
 </section>`;
+}
+
+/** The post-training int8 table of a task (runs of suites with `quantize`), as in the Markdown leaderboard. */
+function quantizedHtml(board: TaskLeaderboard): string {
+  const records = [board.dense, ...board.targets.flatMap((t) => t.entries)].flatMap((g) => g?.records ?? []);
+  const table = quantizedTable(records);
+  if (!table) return '';
+  const head = `<tr>${table.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
+  const body = table.rows.map((cells) => `<tr>${cells.map((c, i) => `<td${i >= 3 && i < cells.length - 1 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('');
+  return `<h3>Post-training int8 quantization</h3>\n<table>${head}${body}</table>\n<p class="note">${escapeHtml(table.note)}</p>\n`;
 }
 
 function chartCaption(kind: ChartKind): string {

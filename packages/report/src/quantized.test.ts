@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { QuantizedRecord } from '@prunebench/harness';
-import { leaderboardMarkdown } from './leaderboard.js';
+import { renderHtmlReport } from './html-report.js';
+import { buildTaskLeaderboard, leaderboardMarkdown } from './leaderboard.js';
 import { int8KernelsText, quantizedMarkdown } from './quantized.js';
 import { runCsvRow } from './runs-csv.js';
 import { syntheticRecord } from './synthetic-records.js';
@@ -52,6 +53,15 @@ describe('the post-training int8 section', () => {
     expect(row.quantized_sizes_sparse_int8_bytes).toBe(102_400);
     expect(row.quantized_latency_batch1_p50_ms).toBe(0.5);
     expect(row.quantized_latency_speedup_vs_dense_batch1_p50).toBe(1.6);
+  });
+
+  it('appears in the HTML report under its task', () => {
+    const html = renderHtmlReport({
+      title: 't', generatedAt: 'now', storeDir: 's', runCount: 2, boards: [buildTaskLeaderboard([dense, pruned], 'cifar10-resnet56')],
+      charts: [], failed: [], problems: [], environment: [],
+    });
+    expect(html).toContain('<h3>Post-training int8 quantization</h3>');
+    expect(html).toContain('100 KiB (10.24×)');
   });
 
   it('names only the integer kernels', () => {

@@ -32,6 +32,12 @@ function latencyCells(latency: QuantizedRecord['latency']): string[] {
  * (dense fp32 / sparse fp32 / sparse int8); batch-1 latency fp32 vs int8 interleaved, with the speed-up.
  */
 export function quantizedMarkdown(records: readonly RunRecord[]): string | null {
+  const table = quantizedTable(records);
+  return table ? ['### Post-training int8 quantization', '', markdownTable(table.header, table.rows), '', table.note].join('\n') : null;
+}
+
+/** The section's table (header, rows) and its note, for the Markdown and HTML renderings; null without quantized runs. */
+export function quantizedTable(records: readonly RunRecord[]): { header: string[]; rows: string[][]; note: string } | null {
   const runs = records
     .filter((r) => r.status === 'completed' && r.metrics.quantized)
     .sort((a, b) => Number(b.description.method === DENSE_METHOD) - Number(a.description.method === DENSE_METHOD) || a.id.localeCompare(b.id));
@@ -65,11 +71,9 @@ export function quantizedMarkdown(records: readonly RunRecord[]): string | null 
     'dense fp32', 'sparse fp32', 'sparse int8', 'fp32 batch-1 p50', 'int8 batch-1 p50', 'int8 speed-up batch 1', 'int8 speed-up throughput', 'int8 kernels (ORT)',
   ];
   const device = runs.find((r) => r.metrics.quantized!.latency)?.metrics.quantized!.latency!.device;
-  return [
-    '### Post-training int8 quantization',
-    '',
-    markdownTable(header, rows),
-    '',
-    `After each run's method (and for the dense row) the final weights are exported to ONNX and quantized post-training: per-output-channel symmetric int8 weights, per-tensor uint8 activations calibrated on the first validation examples, a QDQ model that ONNX Runtime fuses into its int8 kernels (listed, from its optimised graph). ${name} is scored on the same test/dev split in tfjs (the run's quality), on the fp32 ONNX export and on the int8 one (Δ: int8 − fp32 ONNX). Sizes are the prunable weights' storage: dense fp32 (4 B each), sparse fp32 (1-bit bitmap + fp32 nonzeros), sparse int8 (bitmap + 8-bit nonzeros + one fp32 scale per output channel, one per embedding table); × = dense fp32 / that size (docs/metrics.md, *Quantization*). Latency: the int8 and the fp32 ONNX model of the same weights timed interleaved in one process on ONNX Runtime's cpu provider${device ? ` (${device})` : ''}, batch-1 median [95 % interval over rounds]; speed-up int8 vs fp32 [95 % interval], "noise" when it holds 1.`,
-  ].join('\n');
+  return {
+    header,
+    rows,
+    note: `After each run's method (and for the dense row) the final weights are exported to ONNX and quantized post-training: per-output-channel symmetric int8 weights, per-tensor uint8 activations calibrated on the first validation examples, a QDQ model that ONNX Runtime fuses into its int8 kernels (listed, from its optimised graph). ${name} is scored on the same test/dev split in tfjs (the run's quality), on the fp32 ONNX export and on the int8 one (Δ: int8 − fp32 ONNX). Sizes are the prunable weights' storage: dense fp32 (4 B each), sparse fp32 (1-bit bitmap + fp32 nonzeros), sparse int8 (bitmap + 8-bit nonzeros + one fp32 scale per output channel, one per embedding table); × = dense fp32 / that size (docs/metrics.md, *Quantization*). Latency: the int8 and the fp32 ONNX model of the same weights timed interleaved in one process on ONNX Runtime's cpu provider${device ? ` (${device})` : ''}, batch-1 median [95 % interval over rounds]; speed-up int8 vs fp32 [95 % interval], "noise" when it holds 1.`,
+  };
 }
