@@ -174,6 +174,22 @@ export async function allocateMasks(
   return layerwiseMasks(scores, { keepCounts: Object.fromEntries(counts) }, { current });
 }
 
+/** One pruning step: scores (disposed here) → the next masks by the allocation; the current masks are disposed. */
+export async function nextMasks(
+  scores: Scores,
+  keepCount: number,
+  options: AllocationSettings,
+  where: { model: Model; prunable: readonly string[]; target: PruningTarget; current?: Masks },
+): Promise<Masks> {
+  try {
+    const next = await allocateMasks(scores, keepCount, options, where);
+    disposeMasks(where.current);
+    return next;
+  } finally {
+    disposeScores(scores);
+  }
+}
+
 async function keptPerLayer(masks: Masks): Promise<Map<string, number>> {
   const kept = new Map<string, number>();
   for (const [name, mask] of masks) kept.set(name, await countKept(new Map([[name, mask]])));
@@ -272,14 +288,7 @@ async function runScoreMethod<S extends OptionSchema>(
   for (let index = 0; index < keepCounts.length; index++) {
     await skip.beforePruning(model);
     const scores = await declaration.score(context, prunable, { index, steps: keepCounts.length, current: masks });
-    let next: Masks;
-    try {
-      next = await allocateMasks(scores, keepCounts[index], options, { model, prunable, target: context.target, current: masks });
-    } finally {
-      disposeScores(scores);
-    }
-    disposeMasks(masks);
-    masks = next;
+    masks = await nextMasks(scores, keepCounts[index], options, { model, prunable, target: context.target, current: masks });
     applyMasks(model, masks);
     log(`${name} step ${index + 1}/${keepCounts.length}: keep ${keepCounts[index]} of ${prunableTotal} prunable weights`);
     // What is left (after any scoring charges and the skipped steps' shares) is split equally over the remaining steps.

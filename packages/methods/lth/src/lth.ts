@@ -3,20 +3,18 @@ import {
   FinetuneSkipRule,
   PRUNABLE_OPTIONS,
   SKIP_FINETUNE_OPTIONS,
-  allocateMasks,
   applyMasks,
   booleanOption,
   checkAllocationSettings,
   countPrunableParams,
   defineMethod,
-  disposeMasks,
-  disposeScores,
   disposeSnapshot,
   fixedFractionSchedule,
   keepCountForTarget,
   keepCountsForSchedule,
   layerDensities,
   magnitudeScores,
+  nextMasks,
   numberOption,
   prunableFor,
   restoreSnapshot,
@@ -92,15 +90,7 @@ async function runLth(context: MethodContext<LthOptions>): Promise<MethodResult>
     if (options.trainFirst) await trainUnlessEmpty(trainer, model, { examples: chunks[phase++], label: 'lth-train' });
     for (let round = 0; round < keepCounts.length; round++) {
       await skip.beforePruning(model);
-      const scores = magnitudeScores(model, prunable);
-      let next: Masks;
-      try {
-        next = await allocateMasks(scores, keepCounts[round], options, { model, prunable, target: context.target, current: masks });
-      } finally {
-        disposeScores(scores);
-      }
-      disposeMasks(masks);
-      masks = next;
+      masks = await nextMasks(magnitudeScores(model, prunable), keepCounts[round], options, { model, prunable, target: context.target, current: masks });
       // The skip rule measures the pruning itself: the trained weights, masked, before any rewinding.
       if (skip.enabled) applyMasks(model, masks);
       const chunk = chunks[phase++];
