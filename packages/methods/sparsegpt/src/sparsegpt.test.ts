@@ -143,6 +143,21 @@ describe('sparsegpt method', () => {
     expect(await checkNmPattern(model, weightNames(model), target)).toMatchObject({ violations: 0, denseLayers: ['conv1.weight', 'fc.weight'] });
   });
 
+  it('a prunable tensor the forward never multiplies (like an embedding table) is pruned by |W|: N:M exact, counts exact', async () => {
+    for (const target of [{ kind: 'n-of-m', n: 2, m: 4 }, { kind: 'sparsity', fraction: 0.75 }] as PruningTarget[]) {
+      const model = createToyModel({ seed: 4 });
+      model.params.set('table.weight', tf.variable(tf.tensor(new SeededRng(1).normalArray(8 * 4, 1), [8, 4])));
+      model.paramKinds.set('table.weight', 'embedding');
+      const prunable = [...weightNames(model), 'table.weight'];
+      const context = testMethodContext(sparsegptMethod, { model, trainer: new SimpleBudgetedTrainer({ totalExamples: 0 }), target, prunable, options: { calibrationExamples: 32 } });
+      const result = await sparsegptMethod.run(context);
+      expect((result.details as { uncalibrated: string[] }).uncalibrated).toEqual(['table.weight']);
+      expect(await countKept(result.masks!)).toBe(keepCountForTarget(model, prunable, target));
+      if (target.kind === 'n-of-m') expect((await checkNmPattern(model, prunable, target)).violations).toBe(0);
+      expect(context.messages.some((m) => m.includes('no activations for table.weight'))).toBe(true);
+    }
+  });
+
   it('rejects bad options, naming the method and the field', () => {
     expect(() => sparsegptMethod.parseOptions({ dampening: 0 })).toThrow(/^sparsegpt: option dampening must be > 0/);
     expect(() => sparsegptMethod.parseOptions({ blocksize: 4 })).toThrow(/unknown option "blocksize"/);

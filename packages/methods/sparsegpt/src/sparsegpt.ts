@@ -11,6 +11,7 @@ import {
   disposeScores,
   getParam,
   layerwiseMasks,
+  nmMasks,
   reportedLayers,
   layerDensities,
   layerKeepCountsForTarget,
@@ -71,7 +72,8 @@ async function runSparsegpt(context: MethodContext<SparsegptOptions>): Promise<M
     if (uncalibrated.length) log(`sparsegpt: no activations for ${uncalibrated.join(', ')} (not multiplied by an input): pruned by |W|, no update`);
     for (const name of uncalibrated) {
       const scores = new Map([[name, tf.abs(getParam(model, name))]]);
-      const [mask] = (await layerwiseMasks(scores, { keepCounts: { [name]: keepCounts.get(name)! } })).values();
+      const byMagnitude = target.kind === 'n-of-m' ? nmMasks(scores, target) : layerwiseMasks(scores, { keepCounts: { [name]: keepCounts.get(name)! } });
+      const [mask] = (await byMagnitude).values();
       disposeScores(scores);
       masks.set(name, mask);
     }
