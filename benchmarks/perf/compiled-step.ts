@@ -19,12 +19,17 @@
  *                     compiled step's first step (lavapipe compiles its shaders then) is reported apart. --no-full
  *                     skips it; --no-tfjs-full skips the op-by-op path's (slow on a software adapter).
  *   wasm              the op-by-op step on tfjs wasm at --wasm-batch (default 128), --steps steps; --no-wasm skips.
+ *   torch             with --torch: PyTorch's eager step at --batch (torch_reference.py, CUDA where torch sees a GPU,
+ *                     else CPU; --python or $PRUNEBENCH_TORCH_PYTHON, default /usr/bin/python3), --steps steps after
+ *                     one warm-up, and the compiled step's throughput as a fraction of it (issue 16's GPU target:
+ *                     ≥ 40 % of PyTorch eager fp32 on the GPU machine).
  *
  *   npx tsx benchmarks/perf/compiled-step.ts [--depths 20,56] [--batch 16] [--steps 2] [--host-steps 10]
- *       [--wasm-batch 128] [--no-full] [--no-tfjs-full] [--no-wasm] [--label x] [--out file.json]
+ *       [--wasm-batch 128] [--no-full] [--no-tfjs-full] [--no-wasm] [--torch] [--python p] [--label x] [--out file.json]
  * Writes JSON (machine, load, backend, adapter, versions, every timing) to --out, default
  * benchmarks/perf/results/compiled-step-<date>[-<label>].json, and prints a Markdown table.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,6 +51,7 @@ try {
       depths: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, 'host-steps': { type: 'string' },
       'wasm-batch': { type: 'string' }, label: { type: 'string' }, out: { type: 'string' },
       'no-full': { type: 'boolean' }, 'no-tfjs-full': { type: 'boolean' }, 'no-wasm': { type: 'boolean' },
+      torch: { type: 'boolean' }, python: { type: 'string' },
     },
     strict: true, allowPositionals: false,
   }).values;
@@ -162,6 +168,23 @@ async function full(runner: Runner, b: number, compileMs?: number): Promise<Full
   return { batch: b, firstStepMs, stepMs, imagesPerSecond: (1000 * b) / mean, ...(compileMs !== undefined ? { compileMs } : {}), ...(typeof loss === 'number' ? { loss } : {}) };
 }
 
+interface TorchResult { device: string; torch: string; threads: number; seconds: number[]; imagesPerSecond: number; error?: string }
+
+/** PyTorch's eager training step of the same model (torch_reference.py in serve mode, one request). */
+function torchStep(depth: number, b: number): TorchResult | { error: string } {
+  const python = (values.python as string | undefined) ?? process.env.PRUNEBENCH_TORCH_PYTHON ?? '/usr/bin/python3';
+  const script = join(import.meta.dirname, 'torch_reference.py');
+  const request = JSON.stringify({ case: `resnet${depth}-train`, batch: b, steps, warmup: 1, threads: os.cpus().length });
+  const r = spawnSync(python, [script, '--serve', '--device', 'auto'], { input: request + '\n', encoding: 'utf8', timeout: 1_800_000 });
+  const lines = (r.stdout ?? '').trim().split('\n').filter(Boolean);
+  if (r.status !== 0 || lines.length < 2) return { error: `${python} ${script}: exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` };
+  const hello = JSON.parse(lines[0]!) as { torch: string; device: string };
+  const answer = JSON.parse(lines[1]!) as { seconds?: number[]; threads?: number; error?: string };
+  if (answer.error || !answer.seconds) return { error: answer.error ?? 'no timings' };
+  const mean = answer.seconds.reduce((a, x) => a + x, 0) / answer.seconds.length;
+  return { device: hello.device, torch: hello.torch, threads: answer.threads ?? 0, seconds: answer.seconds, imagesPerSecond: b / mean };
+}
+
 sampleLoad();
 const engine: EngineInfo = await initEngine({ backend: 'webgpu' });
 console.log(`machine: ${os.cpus()[0]?.model?.trim()}, ${os.cpus().length} cores; ${engine.device}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -176,6 +199,9 @@ interface DepthResult {
   compiledFull?: FullResult;
   wasmFull?: FullResult;
   wasmHost?: HostResult;
+  torch?: TorchResult | { error: string };
+  /** Compiled step's images/s over torch's, at --batch. */
+  compiledOverTorch?: number;
 }
 const results: DepthResult[] = [];
 for (const depth of depths) {
@@ -200,6 +226,12 @@ for (const depth of depths) {
       t.dispose();
       console.log(`resnet${depth} tfjs op-by-op, batch ${batch}: ${row.tfjsFull.imagesPerSecond.toFixed(2)} img/s`);
     }
+  }
+  if (values.torch) {
+    row.torch = torchStep(depth, batch);
+    if ('imagesPerSecond' in row.torch && row.compiledFull) row.compiledOverTorch = row.compiledFull.imagesPerSecond / row.torch.imagesPerSecond;
+    console.log(`resnet${depth} torch: ${'error' in row.torch && row.torch.error ? row.torch.error : `${(row.torch as TorchResult).imagesPerSecond.toFixed(1)} img/s on ${(row.torch as TorchResult).device}`}` +
+      (row.compiledOverTorch !== undefined ? `; compiled / torch = ${(100 * row.compiledOverTorch).toFixed(1)} %` : ''));
   }
   results.push(row);
 }
@@ -244,6 +276,9 @@ console.log('| model | path | GPU dispatches/step | submits/step | host ms/step 
 console.log('| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |');
 for (const r of results) {
   console.log(`| ResNet-${r.depth} | tfjs op-by-op | ${r.tfjsHost.counts.gpuDispatches} | ${r.tfjsHost.counts.gpuSubmits} | ${f(r.tfjsHost.medianIssueMs)} | — | ${f(r.tfjsFull?.imagesPerSecond, 2)} | ${f(r.wasmFull?.imagesPerSecond)} (host ${f(r.wasmHost?.medianIssueMs)} ms) |`);
+  if (r.torch && 'imagesPerSecond' in r.torch) {
+    console.log(`| ResNet-${r.depth} | PyTorch ${r.torch.torch} eager on ${r.torch.device} | — | — | — | — | ${f(r.torch.imagesPerSecond, 2)}${r.compiledOverTorch !== undefined ? ` (compiled: ${f(100 * r.compiledOverTorch)} % of it)` : ''} | — |`);
+  }
   const p = r.compiledHost.parts!;
   console.log(`| ResNet-${r.depth} | compiled | ${r.compiledHost.compiledDispatches} (+ ${r.compiledHost.counts.gpuDispatches} by tfjs) | 1 (+ ${r.compiledHost.counts.gpuSubmits} by tfjs) | ${f(r.compiledHost.medianIssueMs, 2)} | ${f(p.prepareMs, 2)} / ${f(p.encodeMs, 2)} / ${f(p.submitMs, 2)} | ${f(r.compiledFull?.imagesPerSecond, 2)} | — |`);
 }
