@@ -209,3 +209,20 @@ describe('compiledTrainingStepFor (the trainer hook)', () => {
     x.dispose();
   }, 300_000);
 });
+
+describe('compiled step: what it refuses', () => {
+  itRequires(requirement, 'a net that does not match the model, and a batch of another shape', async () => {
+    await initEngine({ backend: 'webgpu' });
+    const model = randomResNetCifar(SURGERED, 11);
+    const net = { stem: SURGERED.stem, numClasses: SURGERED.numClasses, blocks: resolveBlocks(SURGERED) };
+    await expect(compileResNetCifarStep({ ...net, stem: 5 }, model, { batch: 4, height: 8, width: 8 })).rejects.toThrow(/'conv1.weight' must be float32 \[3,3,3,5\]/);
+    const step = await compileResNetCifarStep(net, model, { batch: 4, height: 8, width: 8 });
+    const x = tf.zeros([2, 8, 8, 3]);
+    const y = tf.zeros([2], 'int32');
+    expect(() => step.step(x, y, { learningRate: 0.1 })).toThrow(/images must be float32 \[4, 8, 8, 3\]/);
+    step.dispose();
+    expect(() => step.step(x, y, { learningRate: 0.1 })).toThrow(/after dispose/);
+    tf.dispose([x, y]);
+    model.dispose();
+  }, 120_000);
+});

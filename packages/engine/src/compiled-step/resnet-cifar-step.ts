@@ -122,7 +122,12 @@ export async function compileResNetCifarStep(
   options: CompileOptions = {},
 ): Promise<CompiledResNetCifarStep> {
   const step = new CompiledResNetCifarStep(net, variables, shape, options);
-  await step.compile();
+  try {
+    await step.compile();
+  } catch (error) {
+    step.dispose();
+    throw error;
+  }
   return step;
 }
 
@@ -169,13 +174,15 @@ export class CompiledResNetCifarStep {
     this.hyper = this.buffer(16, UNIFORM | COPY_DST);
     this.images = this.buffer(batch * height * width * 3 * 4);
     this.labels = this.buffer(batch * 4);
-    this.plan();
-    this.headScratch = this.headScratchBuffer!;
-    this.meanLossOffset = headLayout(batch, this.lastActivation.channels, net.numClasses).meanLoss;
+    try {
+      const head = this.plan();
+      this.headScratch = head.scratch;
+      this.meanLossOffset = headLayout(batch, head.features, net.numClasses).meanLoss;
+    } catch (error) {
+      for (const b of this.owned) b.destroy();
+      throw error;
+    }
   }
-
-  private headScratchBuffer?: GPUBuffer;
-  private lastActivation!: Activation;
 
   private buffer(bytes: number, usage = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
     const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
@@ -213,8 +220,8 @@ export class CompiledResNetCifarStep {
     return { state, name: first };
   }
 
-  /** Lays out the step: buffers, kernels and what each binds. */
-  private plan(): void {
+  /** Lays out the step: buffers, kernels and what each binds; returns the head's scratch buffer and its input width. */
+  private plan(): { scratch: GPUBuffer; features: number } {
     const { net, shape } = this;
     const { batch } = shape;
     const fwd = (kernel: Kernel, refs: Ref[]) => this.forward.push({ kernel, refs });
@@ -276,7 +283,6 @@ export class CompiledResNetCifarStep {
       blocks.push({ block, input: x, output: c2.output, c1, c2 });
       x = c2.output;
     }
-    this.lastActivation = x;
 
     // head
     const features = x.channels, classes = net.numClasses, hw = x.height * x.width;
@@ -284,7 +290,6 @@ export class CompiledResNetCifarStep {
     this.expect('linear.bias', 'params', [classes]);
     const L = headLayout(batch, features, classes);
     const scratch = this.buffer(L.size * 4);
-    this.headScratchBuffer = scratch;
     const [, biasOffset] = this.stateGroup(['linear.weight', 'linear.bias']);
     fwd(headForward(batch, hw, features, classes), [
       { own: x.buffer }, { variable: 'linear.weight' }, { variable: 'linear.bias' }, { own: this.labels }, { own: scratch },
@@ -350,6 +355,7 @@ export class CompiledResNetCifarStep {
     this.maskBuffer = this.buffer(Math.max(1, this.stateFloats) * 4);
     this.device.queue.writeBuffer(this.maskBuffer, 0, new Float32Array(this.stateFloats).fill(1));
     for (const name of this.ranges.keys()) this.maskSource.set(name, null);
+    return { scratch, features };
   }
 
   /** Builds every pipeline (in parallel; identical kernels share one) and checks them for WGSL/validation errors. */
