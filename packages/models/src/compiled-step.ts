@@ -3,15 +3,17 @@
  * SGD fused in) for a model where one exists, else null so the caller keeps tfjs's op-by-op step.
  *
  * Exists for: a ResNet-CIFAR (any widths, removed blocks) on the webgpu backend, float32 NHWC images with 3
- * channels, SGD with momentum and weight decay over every parameter. Not (null): other families (BERT), other
- * backends, AdamW, a subset of trainable parameters — callers check the optimizer side themselves.
+ * channels, every parameter trained with prunebench's masked SGD (momentum, weight decay) or AdamW (`optimizer`;
+ * decoupled decay on the convolutions and the linear weight, as ADAMW_DECAYED_KINDS). Not (null): other families
+ * (BERT), other backends. A caller training a subset of the parameters must not use it.
  *
- * The step keeps the SGD momentum buffers on the GPU (zeros when built; shared by a model's steps of every batch
- * shape): a trainer that checkpoints or restores its optimizer moves them with `readVelocity` / `writeVelocity`
- * (names as the model's parameters; `momentum/<name>` in prunebench's optimizer state).
+ * The step keeps the optimizer state on the GPU (zeros when built; shared, with the step count, by a model's steps
+ * of every batch shape for one optimizer): a trainer that checkpoints or restores its optimizer moves it with
+ * `readState` / `writeState` and `steps` (names as prunebench's OptimizerState: `momentum/<param>`,
+ * `adam-m/<param>`, `adam-v/<param>`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { compileResNetCifarStep, type CompiledResNetCifarStep } from '@prunebench/engine';
+import { compileResNetCifarStep, type CompiledOptimizer, type CompiledResNetCifarStep } from '@prunebench/engine';
 import { ResNetCifarModel, resolveBlocks } from './resnet-cifar.js';
 import type { Model } from './types.js';
 
@@ -21,7 +23,12 @@ const cache = new WeakMap<Model, Map<string, Promise<CompiledResNetCifarStep>>>(
  * The compiled step for this model and these inputs' shape (built on first use, then cached per shape: a last,
  * smaller batch gets its own), or null where none exists. Set PRUNEBENCH_COMPILED_STEP=0 to always get null.
  */
-export async function compiledTrainingStepFor(model: Model, inputs: tf.Tensor | Record<string, tf.Tensor>): Promise<CompiledResNetCifarStep | null> {
+export async function compiledTrainingStepFor(
+  model: Model,
+  inputs: tf.Tensor | Record<string, tf.Tensor>,
+  options: { optimizer?: CompiledOptimizer } = {},
+): Promise<CompiledResNetCifarStep | null> {
+  const optimizer = options.optimizer ?? 'sgd';
   if (process.env.PRUNEBENCH_COMPILED_STEP === '0') return null;
   if (!(model instanceof ResNetCifarModel) || tf.getBackend() !== 'webgpu') return null;
   if (!(inputs instanceof tf.Tensor) || inputs.rank !== 4 || inputs.shape[3] !== 3 || inputs.dtype !== 'float32') return null;
@@ -29,14 +36,14 @@ export async function compiledTrainingStepFor(model: Model, inputs: tf.Tensor | 
   if (batch * height * width < 2) return null;
   let byShape = cache.get(model);
   if (!byShape) cache.set(model, (byShape = new Map()));
-  const key = `${batch}x${height}x${width}`;
+  const key = `${optimizer}:${batch}x${height}x${width}`;
   let step = byShape.get(key);
   if (!step) {
     const arch = model.arch;
     // every shape's step shares the first one's momentum buffers: one optimizer state per model
-    const first = byShape.values().next().value as Promise<CompiledResNetCifarStep> | undefined;
+    const first = [...byShape].find(([k]) => k.startsWith(`${optimizer}:`))?.[1];
     const shareVelocityWith = first ? await first : undefined;
-    step = compileResNetCifarStep({ stem: arch.stem, numClasses: arch.numClasses, blocks: resolveBlocks(arch) }, model, { batch, height, width }, { shareVelocityWith });
+    step = compileResNetCifarStep({ stem: arch.stem, numClasses: arch.numClasses, blocks: resolveBlocks(arch) }, model, { batch, height, width }, { shareVelocityWith, optimizer });
     byShape.set(key, step);
     step.catch(() => byShape.delete(key));
   }

@@ -1,8 +1,9 @@
 /**
  * Issue 16: the compiled ResNet-CIFAR step through its trainer hook (`compiledTrainingStepFor`) gives the same
  * short training run as prunebench's op-by-op step (`trainStep` with `createMaskedOptimizer` SGD), both on webgpu:
- * the same loss curve, the same weights, the same momentum state (`momentum/<param>`), and a run that switches
- * from the compiled step to the optimizer halfway (state moved with readVelocity → restore) goes on identically.
+ * the same loss curve, the same weights, the same optimizer state (`momentum/<param>`; AdamW's `adam-m/<param>`,
+ * `adam-v/<param>`), and a run that switches from the compiled step to the optimizer halfway (state moved with
+ * readState → restore) goes on identically. For SGD and for AdamW (createMaskedOptimizer({ kind: 'adamw' })).
  *
  * Tolerance: max |compiled − op-by-op| ≤ 1e-4 · max(1, max |op-by-op|), per loss and tensor (float32, different
  * summation orders; the measured gap after 5 steps is ~1e-6).
@@ -27,6 +28,8 @@ const ARCH: ResNetCifarArch = {
 };
 const RATES = [0.1, 0.1, 0.05, 0.05, 0.02];
 const SGD = { kind: 'sgd' as const, momentum: 0.9, weightDecay: 5e-4 };
+const ADAMW = { kind: 'adamw' as const, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+type Settings = typeof SGD | typeof ADAMW;
 
 function setup(): { model: ResNetCifarModel; batch: Batch; masks: Masks } {
   const rng = new SeededRng(5);
@@ -48,40 +51,42 @@ async function values(model: ResNetCifarModel): Promise<Map<string, Float32Array
   return out;
 }
 
-async function momentum(optimizer: MaskedOptimizer): Promise<Map<string, Float32Array>> {
+/** The optimizer's state arrays by checkpoint name (momentum/…, adam-m/…, adam-v/…). */
+async function stateOf(optimizer: MaskedOptimizer): Promise<Map<string, Float32Array>> {
   const state = optimizer.state();
   const out = new Map<string, Float32Array>();
-  for (const [key, t] of state.tensors) out.set(key.replace(/^momentum\//, ''), Float32Array.from(await t.data()));
+  for (const [key, t] of state.tensors) out.set(key, Float32Array.from(await t.data()));
   tf.dispose([...state.tensors.values()]);
   return out;
 }
 
 /** Trains RATES.length steps: the first `compiledSteps` through the hook, the rest with the op-by-op optimizer. */
-async function run(compiledSteps: number) {
+async function run(compiledSteps: number, settings: Settings = SGD) {
   const { model, batch, masks } = setup();
-  const optimizer = createMaskedOptimizer(SGD);
+  const optimizer = createMaskedOptimizer(settings);
+  const hook = { optimizer: settings.kind };
   const losses: number[] = [];
   for (const [i, learningRate] of RATES.entries()) {
     if (i < compiledSteps) {
-      const step = await compiledTrainingStepFor(model, batch.inputs);
+      const step = await compiledTrainingStepFor(model, batch.inputs, hook);
       expect(step, 'a compiled step exists for ResNet-CIFAR on webgpu').not.toBeNull();
-      losses.push(await step!.step(batch.inputs as tf.Tensor, batch.labels, { learningRate, momentum: SGD.momentum, weightDecay: SGD.weightDecay, masks }));
+      losses.push(await step!.step(batch.inputs as tf.Tensor, batch.labels, { ...settings, learningRate, masks }));
       if (i + 1 === compiledSteps && compiledSteps < RATES.length) {
-        // hand the momentum over to the optimizer, as a trainer switching paths (or checkpointing) would
-        const velocity = await step!.readVelocity();
-        const tensors = new Map([...velocity].map(([name, v]) => [`momentum/${name}`, tf.tensor(v, model.params.get(name)!.shape)] as const));
-        optimizer.restore({ steps: compiledSteps, tensors });
+        // hand the state over to the optimizer, as a trainer switching paths (or checkpointing) would
+        const state = await step!.readState();
+        const tensors = new Map([...state].map(([key, v]) => [key, tf.tensor(v, model.params.get(key.slice(key.indexOf('/') + 1))!.shape)] as const));
+        optimizer.restore({ steps: step!.steps, tensors });
         tf.dispose([...tensors.values()]);
       }
     } else {
       losses.push(await trainStep(model, batch, optimizer, { learningRate, masks }));
     }
   }
-  const step = await compiledTrainingStepFor(model, batch.inputs);
+  const step = await compiledTrainingStepFor(model, batch.inputs, hook);
   const out = {
     losses,
     tensors: await values(model),
-    momentum: compiledSteps === RATES.length ? await step!.readVelocity() : await momentum(optimizer),
+    state: compiledSteps === RATES.length ? await step!.readState() : await stateOf(optimizer),
   };
   await disposeCompiledTrainingSteps(model);
   optimizer.dispose();
@@ -100,20 +105,24 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
   expect(diff / scale, `${what}: max |compiled − op-by-op| / scale`).toBeLessThanOrEqual(TOLERANCE);
 }
 
+async function compareRuns(settings: Settings): Promise<void> {
+  await initEngine({ backend: 'webgpu' });
+  takeBackendErrors();
+  const opByOp = await run(0, settings);
+  const compiled = await run(RATES.length, settings);
+  const switched = await run(2, settings);
+  expect(takeBackendErrors()).toEqual([]);
+  for (const [label, other] of [['compiled', compiled], ['compiled, then the optimizer', switched]] as const) {
+    expectClose(other.losses, opByOp.losses, `${label}: loss curve`);
+    for (const [name, v] of opByOp.tensors) expectClose(other.tensors.get(name)!, v, `${label}: ${name}`);
+    expect([...other.state.keys()].sort()).toEqual([...opByOp.state.keys()].sort());
+    for (const [key, v] of opByOp.state) expectClose(other.state.get(key)!, v, `${label}: optimizer state ${key}`);
+  }
+  // the run learns (the curve is a curve, not a constant)
+  expect(opByOp.losses[RATES.length - 1]!).toBeLessThan(opByOp.losses[0]!);
+}
+
 describe('the compiled step through its hook trains as trainStep does (webgpu)', () => {
-  itRequires(requirement, 'same loss curve, weights and momentum; switching to the optimizer halfway carries the state over', async () => {
-    await initEngine({ backend: 'webgpu' });
-    takeBackendErrors();
-    const opByOp = await run(0);
-    const compiled = await run(RATES.length);
-    const switched = await run(2);
-    expect(takeBackendErrors()).toEqual([]);
-    for (const [label, other] of [['compiled', compiled], ['compiled, then the optimizer', switched]] as const) {
-      expectClose(other.losses, opByOp.losses, `${label}: loss curve`);
-      for (const [name, v] of opByOp.tensors) expectClose(other.tensors.get(name)!, v, `${label}: ${name}`);
-      for (const [name, v] of opByOp.momentum) expectClose(other.momentum.get(name)!, v, `${label}: momentum of ${name}`);
-    }
-    // the run learns (the curve is a curve, not a constant)
-    expect(opByOp.losses[RATES.length - 1]!).toBeLessThan(opByOp.losses[0]!);
-  }, 300_000);
+  itRequires(requirement, 'SGD: same loss curve, weights and momentum; switching to the optimizer halfway carries the state over', () => compareRuns(SGD), 300_000);
+  itRequires(requirement, 'AdamW: same loss curve, weights and moments (bias correction, decay on weights only); the switch carries moments and step count', () => compareRuns(ADAMW), 300_000);
 });

@@ -1,2 +1,3 @@
 export * from './resnet-cifar-step.js';
 export * as compiledStepKernels from './wgsl.js';
+export type { CompiledOptimizer } from './wgsl.js';

@@ -3,7 +3,7 @@
  * and ResNet-20-shaped layers: convolution forward, input gradient (with the option-A shortcut's gradient and the
  * ReLU mask fused in), filter gradient as a split reduction and its fused SGD update, batch-norm statistics and
  * running statistics, normalise + residual + ReLU, batch-norm backward with γ/β updates, and the head (pool,
- * linear, softmax cross-entropy, gradients).
+ * linear, softmax cross-entropy, gradients); the fused updates as SGD and (the filter's) as AdamW.
  *
  * Tolerance: max |webgpu − cpu| ≤ 1e-4 · max(1, max |cpu|). Both are float32; the longest reductions here
  * (the filter gradient over 2·16·16 positions, a 9·64-long dot product) put rounding differences at ~1e-6
@@ -139,11 +139,26 @@ describe('compiled-step kernels agree with the cpu backend', () => {
       const rng = new SeededRng(90 + i);
       const v = Float32Array.from(rng.normalArray(size, 0.1));
       const mask = Float32Array.from({ length: size }, () => (rng.next() < 0.3 ? 0 : 1));
-      const [p, nv] = await runKernel(filterGradReduceSgd(s), [part!, w, v, mask, [0.1, 0.9, 5e-4, 0]]);
+      const [p, nv] = await runKernel(filterGradReduceSgd(s), [part!, w, v, mask, [0.1, 0.9, 5e-4, 0, 0, 0, 1, 1]]);
       const expected = sgdReference(ref.dw, w, v, mask, 0.1, 0.9, 5e-4);
       expectClose(p!, expected.p, `filter update ${where}`);
       expectClose(nv!, expected.v, `momentum ${where}`);
       expect(p!.every((value, j) => mask[j] !== 0 || Object.is(value, 0)), 'pruned weights are +0').toBe(true);
+      // the same update as AdamW (moments interleaved m, v; step 3's bias corrections; decoupled decay)
+      const moments = Float32Array.from(rng.normalArray(2 * size, 0.1)).map((x, j) => (j % 2 ? Math.abs(x) : x));
+      const [b1, b2, eps, wd, lr] = [0.9, 0.999, 1e-8, 0.01, 0.001];
+      const [pa, ma] = await runKernel(filterGradReduceSgd(s, 'adamw'), [part!, w, moments, mask, [lr, 0, wd, b1, b2, eps, 1 - b1 ** 3, 1 - b2 ** 3]]);
+      const ep = new Float32Array(size), em = new Float32Array(2 * size);
+      for (let j = 0; j < size; j++) {
+        const g = ref.dw[j]! * mask[j]!;
+        const m = b1 * moments[2 * j]! + (1 - b1) * g, v = b2 * moments[2 * j + 1]! + (1 - b2) * g * g;
+        em[2 * j] = m;
+        em[2 * j + 1] = v;
+        const q = w[j]! * (1 - lr * wd) - lr * (m / (1 - b1 ** 3)) / (Math.sqrt(v / (1 - b2 ** 3)) + eps);
+        ep[j] = mask[j] !== 0 ? q : 0;
+      }
+      expectClose(pa!, ep, `AdamW filter update ${where}`);
+      expectClose(ma!, em, `AdamW moments ${where}`);
     }
   }, 300_000);
 
@@ -203,7 +218,7 @@ describe('compiled-step kernels agree with the cpu backend', () => {
       const velocity = Float32Array.from(rng.normalArray(64 + C, 0.1));
       const mask = new Float32Array(64 + C).fill(1);
       mask[0] = 0;
-      const [stats2, ng, nb, nvel] = await runKernel(bnBackwardReduceSgd(P, C, 64), [dz, x, stats!, gamma, beta, velocity, mask, [0.1, 0.9, 5e-4, 0]]);
+      const [stats2, ng, nb, nvel] = await runKernel(bnBackwardReduceSgd(P, C, 64), [dz, x, stats!, gamma, beta, velocity, mask, [0.1, 0.9, 5e-4, 0, 0, 0, 1, 1]]);
       const gUpd = sgdReference(ref.dg, gamma, velocity.slice(0, C), mask.slice(0, C), 0.1, 0.9, 5e-4);
       const bUpd = sgdReference(ref.db, beta, velocity.slice(64, 64 + C), mask.slice(64, 64 + C), 0.1, 0.9, 5e-4);
       expectClose(ng!, gUpd.p, `γ update ${where}`);
@@ -257,7 +272,7 @@ describe('compiled-step kernels agree with the cpu backend', () => {
       const boff = Math.ceil((k.f * k.classes) / 64) * 64;
       const velocity = new Float32Array(boff + k.classes);
       const mask = new Float32Array(boff + k.classes).fill(1);
-      const [scratch2, nw, nb] = await runKernel(headBackwardSgd(k.batch, k.f, k.classes, boff), [scratch!, w, b, velocity, mask, [0.5, 0, 0, 0]]);
+      const [scratch2, nw, nb] = await runKernel(headBackwardSgd(k.batch, k.f, k.classes, boff), [scratch!, w, b, velocity, mask, [0.5, 0, 0, 0, 0, 0, 1, 1]]);
       expect(Math.abs(scratch2![L.meanLoss]! - ref.loss), `mean loss ${where}`).toBeLessThanOrEqual(TOLERANCE * Math.max(1, ref.loss));
       expectClose(nw!, w.map((v, j) => v - 0.5 * ref.dw[j]!), `linear weight update ${where}`);
       expectClose(nb!, b.map((v, j) => v - 0.5 * ref.db[j]!), `linear bias update ${where}`);

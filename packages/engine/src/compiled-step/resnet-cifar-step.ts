@@ -1,15 +1,16 @@
 /// <reference types="@webgpu/types" />
 /**
- * A compiled SGD training step for ResNet-CIFAR on tfjs's webgpu backend (issue 16, design b).
+ * A compiled training step for ResNet-CIFAR on tfjs's webgpu backend (issue 16, design b), with prunebench's
+ * masked SGD (momentum, weight decay) or AdamW fused in.
  *
  * Built once per model shape (widths, removed blocks, batch and image size): every kernel's pipeline, every
  * activation and gradient buffer, and every bind group. A step then is one command encoder with one compute pass —
- * forward in training mode with the running statistics' update, softmax cross-entropy, backward, and masked SGD
- * (momentum, weight decay) fused into the kernels that produce each gradient — and one submit. The parameters and
+ * forward in training mode with the running statistics' update, softmax cross-entropy, backward, and the
+ * optimizer's update fused into the kernels that finish each gradient — and one submit. The parameters and
  * running statistics stay the model's tf.Variables: the step reads and writes their GPU buffers in place, as
  * `variable.assign` would (a variable whose data is shared with another tensor first gets a copy of its own), so
  * the rest of prunebench keeps using tfjs tensors. Its numbers are `maskedSgdStep`'s on the same model up to float
- * rounding (tested against the cpu backend).
+ * rounding (tested against the cpu backend), and AdamW's are MaskedAdamW's (tested against it on webgpu).
  *
  * Dispatches per step: 3 per conv + batch norm forward (convolution, statistics, normalise [+ residual] + ReLU),
  * 3 for the head, 5 per conv + batch norm backward (batch-norm reductions + γ/β update, dx, input gradient, filter
@@ -19,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   STATS_FLOATS, bnApply, bnBackwardDx, bnBackwardReduceSgd, bnStats, convFilterGradPartial, convForward,
-  convInputGrad, convOut, filterGradReduceSgd, filterGradSplits, headBackwardSgd, headFeatureGrad, headForward,
+  convInputGrad, convOut, HYPER_FLOATS, stateStride, type CompiledOptimizer, filterGradReduceSgd, filterGradSplits, headBackwardSgd, headFeatureGrad, headForward,
   headLayout, shortcutBackward, shortcutForward, type ConvShape, type Kernel, type ResidualSource,
 } from './wgsl.js';
 import { exclusiveGpuBuffer, flushTfjs, gpuData, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
@@ -55,12 +56,25 @@ export interface CompiledStepVariables {
 }
 
 export interface CompiledSgdSettings {
+  kind?: 'sgd';
   learningRate: number;
   /** Heavy-ball momentum (PyTorch's form), 0 = plain SGD. */
   momentum?: number;
   /** L2 penalty added to every parameter's gradient (PyTorch's weight_decay), as maskedSgdStep. */
   weightDecay?: number;
   /** 0/1 masks by parameter name: pruned weights take no gradient and are +0 after every step. */
+  masks?: ReadonlyMap<string, tf.Tensor>;
+}
+
+/** PyTorch's AdamW, as prunebench's MaskedAdamW (the step was compiled with `optimizer: 'adamw'`). */
+export interface CompiledAdamWSettings {
+  kind: 'adamw';
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay on the weights only (convolutions, the linear weight): ADAMW_DECAYED_KINDS. */
+  weightDecay: number;
   masks?: ReadonlyMap<string, tf.Tensor>;
 }
 
@@ -112,6 +126,8 @@ export interface CompileOptions {
    * buffers this one uses, so both update one optimizer state. It must outlive this one.
    */
   shareVelocityWith?: CompiledResNetCifarStep;
+  /** The optimizer fused into the update kernels (default 'sgd'). */
+  optimizer?: CompiledOptimizer;
 }
 
 /** Returns the compiled step for this network and shape, or throws where a parameter or buffer is missing or misshapen. */
@@ -145,7 +161,11 @@ export class CompiledResNetCifarStep {
   private velocity!: GPUBuffer;
   private maskBuffer!: GPUBuffer;
   private readonly hyper: GPUBuffer;
-  private hyperValues = new Float32Array(4).fill(NaN);
+  private hyperValues = new Float32Array(HYPER_FLOATS).fill(NaN);
+  readonly optimizer: CompiledOptimizer;
+  private readonly stride: number;
+  /** Updates taken (AdamW's bias correction); shared by steps that share their optimizer state. */
+  private counter: { steps: number } = { steps: 0 };
   private readonly images: GPUBuffer;
   private readonly labels: GPUBuffer;
   private readonly headScratch: GPUBuffer;
@@ -171,7 +191,9 @@ export class CompiledResNetCifarStep {
       if (!Number.isInteger(v) || v < 1) throw new Error(`compiled step: shape.${k} must be a positive integer, got ${v}`);
     }
     if (batch * height * width < 2) throw new Error('compiled step: training-mode batch norm needs more than one value per channel');
-    this.hyper = this.buffer(16, UNIFORM | COPY_DST);
+    this.optimizer = options.optimizer ?? 'sgd';
+    this.stride = stateStride(this.optimizer);
+    this.hyper = this.buffer(HYPER_FLOATS * 4, UNIFORM | COPY_DST);
     this.images = this.buffer(batch * height * width * 3 * 4);
     this.labels = this.buffer(batch * 4);
     try {
@@ -297,7 +319,7 @@ export class CompiledResNetCifarStep {
     const gradOf = (a: Activation) => this.buffer(batch * a.height * a.width * a.channels * 4);
     let g = gradOf(x);
     fwd(headFeatureGrad(batch, hw, features, classes), [{ own: x.buffer }, { own: scratch }, { variable: 'linear.weight' }, { own: g }]);
-    fwd(headBackwardSgd(batch, features, classes, biasOffset!), [
+    fwd(headBackwardSgd(batch, features, classes, biasOffset!, this.optimizer), [
       { own: scratch }, { variable: 'linear.weight' }, { variable: 'linear.bias' },
       this.stateRef('velocity', 'linear.weight'), this.stateRef('mask', 'linear.weight'), { hyper: true },
     ]);
@@ -310,7 +332,7 @@ export class CompiledResNetCifarStep {
     const convBnBackward = (c: ConvBn, dz: GPUBuffer, inputGrad: { into: GPUBuffer; shortcut: { gradient: GPUBuffer; outChannels: number; padBefore: number } | null } | null) => {
       const positions = batch * c.output.height * c.output.width;
       const C = c.output.channels;
-      bwd(bnBackwardReduceSgd(positions, C, c.betaOffset), [
+      bwd(bnBackwardReduceSgd(positions, C, c.betaOffset, this.optimizer), [
         { own: dz }, { own: c.convOut }, { own: c.stats }, { variable: `${c.bn}.weight` }, { variable: `${c.bn}.bias` },
         this.stateRef('velocity', `${c.bn}.weight`), this.stateRef('mask', `${c.bn}.weight`), { hyper: true },
       ]);
@@ -322,7 +344,7 @@ export class CompiledResNetCifarStep {
         ]);
       }
       bwd(convFilterGradPartial(c.shape), [{ own: c.input.buffer }, { own: dconv }, { own: part }]);
-      bwd(filterGradReduceSgd(c.shape), [{ own: part }, { variable: c.conv }, this.stateRef('velocity', c.conv), this.stateRef('mask', c.conv), { hyper: true }]);
+      bwd(filterGradReduceSgd(c.shape, this.optimizer), [{ own: part }, { variable: c.conv }, this.stateRef('velocity', c.conv), this.stateRef('mask', c.conv), { hyper: true }]);
     };
     for (const b of [...blocks].reverse()) {
       const padBefore = Math.floor((b.block.out - b.block.in) / 2);
@@ -347,10 +369,11 @@ export class CompiledResNetCifarStep {
         const o = shared.ranges.get(name);
         return o !== undefined && o.offset === r.offset && o.size === r.size;
       });
-      if (!same) throw new Error('compiled step: shareVelocityWith names a step of a different network');
+      if (!same || shared.optimizer !== this.optimizer) throw new Error('compiled step: shareVelocityWith names a step of a different network or optimizer');
       this.velocity = shared.velocity;
+      this.counter = shared.counter;
     } else {
-      this.velocity = this.buffer(Math.max(1, this.stateFloats) * 4);
+      this.velocity = this.buffer(Math.max(1, this.stateFloats * this.stride) * 4);
     }
     this.maskBuffer = this.buffer(Math.max(1, this.stateFloats) * 4);
     this.device.queue.writeBuffer(this.maskBuffer, 0, new Float32Array(this.stateFloats).fill(1));
@@ -398,7 +421,8 @@ export class CompiledResNetCifarStep {
     if ('variable' in ref) return { buffer: this.bound.get(ref.variable)! };
     if ('hyper' in ref) return { buffer: this.hyper };
     const group = this.groups.get(ref.name)!;
-    return { buffer: ref.state === 'velocity' ? this.velocity : this.maskBuffer, offset: group.offset * 4, size: group.floats * 4 };
+    const stride = ref.state === 'velocity' ? this.stride : 1;
+    return { buffer: ref.state === 'velocity' ? this.velocity : this.maskBuffer, offset: group.offset * stride * 4, size: group.floats * stride * 4 };
   }
 
   /** Makes every variable's buffer exclusive and current; rebuilds the bind groups if any buffer changed. */
@@ -450,7 +474,7 @@ export class CompiledResNetCifarStep {
    * One training step on a batch (images float32 [batch, height, width, 3], labels int32 [batch]): encodes and
    * submits it, and returns the batch's mean loss before the update (read back when the GPU is done).
    */
-  step(images: tf.Tensor, labels: tf.Tensor, settings: CompiledSgdSettings): Promise<number> {
+  step(images: tf.Tensor, labels: tf.Tensor, settings: CompiledSgdSettings | CompiledAdamWSettings): Promise<number> {
     if (this.disposed) throw new Error('compiled step: used after dispose()');
     const t0 = performance.now();
     const { batch, height, width } = this.shape;
@@ -458,15 +482,18 @@ export class CompiledResNetCifarStep {
       throw new Error(`compiled step: images must be float32 [${batch}, ${height}, ${width}, 3], got ${images.dtype} [${images.shape}]`);
     }
     if (labels.shape.join() !== String(batch)) throw new Error(`compiled step: labels must be [${batch}], got [${labels.shape}]`);
-    const { learningRate, momentum = 0, weightDecay = 0 } = settings;
-    for (const [k, v] of Object.entries({ learningRate, momentum, weightDecay })) {
+    if ((settings.kind ?? 'sgd') !== this.optimizer) throw new Error(`compiled step: compiled for ${this.optimizer}, given ${settings.kind ?? 'sgd'} settings`);
+    const t = this.counter.steps + 1;
+    const { learningRate, weightDecay = 0 } = settings;
+    const [momentum, beta1, beta2, eps] = settings.kind === 'adamw' ? [0, settings.beta1, settings.beta2, settings.eps] : [settings.momentum ?? 0, 0, 0, 0];
+    for (const [k, v] of Object.entries({ learningRate, momentum, weightDecay, beta1, beta2, eps })) {
       if (!Number.isFinite(v)) throw new Error(`compiled step: ${k} must be a finite number, got ${v}`);
     }
     this.refreshBindings();
     const labelTensor = labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32');
     const imageData = gpuData(this.backend, images).resource;
     const labelData = gpuData(this.backend, labelTensor).resource;
-    const hyper = [learningRate, momentum, weightDecay, 0];
+    const hyper = [learningRate, momentum, weightDecay, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t];
     if (hyper.some((v, i) => v !== this.hyperValues[i])) {
       this.hyperValues = Float32Array.from(hyper);
       this.device.queue.writeBuffer(this.hyper, 0, this.hyperValues);
@@ -493,6 +520,7 @@ export class CompiledResNetCifarStep {
     const commands = encoder.finish();
     const t2 = performance.now();
     this.device.queue.submit([commands]);
+    this.counter.steps = t;
     this.lastIssue = { prepareMs: t1 - t0, encodeMs: t2 - t1, submitMs: performance.now() - t2 };
     if (labelTensor !== labels) labelTensor.dispose();
     tf.dispose(temporaries);
@@ -514,8 +542,57 @@ export class CompiledResNetCifarStep {
     return free;
   }
 
-  /** The momentum buffers by parameter name (zeros before the first step). */
-  async readVelocity(): Promise<Map<string, Float32Array>> {
+  /** Updates taken so far (AdamW's bias correction counts them); settable for a restored optimizer state. */
+  get steps(): number {
+    return this.counter.steps;
+  }
+
+  set steps(value: number) {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`compiled step: steps must be an integer >= 0, got ${value}`);
+    this.counter.steps = value;
+  }
+
+  /**
+   * The optimizer state under prunebench's checkpoint names: `momentum/<param>` (SGD), `adam-m/<param>` and
+   * `adam-v/<param>` (AdamW); zeros before the first step.
+   */
+  async readState(): Promise<Map<string, Float32Array>> {
+    const all = await this.readStateBuffer();
+    const out = new Map<string, Float32Array>();
+    for (const [name, r] of this.ranges) {
+      const base = r.offset * this.stride;
+      if (this.optimizer === 'sgd') out.set(`momentum/${name}`, all.slice(base, base + r.size));
+      else {
+        const m = new Float32Array(r.size), v = new Float32Array(r.size);
+        for (let i = 0; i < r.size; i++) {
+          m[i] = all[base + 2 * i]!;
+          v[i] = all[base + 2 * i + 1]!;
+        }
+        out.set(`adam-m/${name}`, m);
+        out.set(`adam-v/${name}`, v);
+      }
+    }
+    return out;
+  }
+
+  /** Sets the optimizer state (names as readState's; entries not given are zeroed). */
+  writeState(values: ReadonlyMap<string, ArrayLike<number>>): void {
+    const all = new Float32Array(this.stateFloats * this.stride);
+    const prefixes = this.optimizer === 'sgd' ? ['momentum'] : ['adam-m', 'adam-v'];
+    for (const [key, v] of values) {
+      const slash = key.indexOf('/');
+      const prefix = key.slice(0, slash), name = key.slice(slash + 1);
+      const r = this.ranges.get(name);
+      if (!prefixes.includes(prefix) || !r) throw new Error(`compiled step: no optimizer state '${key}' (it keeps ${prefixes.map((p) => `${p}/<param>`).join(', ')})`);
+      if (v.length !== r.size) throw new Error(`compiled step: '${key}' has ${v.length} values, expected ${r.size}`);
+      const base = r.offset * this.stride;
+      if (this.optimizer === 'sgd') all.set(v, base);
+      else for (let i = 0; i < r.size; i++) all[base + 2 * i + (prefix === 'adam-v' ? 1 : 0)] = v[i]!;
+    }
+    this.device.queue.writeBuffer(this.velocity, 0, all);
+  }
+
+  private async readStateBuffer(): Promise<Float32Array> {
     const staging = this.device.createBuffer({ size: this.velocity.size, usage: MAP_READ | COPY_DST });
     flushTfjs(this.backend);
     const encoder = this.device.createCommandEncoder();
@@ -525,21 +602,21 @@ export class CompiledResNetCifarStep {
     const all = new Float32Array(staging.getMappedRange().slice(0));
     staging.unmap();
     staging.destroy();
+    return all;
+  }
+
+  /** SGD: the momentum buffers by parameter name (zeros before the first step). */
+  async readVelocity(): Promise<Map<string, Float32Array>> {
+    if (this.optimizer !== 'sgd') throw new Error('compiled step: readVelocity is for SGD; use readState');
     const out = new Map<string, Float32Array>();
-    for (const [name, r] of this.ranges) out.set(name, all.slice(r.offset, r.offset + r.size));
+    for (const [key, v] of await this.readState()) out.set(key.slice('momentum/'.length), v);
     return out;
   }
 
-  /** Sets momentum buffers (a resumed optimizer's); parameters not named are zeroed. */
+  /** SGD: sets momentum buffers (a resumed optimizer's) by parameter name; parameters not named are zeroed. */
   writeVelocity(values: ReadonlyMap<string, ArrayLike<number>>): void {
-    const all = new Float32Array(this.stateFloats);
-    for (const [name, v] of values) {
-      const r = this.ranges.get(name);
-      if (!r) throw new Error(`compiled step: no momentum for '${name}'`);
-      if (v.length !== r.size) throw new Error(`compiled step: momentum of '${name}' has ${v.length} values, expected ${r.size}`);
-      all.set(v, r.offset);
-    }
-    this.device.queue.writeBuffer(this.velocity, 0, all);
+    if (this.optimizer !== 'sgd') throw new Error('compiled step: writeVelocity is for SGD; use writeState');
+    this.writeState(new Map([...values].map(([name, v]) => [`momentum/${name}`, v])));
   }
 
   /** The parameters the step trains (those with optimizer state), in state order. */

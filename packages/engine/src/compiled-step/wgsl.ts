@@ -33,19 +33,49 @@ function grid1d(total: number, size: number): { workgroups: [number, number, num
   return { workgroups: [x, Math.ceil(groups / x), 1], index: `(wg.y * ${u(x)} + wg.x) * ${u(size)} + lid.x` };
 }
 
-/** The optimizer settings every update kernel reads: written once per step (the learning rate may change). */
-const HYPER = `struct Hyper { lr: f32, momentum: f32, weightDecay: f32, unused: f32 }`;
+/** The optimizer a compiled step's update kernels run. */
+export type CompiledOptimizer = 'sgd' | 'adamw';
 
 /**
- * SGD with heavy-ball momentum, L2 weight decay and a mask, as prunebench's `maskedSgdStep` (PyTorch's form):
- * g = (grad + wd·p)·mask; v = μ·v + g; p = p − lr·v, then pruned weights set to +0. Returns (p, v).
+ * The optimizer settings every update kernel reads, written once per step (the learning rate may change; AdamW's
+ * bias corrections change every step): [lr, momentum, weightDecay, beta1, beta2, eps, 1 − β1ᵗ, 1 − β2ᵗ].
  */
-const SGD_FN = `fn sgd(grad: f32, p: f32, v: f32, mask: f32) -> vec2<f32> {
+const HYPER = `struct Hyper { lr: f32, momentum: f32, weightDecay: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32 }`;
+export const HYPER_FLOATS = 8;
+
+/** Optimizer-state floats per parameter value: SGD's velocity; AdamW's two moments, interleaved (m, v). */
+export function stateStride(optimizer: CompiledOptimizer): number {
+  return optimizer === 'adamw' ? 2 : 1;
+}
+
+/**
+ * `fn update(grad, p, s, mask, decayed) -> f32`: the new value of a parameter entry, its optimizer state at index
+ * s (of the bound state range V, in parameter entries) updated in place. Both as prunebench's masked optimizers:
+ * - SGD (maskedSgdStep, PyTorch's form): g = (grad + wd·p)·mask; v = μ·v + g; p − lr·v (every parameter decayed).
+ * - AdamW (PyTorch's): g = grad·mask; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p·(1 − lr·wd) where `decayed`
+ *   (weights: convolutions, the linear weight), then − lr·(m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
+ * Pruned entries (mask 0) become +0.
+ */
+function updateFn(optimizer: CompiledOptimizer): string {
+  if (optimizer === 'sgd') {
+    return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
   let g = (grad + hyper.weightDecay * p) * mask;
-  let nv = hyper.momentum * v + g;
-  let np = p - hyper.lr * nv;
-  return vec2<f32>(select(0.0, np, mask != 0.0), nv);
+  let nv = hyper.momentum * V[s] + g;
+  V[s] = nv;
+  return select(0.0, p - hyper.lr * nv, mask != 0.0);
 }`;
+  }
+  return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
+  let g = grad * mask;
+  let m = hyper.beta1 * V[2u * s] + (1.0 - hyper.beta1) * g;
+  let v = hyper.beta2 * V[2u * s + 1u] + (1.0 - hyper.beta2) * g * g;
+  V[2u * s] = m;
+  V[2u * s + 1u] = v;
+  let base = select(p, p * (1.0 - hyper.lr * hyper.weightDecay), decayed);
+  let np = base - hyper.lr * ((m / hyper.bc1) / (sqrt(v / hyper.bc2) + hyper.eps));
+  return select(0.0, np, mask != 0.0);
+}`;
+}
 
 // ------------------------------------------------------------------------------------------ tiled GEMM
 
@@ -270,12 +300,12 @@ ${convConsts(s)}`,
  * Filter gradient, second half, fused with the optimizer: g = Σ_z partial[z] and the masked SGD update of the
  * filter in place. Bindings partial (r), w (rw), velocity (rw), mask (r), hyper (u).
  */
-export function filterGradReduceSgd(s: ConvShape): Kernel {
+export function filterGradReduceSgd(s: ConvShape, optimizer: CompiledOptimizer = 'sgd'): Kernel {
   const size = 9 * s.cin * s.cout;
   const splits = filterGradSplits(s);
   const g = grid1d(size, 256);
   return {
-    name: 'conv-wgrad-reduce+sgd',
+    name: `conv-wgrad-reduce+${optimizer}`,
     bindings: ['r', 'rw', 'rw', 'r', 'u'],
     workgroups: g.workgroups,
     code: `@group(0) @binding(0) var<storage, read> PART: array<f32>;
@@ -284,16 +314,14 @@ export function filterGradReduceSgd(s: ConvShape): Kernel {
 @group(0) @binding(3) var<storage, read> MASK: array<f32>;
 ${HYPER}
 @group(0) @binding(4) var<uniform> hyper: Hyper;
-${SGD_FN}
+${updateFn(optimizer)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = ${g.index};
   if (i >= ${u(size)}) { return; }
   var grad = 0.0;
   for (var z = 0u; z < ${u(splits)}; z++) { grad += PART[z * ${u(size)} + i]; }
-  let r = sgd(grad, P[i], V[i], MASK[i]);
-  P[i] = r.x;
-  V[i] = r.y;
+  P[i] = update(grad, P[i], i, MASK[i], true);
 }`,
   };
 }
@@ -422,10 +450,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
  * gradient at the batch norm's output (already through the ReLU). Bindings dz (r), x (r), stats (rw), γ (rw),
  * β (rw), velocity (rw: γ's, then β's at `betaOffset`), mask (r: likewise), hyper (u).
  */
-export function bnBackwardReduceSgd(positions: number, channels: number, betaOffset: number): Kernel {
+export function bnBackwardReduceSgd(positions: number, channels: number, betaOffset: number, optimizer: CompiledOptimizer = 'sgd'): Kernel {
   const C = u(channels);
   return {
-    name: 'bn-bwd-reduce+sgd',
+    name: `bn-bwd-reduce+${optimizer}`,
     bindings: ['r', 'r', 'rw', 'rw', 'rw', 'rw', 'r', 'u'],
     workgroups: [channels, 1, 1],
     code: `@group(0) @binding(0) var<storage, read> DZ: array<f32>;
@@ -437,7 +465,7 @@ export function bnBackwardReduceSgd(positions: number, channels: number, betaOff
 @group(0) @binding(6) var<storage, read> MASK: array<f32>;
 ${HYPER}
 @group(0) @binding(7) var<uniform> hyper: Hyper;
-${SGD_FN}
+${updateFn(optimizer)}
 const P: u32 = ${u(positions)};
 var<workgroup> red1: array<f32, 256>;
 var<workgroup> red2: array<f32, 256>;
@@ -470,12 +498,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     STATS[${u(2 * channels)} + c] = gamma * invStd;
     STATS[${u(3 * channels)} + c] = dBeta / f32(P);
     STATS[${u(4 * channels)} + c] = dGamma / f32(P);
-    let rg = sgd(dGamma, gamma, V[c], MASK[c]);
-    GAMMA[c] = rg.x;
-    V[c] = rg.y;
-    let rb = sgd(dBeta, BETA[c], V[${u(betaOffset)} + c], MASK[${u(betaOffset)} + c]);
-    BETA[c] = rb.x;
-    V[${u(betaOffset)} + c] = rb.y;
+    GAMMA[c] = update(dGamma, gamma, c, MASK[c], false);
+    BETA[c] = update(dBeta, BETA[c], ${u(betaOffset)} + c, MASK[${u(betaOffset)} + c], false);
   }
 }`,
   };
@@ -651,12 +675,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
  * loss into the scratch. Bindings scratch (rw), w (rw), b (rw), velocity (rw: w's, then b's at `biasOffset`),
  * mask (r: likewise), hyper (u).
  */
-export function headBackwardSgd(batch: number, features: number, classes: number, biasOffset: number): Kernel {
+export function headBackwardSgd(batch: number, features: number, classes: number, biasOffset: number, optimizer: CompiledOptimizer = 'sgd'): Kernel {
   const L = headLayout(batch, features, classes);
   const total = features * classes + classes;
   const g = grid1d(total, 256);
   return {
-    name: 'head-bwd+sgd',
+    name: `head-bwd+${optimizer}`,
     bindings: ['rw', 'rw', 'rw', 'rw', 'r', 'u'],
     workgroups: g.workgroups,
     code: `@group(0) @binding(0) var<storage, read_write> SCR: array<f32>;
@@ -666,7 +690,7 @@ export function headBackwardSgd(batch: number, features: number, classes: number
 @group(0) @binding(4) var<storage, read> MASK: array<f32>;
 ${HYPER}
 @group(0) @binding(5) var<uniform> hyper: Hyper;
-${SGD_FN}
+${updateFn(optimizer)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = ${g.index};
@@ -683,16 +707,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var n = 0u; n < ${u(batch)}; n++) {
       s += SCR[${u(L.pooled)} + n * ${u(features)} + c] * SCR[${u(L.dlogits)} + n * ${u(classes)} + k];
     }
-    let r = sgd(s, LW[i], V[i], MASK[i]);
-    LW[i] = r.x;
-    V[i] = r.y;
+    LW[i] = update(s, LW[i], i, MASK[i], true);
   } else {
     let k = i - ${u(features * classes)};
     var s = 0.0;
     for (var n = 0u; n < ${u(batch)}; n++) { s += SCR[${u(L.dlogits)} + n * ${u(classes)} + k]; }
-    let r = sgd(s, LB[k], V[${u(biasOffset)} + k], MASK[${u(biasOffset)} + k]);
-    LB[k] = r.x;
-    V[${u(biasOffset)} + k] = r.y;
+    LB[k] = update(s, LB[k], ${u(biasOffset)} + k, MASK[${u(biasOffset)} + k], false);
   }
 }`,
   };
