@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, compileResNetCifarStep, initEngine, takeBackendErrors } from '@prunebench/engine';
 import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
-import { resnetCifarArch, resolveBlocks, type ResNetCifarArch, type ResNetCifarModel } from './resnet-cifar.js';
+import { createResNetCifar, resnetCifarArch, resolveBlocks, type ResNetCifarArch, type ResNetCifarModel } from './resnet-cifar.js';
 import { randomResNetCifar } from './testing/random-resnet-cifar.js';
 import { compiledTrainingStepFor, disposeCompiledTrainingSteps } from './compiled-step.js';
 
@@ -211,6 +211,18 @@ describe('compiledTrainingStepFor (the trainer hook)', () => {
 });
 
 describe('compiled step: what it refuses', () => {
+  itRequires(requirement, 'a model whose option-A shortcut carries a channel map (coupled-channel surgery): null, so tfjs trains it', async () => {
+    await initEngine({ backend: 'webgpu' });
+    const arch = resnetCifarArch(8);
+    // stage 2's first block pads 16 channels into 32; a map puts them elsewhere (here reversed)
+    arch.stages[1].blocks[0].shortcut = Array.from({ length: 16 }, (_, i) => 31 - i);
+    const model = createResNetCifar(arch, { seed: 1 });
+    const x = tf.zeros([2, 8, 8, 3]);
+    expect(await compiledTrainingStepFor(model, x)).toBeNull();
+    model.dispose();
+    x.dispose();
+  }, 300_000);
+
   itRequires(requirement, 'a net that does not match the model, and a batch of another shape', async () => {
     await initEngine({ backend: 'webgpu' });
     const model = randomResNetCifar(SURGERED, 11);

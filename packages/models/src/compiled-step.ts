@@ -3,7 +3,7 @@
  * SGD fused in) for a model where one exists, else null so the caller keeps tfjs's op-by-op step.
  *
  * Exists for: a ResNet-CIFAR (any widths, removed blocks) on the webgpu backend, float32 NHWC images with 3
- * channels, every parameter trained with prunebench's masked SGD (momentum, weight decay) or AdamW (`optimizer`;
+ * channels, reference option-A shortcuts (no channel map from coupled-channel surgery), every parameter trained with prunebench's masked SGD (momentum, weight decay) or AdamW (`optimizer`;
  * decoupled decay on the convolutions and the linear weight, as ADAMW_DECAYED_KINDS). Not (null): other families
  * (BERT), other backends. A caller training a subset of the parameters must not use it.
  *
@@ -31,6 +31,8 @@ export async function compiledTrainingStepFor(
   const optimizer = options.optimizer ?? 'sgd';
   if (process.env.PRUNEBENCH_COMPILED_STEP === '0') return null;
   if (!(model instanceof ResNetCifarModel) || tf.getBackend() !== 'webgpu') return null;
+  // The kernels implement the reference option-A padding only; a coupled-channel surgery's shortcut map is not.
+  if (model.arch.stages.some((stage) => stage.blocks.some((block) => block.shortcut !== undefined))) return null;
   if (!(inputs instanceof tf.Tensor) || inputs.rank !== 4 || inputs.shape[3] !== 3 || inputs.dtype !== 'float32') return null;
   const [batch, height, width] = inputs.shape as [number, number, number, number];
   if (batch * height * width < 2) return null;
