@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { optionRows } from '@prunebench/pruning';
 import { main } from './cli.js';
+import { BUILTIN_METHODS } from './methods.js';
 import { EXIT_OK, EXIT_USAGE, type CliIO } from './usage.js';
 
 function capture(): CliIO & { stdout: string; stderr: string } {
@@ -82,8 +84,10 @@ describe('prunebench CLI', () => {
     const methods = await cli('list', 'methods');
     for (const name of ['magnitude', 'random', 'lth', 'snip', 'safe', 'hrank', 'cka-hybrid']) expect(methods.stdout).toContain(`${name}`);
     // Every option of every method, from its declaration: default, type, doc.
-    expect(methods.stdout).toContain('  allocation = "global"  ("global" | "layerwise" | "min-threshold") `global`: one threshold');
     expect(methods.stdout).toContain('  pruneFraction = 0.2  (number in (0, 1)) Fraction of the remaining prunable weights');
     expect(methods.stdout).toContain('  rounds = 1 / 5 / 10  (integer ≥ 1) Pruning steps');
+    for (const method of BUILTIN_METHODS) {
+      for (const row of optionRows(method.options)) expect(methods.stdout).toContain(`  ${row.name} = ${row.default}  (${row.type}) ${row.doc}\n`);
+    }
   });
 });
