@@ -1,7 +1,7 @@
 // Synthetic run records for the report's tests: plausible numbers, built from a few knobs.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LatencyRecord, RunDescription, RunRecord } from '@prunebench/harness';
+import { RECORD_FILE, type LatencyRecord, type RunDescription, type RunRecord } from '@prunebench/harness';
 
 type PruningTarget = NonNullable<RunDescription['target']>;
 
@@ -128,7 +128,7 @@ export function syntheticSuite(options: { latency?: boolean; task?: string } = {
 export function writeSyntheticStore(store: string, records: RunRecord[]): { store: string; corruptFile: string } {
   for (const record of records) {
     mkdirSync(join(store, record.id), { recursive: true });
-    writeFileSync(join(store, record.id, 'record.json'), JSON.stringify(record, null, 2));
+    writeFileSync(join(store, record.id, RECORD_FILE), JSON.stringify(record, null, 2));
   }
   mkdirSync(join(store, 'broken-run'), { recursive: true });
   const corruptFile = join(store, 'broken-run', 'record.json');
