@@ -91,6 +91,12 @@ export const SCHEDULE_OPTIONS = {
   ...SKIP_FINETUNE_OPTIONS,
 } satisfies OptionSchema;
 
+/** Rounds of a structured method (hrank, fpgm): prune, fine-tune, score the smaller model again. */
+export const STRUCTURED_STEP_OPTIONS = {
+  steps: numberOption({ default: 1, min: 1, integer: true, doc: 'Prune → fine-tune rounds; each removes an equal share of what the target asks for and re-scores the current model.' }),
+  finetune: booleanOption({ default: true, doc: 'Spend the budget fine-tuning, split equally after each step; `false`: prune only.' }),
+} satisfies OptionSchema;
+
 /** The options every score method has: prunable tensors, allocation and schedule. */
 export const SCORE_METHOD_OPTIONS = { ...ALLOCATION_OPTIONS, ...SCHEDULE_OPTIONS, ...PRUNABLE_OPTIONS } satisfies OptionSchema;
 

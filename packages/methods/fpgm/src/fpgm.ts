@@ -13,9 +13,9 @@ import {
 } from '@prunebench/models';
 import {
   booleanOption,
+  STRUCTURED_STEP_OPTIONS,
   defineMethod,
   enumOption,
-  numberOption,
   recordOption,
   splitBudget,
   structuredTargetOf,
@@ -47,8 +47,7 @@ const FPGM_OPTIONS = {
       'Also prune the coupled channel groups (ResNet: each stage\'s residual stream with the stem / option-A shortcut feeding it; ' +
       'BERT: the hidden size), scored by the distance sums of their concatenated producing weights.',
   }),
-  steps: numberOption({ default: 1, min: 1, integer: true, doc: 'Prune → fine-tune rounds; each removes an equal share of what the target asks for and re-scores the current model.' }),
-  finetune: booleanOption({ default: true, doc: 'Spend the budget fine-tuning, split equally after each step; `false`: prune only.' }),
+  ...STRUCTURED_STEP_OPTIONS,
 };
 
 export type FpgmOptions = OptionsOf<typeof FPGM_OPTIONS>;

@@ -10,6 +10,7 @@ import {
   booleanOption,
   disposeBatch,
   numberOption,
+  STRUCTURED_STEP_OPTIONS,
   defineMethod,
   recordOption,
   splitBudget,
@@ -37,8 +38,7 @@ const HRANK_OPTIONS = {
       'Also prune the coupled channel groups (ResNet: each stage\'s residual stream with the stem / option-A shortcut feeding it, ranked by ' +
       'the stream after the stage\'s last block; BERT: the hidden size, ranked by the final layer\'s output).',
   }),
-  steps: numberOption({ default: 1, min: 1, integer: true, doc: 'Prune → fine-tune rounds; each removes an equal share of what the target asks for and re-ranks the current model.' }),
-  finetune: booleanOption({ default: true, doc: 'Spend the budget fine-tuning, split equally after each step; `false`: prune only.' }),
+  ...STRUCTURED_STEP_OPTIONS,
 };
 
 export type HRankOptions = OptionsOf<typeof HRANK_OPTIONS>;
