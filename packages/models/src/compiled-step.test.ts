@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
-import { SeededRng, compileResNetCifarStep, initEngine, takeBackendErrors } from '@prunebench/engine';
+import { SeededRng, compileResNetCifarStep, initEngine, takeBackendErrors, type CompiledResNetCifarStep } from '@prunebench/engine';
 import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { createResNetCifar, resnetCifarArch, resolveBlocks, type ResNetCifarArch, type ResNetCifarModel } from './resnet-cifar.js';
 import { randomResNetCifar } from './testing/random-resnet-cifar.js';
@@ -196,9 +196,9 @@ describe('compiledTrainingStepFor (the trainer hook)', () => {
     expect(await compiledTrainingStepFor(model, tf.zeros([4, 8, 8, 1]))).toBeNull();
     const other = await compileResNetCifarStep(
       { stem: SURGERED.stem, numClasses: SURGERED.numClasses, blocks: resolveBlocks(SURGERED) }, model,
-      { batch: 4, height: 8, width: 8 }, { shareVelocityWith: step! },
+      { batch: 4, height: 8, width: 8 }, { shareVelocityWith: step as CompiledResNetCifarStep },
     );
-    step!.writeVelocity(new Map([['linear.bias', Float32Array.from([1, 2, 3, 4, 5])]]));
+    step!.writeState(new Map([['momentum/linear.bias', Float32Array.from([1, 2, 3, 4, 5])]]));
     expect([...(await other.readVelocity()).get('linear.bias')!]).toEqual([1, 2, 3, 4, 5]);
     other.dispose();
     await disposeCompiledTrainingSteps(model);

@@ -13,11 +13,11 @@
  * `adam-m/<param>`, `adam-v/<param>`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { compileResNetCifarStep, type CompiledOptimizer, type CompiledResNetCifarStep } from '@prunebench/engine';
+import { compileResNetCifarStep, type CompiledOptimizer, type CompiledResNetCifarStep, type CompiledTrainingStep } from '@prunebench/engine';
 import { ResNetCifarModel, resolveBlocks } from './resnet-cifar.js';
 import type { Model } from './types.js';
 
-const cache = new WeakMap<Model, Map<string, Promise<CompiledResNetCifarStep>>>();
+const cache = new WeakMap<Model, Map<string, Promise<CompiledTrainingStep>>>();
 
 /**
  * The compiled step for this model and these inputs' shape (built on first use, then cached per shape: a last,
@@ -27,7 +27,7 @@ export async function compiledTrainingStepFor(
   model: Model,
   inputs: tf.Tensor | Record<string, tf.Tensor>,
   options: { optimizer?: CompiledOptimizer } = {},
-): Promise<CompiledResNetCifarStep | null> {
+): Promise<CompiledTrainingStep | null> {
   const optimizer = options.optimizer ?? 'sgd';
   if (process.env.PRUNEBENCH_COMPILED_STEP === '0') return null;
   if (!(model instanceof ResNetCifarModel) || tf.getBackend() !== 'webgpu') return null;
@@ -44,7 +44,7 @@ export async function compiledTrainingStepFor(
     const arch = model.arch;
     // every shape's step shares the first one's momentum buffers: one optimizer state per model
     const first = [...byShape].find(([k]) => k.startsWith(`${optimizer}:`))?.[1];
-    const shareVelocityWith = first ? await first : undefined;
+    const shareVelocityWith = first ? ((await first) as CompiledResNetCifarStep) : undefined;
     step = compileResNetCifarStep({ stem: arch.stem, numClasses: arch.numClasses, blocks: resolveBlocks(arch) }, model, { batch, height, width }, { shareVelocityWith, optimizer });
     byShape.set(key, step);
     step.catch(() => byShape.delete(key));

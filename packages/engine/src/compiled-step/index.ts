@@ -1,3 +1,4 @@
 export * from './resnet-cifar-step.js';
+export type { CompiledTrainingStep } from './training-step.js';
 export * as compiledStepKernels from './wgsl.js';
 export type { CompiledOptimizer } from './wgsl.js';

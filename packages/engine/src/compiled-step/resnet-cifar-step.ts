@@ -23,6 +23,7 @@ import {
   convInputGrad, convOut, HYPER_FLOATS, stateStride, type CompiledOptimizer, filterGradReduceSgd, filterGradSplits, headBackwardSgd, headFeatureGrad, headForward,
   headLayout, shortcutBackward, shortcutForward, type ConvShape, type Kernel, type ResidualSource,
 } from './wgsl.js';
+import type { CompiledTrainingStep } from './training-step.js';
 import { exclusiveGpuBuffer, flushTfjs, gpuData, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
 
 /** One residual block as @prunebench/models' `resolveBlocks` describes it. */
@@ -147,7 +148,7 @@ export async function compileResNetCifarStep(
   return step;
 }
 
-export class CompiledResNetCifarStep {
+export class CompiledResNetCifarStep implements CompiledTrainingStep {
   private readonly backend: WebgpuBackendInternals;
   private readonly device: GPUDevice;
   private readonly owned: GPUBuffer[] = [];
@@ -474,8 +475,9 @@ export class CompiledResNetCifarStep {
    * One training step on a batch (images float32 [batch, height, width, 3], labels int32 [batch]): encodes and
    * submits it, and returns the batch's mean loss before the update (read back when the GPU is done).
    */
-  step(images: tf.Tensor, labels: tf.Tensor, settings: CompiledSgdSettings | CompiledAdamWSettings): Promise<number> {
+  step(images: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledSgdSettings | CompiledAdamWSettings): Promise<number> {
     if (this.disposed) throw new Error('compiled step: used after dispose()');
+    if (!(images instanceof tf.Tensor)) throw new Error('compiled step: ResNet-CIFAR takes one image tensor, not named inputs');
     const t0 = performance.now();
     const { batch, height, width } = this.shape;
     if (images.shape.join() !== [batch, height, width, 3].join() || images.dtype !== 'float32') {

@@ -1,0 +1,24 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { CompiledOptimizer } from './wgsl.js';
+import type { CompiledAdamWSettings, CompiledSgdSettings, CompiledStepIssueTiming, CompiledStepStats } from './resnet-cifar-step.js';
+
+/**
+ * What every compiled training step offers a trainer (ResNet-CIFAR's, BERT's): one encoded and submitted step per
+ * call, the optimizer's state kept on the GPU and moved in and out under prunebench's checkpoint names
+ * (`momentum/<param>`, `adam-m/<param>`, `adam-v/<param>`), and the figures the perf benchmark reports.
+ */
+export interface CompiledTrainingStep {
+  readonly optimizer: CompiledOptimizer;
+  /** Encodes and submits one step; resolves to the batch's mean loss before the update, read when the GPU is done. */
+  step(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledSgdSettings | CompiledAdamWSettings): Promise<number>;
+  /** Updates taken (AdamW's bias correction); settable for a restored state. */
+  steps: number;
+  readState(): Promise<Map<string, Float32Array>>;
+  /** Sets the optimizer state (entries not given are zeroed). */
+  writeState(values: ReadonlyMap<string, ArrayLike<number>>): void;
+  /** The parameters the step trains, in state order. */
+  readonly trainedNames: string[];
+  readonly stats: CompiledStepStats;
+  readonly lastIssue: CompiledStepIssueTiming;
+  dispose(): void;
+}
