@@ -97,6 +97,20 @@ export const STRUCTURED_STEP_OPTIONS = {
   finetune: booleanOption({ default: true, doc: 'Spend the budget fine-tuning, split equally after each step; `false`: prune only.' }),
 } satisfies OptionSchema;
 
+/**
+ * The `coupledGroups` option of a structured method (hrank, fpgm, cka-hybrid): also cut the coupled channel groups
+ * (`channelGroups(model, { coupled: true })`), off by default so suites without it keep their run ids. `scoring`
+ * ends the doc: how the method scores a coupled group's units.
+ */
+export function coupledGroupsOption(scoring: string) {
+  return booleanOption({
+    default: false,
+    doc:
+      'Also prune the coupled channel groups (ResNet: each stage\'s residual stream with the stem / option-A shortcut feeding it; ' +
+      `BERT: the hidden size), ${scoring}.`,
+  });
+}
+
 /** The options every score method has: prunable tensors, allocation and schedule. */
 export const SCORE_METHOD_OPTIONS = { ...ALLOCATION_OPTIONS, ...SCHEDULE_OPTIONS, ...PRUNABLE_OPTIONS } satisfies OptionSchema;
 

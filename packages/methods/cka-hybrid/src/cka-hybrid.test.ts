@@ -1,8 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng } from '@prunebench/engine';
-import { createResNetCifar, getModelStructure, type Model, type ResNetCifarArch } from '@prunebench/models';
+import {
+  createResNetCifar, getModelStructure, planForCounts, structuredCost, traceLayers, type Model, type ResNetCifarArch,
+} from '@prunebench/models';
+import { countMacs, countParameters } from '@prunebench/metrics';
 import { RandomImageTrainer, testMethodContext } from '@prunebench/pruning/testing';
+import { unitCandidate } from './cka-hybrid.js';
 import defaultExport, { ckaHybridMethod, linearCka } from './index.js';
 
 beforeAll(async () => {
@@ -80,6 +84,8 @@ describe('cka-hybrid method', () => {
     expect(ckaHybridMethod.parseOptions(undefined)).toEqual(ckaHybridMethod.defaults);
     expect(() => ckaHybridMethod.parseOptions({ stepFraction: 0 })).toThrow(/cka-hybrid: option stepFraction must be > 0/);
     expect(() => ckaHybridMethod.parseOptions({ probe: 3 })).toThrow(/cka-hybrid: unknown option "probe"/);
+    expect(ckaHybridMethod.defaults.coupledGroups).toBe(false);
+    expect(() => ckaHybridMethod.parseOptions({ coupledGroups: 1 })).toThrow(/cka-hybrid: option coupledGroups must be true or false/);
   });
 
   it('steps to the FLOP target by the more CKA-similar candidate, charging every candidate\'s training', async () => {
@@ -124,5 +130,124 @@ describe('cka-hybrid method', () => {
     expect(trainer.usedExamples()).toBe(0);
     result.model.dispose();
     model.dispose();
+  });
+});
+
+/** Every channel group of this arch (stem, the stage streams, each block's mid channels) has eight units. */
+const EVEN: ResNetCifarArch = {
+  family: 'resnet-cifar', depth: 14, numClasses: 3, stem: 8,
+  stages: [0, 1, 2].map((s) => ({ blocks: [0, 1].map((b) => ({ mid: 8, out: 8, stride: s > 0 && b === 0 ? 2 : 1 })) })),
+};
+
+/** The units of every group of EVEN that carry zero in `silencedModel`. */
+const ZERO = [1, 3, 4, 6];
+
+/** Zero output channels `channels` of a conv (HWIO) and of the batch norm after it, so those units carry zero. */
+function silence(model: Model, conv: string, bn: string, channels: readonly number[]): void {
+  const zero = (name: string) => {
+    const v = model.params.get(name) as tf.Variable;
+    const every = v.shape[v.shape.length - 1]!;
+    const data = Float32Array.from(v.dataSync() as Float32Array);
+    for (let i = 0; i < data.length; i++) if (channels.includes(i % every)) data[i] = 0;
+    v.assign(tf.tensor(data, v.shape, 'float32'));
+  };
+  for (const name of [`${conv}.weight`, `${bn}.weight`, `${bn}.bias`]) zero(name);
+}
+
+/**
+ * EVEN with the ZERO channels of every stream and every block's mid silenced: the stem's and each block's conv2 /
+ * conv1 filters and batch norms, and the option-A shortcuts carry stage S's channel c into stage S + 1's c (offset 0).
+ */
+function silencedModel(seed: number): Model {
+  const model = createResNetCifar(EVEN, { seed });
+  silence(model, 'conv1', 'bn1', ZERO);
+  for (const s of [1, 2, 3]) {
+    for (const b of [0, 1]) {
+      silence(model, `layer${s}.${b}.conv1`, `layer${s}.${b}.bn1`, ZERO);
+      silence(model, `layer${s}.${b}.conv2`, `layer${s}.${b}.bn2`, ZERO);
+    }
+  }
+  return model;
+}
+
+const images = (n: number, seed: number) => tf.tensor4d(new SeededRng(seed).normalArray(n * 32 * 32 * 3), [n, 32, 32, 3]);
+const logitsOf = (m: Model, x: tf.Tensor) => tf.tidy(() => m.forward(x, { training: false })).dataSync() as Float32Array;
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((d, v, i) => Math.max(d, Math.abs(v - b[i])), 0);
+const macsCounted = (m: Model) => countMacs(traceLayers(m.arch, [32, 32, 3])).dense;
+
+describe('cka-hybrid with coupled groups', () => {
+  it('cuts all-zero stream and mid channels first, sized by planSize, and the logits do not move, also after an option-A block is dropped', async () => {
+    const model = silencedModel(8);
+    const structure = getModelStructure(model);
+    const cost = structuredCost(structure, { kind: 'flops-reduction', fraction: 0.5 });
+    const dropped = structure.applySurgery(model, { removeBlocks: ['layer2.0'] }); // the option-A block: its shortcut map stays
+    const [probe] = new RandomImageTrainer(0).sampleBatches(1, 6, new SeededRng(1));
+    const x = images(3, 2);
+    try {
+      for (const parent of [model, dropped]) {
+        const groups = structure.channelGroups(parent, { coupled: true });
+        expect(groups.filter((g) => g.kind === 'coupled-channels').map((g) => g.id)).toEqual(['stage1', 'stage2', 'stage3']);
+        expect(groups.every((g) => g.size === 8)).toBe(true);
+        // the saving of one unit per group, exactly; the summed unit costs overstate it (streams and mids share weights)
+        const expected = structure.planSize!(parent, planForCounts(groups, new Map(groups.map((g) => [g.id, 1]))));
+        const amount = structure.totalMacs!(parent) - expected.macs;
+        expect(amount).toBeLessThan(groups.reduce((sum, g) => sum + g.macsPerUnit, 0));
+        const candidate = (await unitCandidate(structure, parent, probe, amount, cost, { coupled: true }))!;
+        try {
+          expect(candidate.removed).toEqual(Object.fromEntries(groups.map((g) => [g.id, 1])));
+          expect(candidate.saving).toBe(amount);
+          expect(structure.totalMacs!(candidate.model)).toBe(expected.macs);
+          expect(macsCounted(candidate.model)).toBe(expected.macs);
+          expect((await countParameters(candidate.model)).total).toBe(expected.params);
+          const arch = candidate.model.arch as ResNetCifarArch;
+          expect([arch.stem, ...arch.stages.flatMap((st) => st.blocks.map((b) => b.out))]).toEqual([7, 7, 7, 7, 7, 7, 7]);
+          // the lowest mean |activation| is a zero unit: channel 1 went, everywhere
+          expect(maxDiff(logitsOf(candidate.model, x), logitsOf(parent, x))).toBeLessThan(1e-5);
+        } finally {
+          candidate.model.dispose();
+        }
+      }
+      // without the option only the mid channels are candidates
+      const independent = (await unitCandidate(structure, model, probe, 1, cost, {}))!;
+      expect(Object.keys(independent.removed).every((id) => id.endsWith('.conv1'))).toBe(true);
+      independent.model.dispose();
+    } finally {
+      tf.dispose([x, probe.inputs, probe.labels]);
+      dropped.dispose();
+      model.dispose();
+    }
+  });
+
+  it('steps to the FLOP target cutting only the zero channels (CKA 1 beats every block drop): the logits do not move, the size is what metrics count', async () => {
+    const model = silencedModel(9);
+    const structure = getModelStructure(model);
+    const cost = structuredCost(structure, { kind: 'flops-reduction', fraction: 0.4 });
+    const x = images(3, 4);
+    const result = await ckaHybridMethod.run(testMethodContext(ckaHybridMethod, {
+      model, trainer: new RandomImageTrainer(0), target: { kind: 'flops-reduction', fraction: 0.4 },
+      options: { probeSize: 8, stepFraction: 0.1, finetune: false, coupledGroups: true },
+    }));
+    try {
+      const after = structure.totalMacs!(result.model);
+      expect(after).toBe(macsCounted(result.model));
+      expect(after).toBeLessThanOrEqual(cost.allowed(model));
+      expect(structure.planSize!(result.model, {})).toEqual({ macs: after, params: (await countParameters(result.model)).total });
+      expect(result.details!.coupledGroups).toBe(true);
+      const steps = result.details!.steps as { choice: string; removed: Record<string, number>; cka: Record<string, number> }[];
+      expect(steps.length).toBeGreaterThan(0);
+      for (const step of steps) {
+        expect(step.choice).toBe('units');
+        expect(step.cka.units).toBeCloseTo(1, 4);
+        expect(['stage1', 'stage2', 'stage3'].every((id) => step.removed[id] > 0)).toBe(true);
+      }
+      const arch = result.model.arch as ResNetCifarArch;
+      expect(arch.stem).toBeGreaterThanOrEqual(8 - ZERO.length);
+      expect(arch.stem).toBeLessThan(8);
+      expect(maxDiff(logitsOf(result.model, x), logitsOf(model, x))).toBeLessThan(1e-5);
+    } finally {
+      x.dispose();
+      result.model.dispose();
+      model.dispose();
+    }
   });
 });

@@ -3,14 +3,17 @@ import {
   StructureError,
   getModelStructure,
   keepIndicesByScore,
-  removalCountsForAmount,
+  removalCountsForGoal,
   structuredCost,
+  type ChannelGroupOptions,
   type Model,
   type ModelStructure,
+  type StructuredCost,
   type SurgeryPlan,
 } from '@prunebench/models';
 import {
   booleanOption,
+  coupledGroupsOption,
   disposeBatch,
   numberOption,
   defineMethod,
@@ -40,6 +43,10 @@ const CKA_HYBRID_OPTIONS = {
   }),
   finalFraction: numberOption({ default: 0.5, min: 0, max: 1, doc: 'Share of the budget kept for the final fine-tuning at the target; the rest is spread over the steps.' }),
   finetune: booleanOption({ default: true, doc: '`false`: prune only (no fine-tuning at all, candidates included).' }),
+  coupledGroups: coupledGroupsOption(
+    'in the units candidate, by the mean |activation| of the stream after the stage\'s last block (BERT: of the final layer\'s output), ' +
+      'the cut sized exactly by `planSize` where the shared weights make unit costs overlap',
+  ),
 };
 
 export type CkaHybridOptions = OptionsOf<typeof CKA_HYBRID_OPTIONS>;
@@ -53,7 +60,7 @@ export const ckaHybridMethod = defineMethod({
   run: runCkaHybrid,
 });
 
-interface Candidate {
+export interface Candidate {
   kind: 'blocks' | 'units';
   model: Model;
   removed: string[] | Record<string, number>;
@@ -101,6 +108,7 @@ async function runCkaHybrid(context: MethodContext<CkaHybridOptions>): Promise<M
   const candidateExamples = options.finetune ? options.candidateExamples : 0;
   const perStep = Math.max(0, Math.floor((budget - finalReserve - estimatedSteps * 2 * candidateExamples) / estimatedSteps));
   const [probe] = trainer.sampleBatches(1, options.probeSize, context.rng.fork('cka-probe'));
+  const groupOptions: ChannelGroupOptions = { coupled: options.coupledGroups };
 
   let model: Model = context.model;
   const history: Record<string, unknown>[] = [];
@@ -113,7 +121,7 @@ async function runCkaHybrid(context: MethodContext<CkaHybridOptions>): Promise<M
       try {
         const blocks = await blockCandidate(structure, model, probe, parent, want, cost.blockCost);
         if (blocks) candidates.push(blocks);
-        const units = await unitCandidate(structure, model, probe, blocks?.saving ?? want, cost.unitCost);
+        const units = await unitCandidate(structure, model, probe, blocks?.saving ?? want, cost, groupOptions);
         if (units) candidates.push(units);
         if (candidates.length === 0) {
           throw new StructureError(`cka-hybrid: step ${step} can neither drop a block nor cut units; the target cannot be reached`);
@@ -150,7 +158,10 @@ async function runCkaHybrid(context: MethodContext<CkaHybridOptions>): Promise<M
   }
   return {
     model,
-    details: { metric: cost.metric, start, final: cost.measure(model), reduction: 1 - cost.measure(model) / start, probeSize: probe.size, steps: history },
+    details: {
+      metric: cost.metric, start, final: cost.measure(model), reduction: 1 - cost.measure(model) / start, probeSize: probe.size,
+      coupledGroups: options.coupledGroups, steps: history,
+    },
   };
 }
 
@@ -185,18 +196,24 @@ async function blockCandidate(
     chosen.push(block.id);
     saving += blockCost(block);
   }
+  // a dropped block's costs are its own weights' (no group shares them), so the saving adds up exactly
   return { kind: 'blocks', model: structure.applySurgery(model, { removeBlocks: chosen }), removed: chosen, saving };
 }
 
-/** Cut the same fraction of every group, lowest mean |activation| first, to save `amount`. Null when impossible. */
-async function unitCandidate(
-  structure: ModelStructure, model: Model, probe: Batch, amount: number, unitCost: (g: ReturnType<ModelStructure['channelGroups']>[number]) => number,
+/**
+ * Cut the same fraction of every group, lowest mean |activation| first, to save `amount`. With coupled groups the
+ * unit costs of a stream and of the blocks' mid channels overlap, so the counts are sized by the surgered model's
+ * exact measure (removalCountsForGoal, via planSize) and the saving is measured, not summed. Null when impossible.
+ */
+export async function unitCandidate(
+  structure: ModelStructure, model: Model, probe: Batch, amount: number, cost: StructuredCost, groupOptions: ChannelGroupOptions,
 ): Promise<Candidate | null> {
-  const groups = structure.channelGroups(model);
+  const groups = structure.channelGroups(model, groupOptions);
   if (groups.length === 0) return null;
+  const before = cost.measure(model);
   let counts: Map<string, number>;
   try {
-    counts = removalCountsForAmount(groups, new Map(groups.map((g) => [g.id, 1])), unitCost, amount);
+    counts = removalCountsForGoal(structure, model, groups, new Map(groups.map((g) => [g.id, 1])), cost, before - amount);
   } catch (error) {
     if (error instanceof StructureError) return null;
     throw error;
@@ -204,13 +221,11 @@ async function unitCandidate(
   const cut = groups.filter((g) => (counts.get(g.id) ?? 0) > 0);
   const scores = await meanAbsActivations(structure, model, probe, cut.map((g) => g.id));
   const plan: SurgeryPlan = { keep: {} };
-  let saving = 0;
   for (const group of cut) {
-    const count = counts.get(group.id)!;
-    plan.keep![group.id] = keepIndicesByScore(Array.from(scores.get(group.id)!, (s) => [s]), count);
-    saving += count * unitCost(group);
+    plan.keep![group.id] = keepIndicesByScore(Array.from(scores.get(group.id)!, (s) => [s]), counts.get(group.id)!);
   }
-  return { kind: 'units', model: structure.applySurgery(model, plan), removed: Object.fromEntries(counts), saving };
+  const pruned = structure.applySurgery(model, plan);
+  return { kind: 'units', model: pruned, removed: Object.fromEntries(counts), saving: before - cost.measure(pruned) };
 }
 
 function round(x: number): number {

@@ -12,7 +12,7 @@ import {
   type SurgeryPlan,
 } from '@prunebench/models';
 import {
-  booleanOption,
+  coupledGroupsOption,
   STRUCTURED_STEP_OPTIONS,
   defineMethod,
   enumOption,
@@ -41,12 +41,7 @@ const FPGM_OPTIONS = {
       'With `layerwise`: relative pruning ratio per channel group, e.g. `{ "layer1.0.conv1": 0.6 }`, scaled by one factor so the target ' +
       'is met; unlisted groups stay whole. Left out: the same fraction in every group.',
   }),
-  coupledGroups: booleanOption({
-    default: false,
-    doc:
-      'Also prune the coupled channel groups (ResNet: each stage\'s residual stream with the stem / option-A shortcut feeding it; ' +
-      'BERT: the hidden size), scored by the distance sums of their concatenated producing weights.',
-  }),
+  coupledGroups: coupledGroupsOption('scored by the distance sums of their concatenated producing weights'),
   ...STRUCTURED_STEP_OPTIONS,
 };
 

@@ -7,7 +7,7 @@ import {
   type SurgeryPlan,
 } from '@prunebench/models';
 import {
-  booleanOption,
+  coupledGroupsOption,
   disposeBatch,
   numberOption,
   STRUCTURED_STEP_OPTIONS,
@@ -32,12 +32,7 @@ const HRANK_OPTIONS = {
       'Relative pruning ratio per channel group (HRank\'s per-layer `compress_rate`), e.g. `{ "layer1.0.conv1": 0.6 }`, scaled by one ' +
       'factor so the target is met; unlisted groups stay whole. Left out: the same fraction in every group.',
   }),
-  coupledGroups: booleanOption({
-    default: false,
-    doc:
-      'Also prune the coupled channel groups (ResNet: each stage\'s residual stream with the stem / option-A shortcut feeding it, ranked by ' +
-      'the stream after the stage\'s last block; BERT: the hidden size, ranked by the final layer\'s output).',
-  }),
+  coupledGroups: coupledGroupsOption('ranked by the stream after the stage\'s last block (BERT: the final layer\'s output)'),
   ...STRUCTURED_STEP_OPTIONS,
 };
 
