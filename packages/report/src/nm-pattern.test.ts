@@ -16,6 +16,7 @@ describe('the N:M pattern section', () => {
     expect(markdown).toContain('| magnitude | nm=2:4 | 18 | 67,000 | 0 | `conv1.weight` |');
     expect(markdown).toContain('| wanda | nm=2:4 | 18 | 67,000 | **3** | `conv1.weight` |');
     expect(markdown).toMatch(/ONNX Runtime has no N:M \(2:4\) sparse kernels, so the latency of an N:M model measured there is its dense latency/);
+    expect(markdown).toMatch(/TensorRT's execution provider with sparsity enabled \(`trt_sparsity_enable`\).*so there too sparsity stays off/);
     expect(nmPatternMarkdown([syntheticRecord({ method: 'magnitude', target: { kind: 'sparsity', fraction: 0.5 }, seed: 0, quality: 0.9 })])).toBeNull();
   });
 

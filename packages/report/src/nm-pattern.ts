@@ -30,6 +30,8 @@ export function nmPatternMarkdown(records: readonly RunRecord[]): string | null 
     table,
     '',
     'ONNX Runtime has no N:M (2:4) sparse kernels, so the latency of an N:M model measured there is its dense latency; ' +
-      "measuring the 2:4 speed-up needs TensorRT's execution provider with sparsity enabled, which onnxruntime-node does not ship.",
+      "measuring the 2:4 speed-up needs TensorRT's execution provider with sparsity enabled (`trt_sparsity_enable`), which onnxruntime-node " +
+      'cannot give: it does not bundle that provider (`npm run setup -- --cuda` downloads it), and its binding passes TensorRT only a ' +
+      'device id, so there too sparsity stays off and the latency is dense.',
   ].join('\n');
 }

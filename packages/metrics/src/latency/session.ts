@@ -28,6 +28,9 @@ export function ortSessionOptions(settings: OrtSessionSettings): ort.InferenceSe
   }
   if (!Number.isInteger(settings.threads) || settings.threads < 1) throw new Error(`threads must be a positive integer, got ${settings.threads}`);
   return {
+    // By name only: onnxruntime-node's binding reads nothing but `deviceId` from a provider object, and for tensorrt
+    // it fills the V2 provider options, with which TensorRT also ignores ORT_TENSORRT_* environment variables. So
+    // `trt_sparsity_enable` (2:4 kernels) cannot be turned on from here: N:M latency is dense latency on every provider.
     executionProviders: [settings.provider],
     intraOpNumThreads: settings.threads,
     interOpNumThreads: 1,
