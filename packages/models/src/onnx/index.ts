@@ -68,3 +68,4 @@ export {
 } from './qdq.js';
 export { onnxFeed, OnnxLogitsSession, type OnnxFeed } from './feeds.js';
 export { runOnnxInTfjs } from './tfjs-executor.js';
+export { runQdqReference } from './qdq-reference.js';

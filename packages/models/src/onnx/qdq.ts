@@ -180,8 +180,8 @@ function scalesOf(name: string, inits: TensorProto[]): number {
   return new DataView(t.rawData.buffer, t.rawData.byteOffset, 4).getFloat32(0, true);
 }
 
-/** Round half to even (ONNX QuantizeLinear's rounding). */
-function roundEven(x: number): number {
+/** Round half to even (ONNX QuantizeLinear's rounding, and the x86 float → int32 conversion ONNX Runtime requantizes with). */
+export function roundEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

@@ -15,7 +15,7 @@ import { OnnxDataType, type AttributeProto, type ModelProto, type NodeProto, typ
 const INT32_MAX = 2 ** 31 - 1;
 
 /** A value in the executor: a tensor, and for integer tensors their element type (for QuantizeLinear's range). */
-interface Value {
+export interface Value {
   t: tf.Tensor;
   /** ONNX element type of quantized / integer tensors (UINT8, INT8, INT32, INT64); float tensors: FLOAT. */
   type: number;
@@ -25,22 +25,22 @@ function attr(node: NodeProto, name: string): AttributeProto | undefined {
   return node.attributes?.find((a) => a.name === name);
 }
 
-function intAttrOf(node: NodeProto, name: string, fallback: number): number {
+export function intAttrOf(node: NodeProto, name: string, fallback: number): number {
   const a = attr(node, name);
   return a && a.type === 'int' ? Number(a.value) : fallback;
 }
 
-function intsAttrOf(node: NodeProto, name: string): number[] | undefined {
+export function intsAttrOf(node: NodeProto, name: string): number[] | undefined {
   const a = attr(node, name);
   return a && a.type === 'ints' ? a.value.map(Number) : undefined;
 }
 
-function floatAttrOf(node: NodeProto, name: string, fallback: number): number {
+export function floatAttrOf(node: NodeProto, name: string, fallback: number): number {
   const a = attr(node, name);
   return a && a.type === 'float' ? a.value : fallback;
 }
 
-function initializerValue(t: TensorProto): Value {
+export function initializerValue(t: TensorProto): Value {
   const raw = t.rawData;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const n = t.dims.reduce((a, b) => a * b, 1);
@@ -79,7 +79,8 @@ function quantRange(type: number): [number, number] {
   throw new Error(`runOnnxInTfjs: QuantizeLinear to type ${type} is not supported`);
 }
 
-function run(node: NodeProto, inputs: Array<Value | undefined>): Value {
+/** One node's output from its inputs' values (`undefined` for an omitted optional input). */
+export function runNode(node: NodeProto, inputs: Array<Value | undefined>): Value {
   const x = (i: number) => {
     const v = inputs[i];
     if (!v) throw new Error(`runOnnxInTfjs: ${node.opType} ${node.name} is missing input ${i}`);
@@ -245,7 +246,7 @@ export function runOnnxInTfjs(model: ModelProto, feeds: Record<string, tf.Tensor
       values.set(input.name, { t: feed, type: input.elemType });
     }
     for (const node of graph.nodes) {
-      const out = run(node, node.inputs.map((name) => (name === '' ? undefined : values.get(name))));
+      const out = runNode(node, node.inputs.map((name) => (name === '' ? undefined : values.get(name))));
       values.set(node.outputs[0], out);
     }
     const outputs: Record<string, tf.Tensor> = {};
