@@ -12,8 +12,9 @@
  *   r_b = f32(b_scale / c_scale), fixed part f = f32(c_zp − f32(f32(r_a · a_zp) + f32(r_b · b_zp))), then
  *   c = sat(roundEven(fma(a, r_a, fma(b, r_b, f)))) with fused multiply-adds (one rounding each).
  * - **QGemm** with a float output (DQ(x), DQ(w), DQ(b) → Gemm, no Q after): y = f32(f32(acc) · f32(x_scale · w_scale[c])).
- * - **MatMulIntegerToFloat** (DQ(x), DQ(w) → MatMul): y = f32(f32(acc) · f32(x_scale · w_scale[c])); a bias Add after
- *   it stays a separate float Add.
+ * - **MatMulIntegerToFloat** (DQ(x), DQ(w) → MatMul, data input of rank > 2): y = f32(f32(acc) · f32(x_scale ·
+ *   w_scale[c])); a bias Add after it stays a separate float Add. A 2-D MatMul followed by a bias Add is fused by ORT
+ *   into a float Gemm first and so runs in float on the dequantized operands, as in `runOnnxInTfjs`.
  *
  * Every other node (QuantizeLinear: divide, round half to even, saturate; DequantizeLinear; the float operators) runs
  * as in `runOnnxInTfjs`. What is left that this reference does not reproduce bit for bit is ORT's own float kernels
@@ -45,7 +46,7 @@ type QOutput = Omit<DqInput, 'q'>;
 type Fused =
   | { kind: 'conv'; op: NodeProto; x: DqInput; w: DqInput; b?: DqInput; y: QOutput }
   | { kind: 'add'; a: DqInput; b: DqInput; y: QOutput }
-  | { kind: 'gemm' | 'matmul'; op: NodeProto; x: DqInput; w: DqInput; b?: DqInput };
+  | { kind: 'gemm' | 'matmul'; op: NodeProto; x: DqInput; w: DqInput; b?: DqInput; biasAdd?: boolean };
 
 /** float32 a · b + c with one rounding (the FMA the AVX2 kernels use): exact product and sum, rounded once. */
 export function fmaF32(a: number, b: number, c: number): number {
@@ -73,6 +74,7 @@ function planFusion(model: ModelProto): { fused: Map<number, Fused>; inner: Set<
   const consumers = new Map<string, number[]>();
   nodes.forEach((n, i) => n.inputs.forEach((t) => consumers.set(t, [...(consumers.get(t) ?? []), i])));
   const outputs = new Set(model.graph.outputs.map((o) => o.name));
+  const initializers = new Set(model.graph.initializers.map((t) => t.name));
   const dq = (t: string | undefined): DqInput | undefined => {
     if (!t) return undefined;
     const p = producer.get(t);
@@ -105,7 +107,9 @@ function planFusion(model: ModelProto): { fused: Map<number, Fused>; inner: Set<
       const consumersOf = consumers.get(node.outputs[0]) ?? [];
       if (consumersOf.some((c) => nodes[c].opType === 'QuantizeLinear')) return; // a QGemm with a quantized output: not written by quantizeOnnx
       const [x, w, b] = [dq(node.inputs[0]), dq(node.inputs[1]), dq(node.inputs[2])];
-      if (x && w && (node.opType === 'MatMul' || !node.inputs[2] || b)) fused.set(i, { kind: node.opType === 'Gemm' ? 'gemm' : 'matmul', op: node, x, w, b });
+      // a MatMul followed by an Add of a constant (its bias): ORT fuses a 2-D one into a float Gemm (below)
+      const biasAdd = consumersOf.length === 1 && nodes[consumersOf[0]].opType === 'Add' && nodes[consumersOf[0]].inputs.some((t) => initializers.has(t));
+      if (x && w && (node.opType === 'MatMul' || !node.inputs[2] || b)) fused.set(i, { kind: node.opType === 'Gemm' ? 'gemm' : 'matmul', op: node, x, w, b, biasAdd });
     }
   });
   return { fused, inner };
@@ -246,7 +250,10 @@ export function runQdqReference(model: ModelProto, feeds: Record<string, tf.Tens
     graph.nodes.forEach((node, i) => {
       if (inner.has(i)) return; // computed by its fused kernel
       const f = fused.get(i);
-      const out = !f ? runNode(node, node.inputs.map((name) => (name === '' ? undefined : values.get(name))))
+      // ORT first fuses a 2-D MatMul and its bias Add into a Gemm with a float bias, which no integer kernel takes:
+      // it runs in float on the dequantized operands (BERT's pooler and classifier)
+      const asFloat = f?.kind === 'matmul' && f.biasAdd === true && get(f.x.q).t.rank === 2;
+      const out = !f || asFloat ? runNode(node, node.inputs.map((name) => (name === '' ? undefined : values.get(name))))
         : f.kind === 'conv' ? qlinearConv(f, get)
           : f.kind === 'add' ? qlinearAdd(f, get)
             : integerMatMul(f, get);
