@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng } from '@prunebench/engine';
 import {
-  createResNetCifar, getModelStructure, planForCounts, structuredCost, traceLayers, type Model, type ResNetCifarArch,
+  bertArch, createBert, createResNetCifar, getModelStructure, planForCounts, structuredCost, traceLayers,
+  type BertArch, type Model, type ResNetCifarArch,
 } from '@prunebench/models';
 import { countMacs, countParameters } from '@prunebench/metrics';
+import type { Batch } from '@prunebench/pruning';
 import { RandomImageTrainer, testMethodContext } from '@prunebench/pruning/testing';
 import { unitCandidate } from './cka-hybrid.js';
 import defaultExport, { ckaHybridMethod, linearCka } from './index.js';
@@ -246,6 +248,64 @@ describe('cka-hybrid with coupled groups', () => {
       expect(maxDiff(logitsOf(result.model, x), logitsOf(model, x))).toBeLessThan(1e-5);
     } finally {
       x.dispose();
+      result.model.dispose();
+      model.dispose();
+    }
+  });
+});
+
+/** RandomImageTrainer's budget, with random token sequences (length 8, vocabulary 30) as probe batches for BERT. */
+class RandomTokenTrainer extends RandomImageTrainer {
+  override sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {
+    return Array.from({ length: count }, () => ({
+      inputs: {
+        input_ids: tf.tensor2d(Array.from({ length: batchSize * 8 }, () => rng.int(30)), [batchSize, 8], 'int32'),
+        attention_mask: tf.ones([batchSize, 8], 'int32'),
+        token_type_ids: tf.zeros([batchSize, 8], 'int32'),
+      },
+      labels: tf.tensor1d(Array.from({ length: batchSize }, (_, i) => i % 2), 'int32'),
+      size: batchSize,
+    }));
+  }
+}
+
+describe('cka-hybrid with coupled groups on BERT', () => {
+  it('meets the FLOP target at the size metrics count; its units candidate cuts the hidden size with the heads and neurons', async () => {
+    const model = createBert({ ...bertArch({ layers: 3, hidden: 16, heads: 4, intermediate: 24, vocabSize: 30, maxPosition: 8 }), seqLength: 8 }, { seed: 5 });
+    const structure = getModelStructure(model);
+    const cost = structuredCost(structure, { kind: 'flops-reduction', fraction: 0.3 });
+    const result = await ckaHybridMethod.run(testMethodContext(ckaHybridMethod, {
+      model, trainer: new RandomTokenTrainer(0), target: { kind: 'flops-reduction', fraction: 0.3 },
+      options: { probeSize: 8, stepFraction: 0.1, finetune: false, coupledGroups: true },
+    }));
+    try {
+      const after = structure.totalMacs!(result.model);
+      expect(after).toBe(countMacs(traceLayers(result.model.arch, [8])).dense);
+      expect(after).toBeLessThanOrEqual(cost.allowed(model));
+      expect(structure.planSize!(result.model, {})).toEqual({ macs: after, params: (await countParameters(result.model)).total });
+      // the units candidate itself: the hidden size is cut with the heads and neurons, sized exactly
+      const [calibration] = new RandomTokenTrainer(0).sampleBatches(1, 8, new SeededRng(4));
+      const amount = 0.1 * structure.totalMacs!(model);
+      const units = (await unitCandidate(structure, model, calibration, amount, cost, { coupled: true }))!;
+      const removed = units.removed as Record<string, number>;
+      try {
+        expect(removed['bert.hidden']).toBeGreaterThan(0);
+        expect(Object.keys(removed).some((id) => id.endsWith('.attention'))).toBe(true);
+        expect((units.model.arch as BertArch).hidden).toBe(16 - removed['bert.hidden']);
+        expect(units.saving).toBeGreaterThanOrEqual(amount);
+        expect(structure.totalMacs!(units.model)).toBe(countMacs(traceLayers(units.model.arch, [8])).dense);
+        expect(structure.planSize!(model, planForCounts(structure.channelGroups(model, { coupled: true }), new Map(Object.entries(removed)))).macs)
+          .toBe(structure.totalMacs!(units.model));
+      } finally {
+        units.model.dispose();
+        tf.dispose([...Object.values(calibration.inputs as Record<string, tf.Tensor>), calibration.labels]);
+      }
+      const [probe] = new RandomTokenTrainer(0).sampleBatches(1, 2, new SeededRng(3));
+      const logits = tf.tidy(() => result.model.forward(probe.inputs, { training: false }));
+      expect(logits.shape).toEqual([2, 2]);
+      expect(Array.from(await logits.data()).every(Number.isFinite)).toBe(true);
+      tf.dispose([logits, ...Object.values(probe.inputs as Record<string, tf.Tensor>), probe.labels]);
+    } finally {
       result.model.dispose();
       model.dispose();
     }
