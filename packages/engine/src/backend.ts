@@ -331,6 +331,11 @@ function describe(name: BackendName): EngineInfo {
   return info;
 }
 
+/** The adapter the webgpu backend started on (null before it started), without needing the engine to be current. */
+export function startedWebgpuAdapter(): WebgpuAdapterDescription | null {
+  return started.get('webgpu')?.adapter ?? null;
+}
+
 /** Describes the running engine. Throws if initEngine() has not run. */
 export function getEngineInfo(): EngineInfo {
   if (current === null) throw new Error('getEngineInfo: the engine is not started; call initEngine() first');

@@ -13,9 +13,10 @@ import {
   dueMaskUpdates,
   lossAndGradients,
   replaceMasks,
-  trainStep,
+  issueTrainStep,
   type Batch,
   type BudgetedTrainer,
+  type CompiledStepUse,
   type DistillationSettings,
   type MaskUpdateRecord,
   type MaskedOptimizer,
@@ -81,6 +82,8 @@ export interface HarnessTrainerOptions {
    * the budget; they are counted (`teacherForwardExamples`) and recorded (docs/budget.md).
    */
   distillation?: DistillationSettings & { teacher: Model };
+  /** When to train on the model's compiled step (CompiledStepUse; default 'auto': on a hardware GPU adapter). */
+  compiledStep?: CompiledStepUse;
 }
 
 interface CallSignature {
@@ -164,9 +167,10 @@ export class HarnessTrainer implements BudgetedTrainer {
     }
 
     const { recipe } = this.options;
-    const optimizer = createMaskedOptimizer(optimizerSettings(recipe));
+    const optimizer = createMaskedOptimizer(optimizerSettings(recipe), { compiled: this.options.compiledStep ?? 'auto' });
     const stream = this.options.task.trainBatches(recipe.batchSize, this.options.rng.fork(`train-call-${call}`));
     let step = 0;
+    let compiledSteps = 0;
     let done = 0;
     const losses: number[] = [];
     let chunkLossSum = 0;
@@ -183,7 +187,7 @@ export class HarnessTrainer implements BudgetedTrainer {
       checkSignature(partial, signature);
       restoreModel(model, partial.arrays);
       const meta = partial.meta as unknown as {
-        step: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[];
+        step: number; compiledSteps?: number; done: number; budgetUsed: number; log: TrainLogRow[]; losses: number[];
         chunk?: { lossSum: number; examples: number; lastLoss: number | null };
         teacherForwards?: number; maskUpdates?: MaskUpdateRecord[];
       };
@@ -195,6 +199,7 @@ export class HarnessTrainer implements BudgetedTrainer {
       this.teacherForwards = meta.teacherForwards ?? 0;
       restoreOptimizer(optimizer, partial.arrays, meta.step);
       step = meta.step;
+      compiledSteps = meta.compiledSteps ?? 0;
       done = meta.done;
       this.budget.restore(meta.budgetUsed);
       losses.push(...meta.losses);
@@ -209,27 +214,77 @@ export class HarnessTrainer implements BudgetedTrainer {
       for (let i = 0; i < step; i++) disposeBatch(nextBatch(stream));
     }
 
-    /** Model, optimizer state and position in the call, so a resume continues from this very step. */
-    const writePartial = async () => {
-      const arrays = await modelArrays(model);
-      if (hook) for (const [name, mask] of current!) arrays.set(`mask/${name}`, await fromTensor(mask));
-      const state = optimizer.state();
-      try {
-        for (const [key, buf] of state.tensors) arrays.set(key, await fromTensor(buf));
-      } finally {
-        tf.dispose([...state.tensors.values()]);
-      }
-      checkpoints!.writePartial(call, {
-        meta: {
-          signature, step, done, budgetUsed: this.budget.used, log: this.log, losses, wallSeconds: this.wallSeconds(),
-          ...(distillation ? { teacherForwards: this.teacherForwards } : {}),
-          ...(hook ? { maskUpdates } : {}),
-          ...(chunkExamples > 0 ? { chunk: { lossSum: chunkLossSum, examples: chunkExamples, lastLoss: Number.isFinite(lastLoss) ? lastLoss : null } } : {}),
-        },
-        arrays,
-      });
+    /**
+     * Model, optimizer state and position in the call as they stand now, so a resume continues from this very step.
+     * Taken at once (tensor clones and queued reads: steps issued afterwards do not change it); `write` waits for
+     * the reads and writes the checkpoint with the log as it is then, so training can go on in between.
+     */
+    const snapshot = () => {
+      const at = {
+        step, compiledSteps, done, budgetUsed: this.budget.used,
+        ...(distillation ? { teacherForwards: this.teacherForwards } : {}),
+        ...(hook ? { maskUpdates: [...maskUpdates] } : {}),
+      };
+      const clones = new Map<string, tf.Tensor>();
+      for (const [name, v] of model.params) clones.set(`param/${name}`, tf.clone(v));
+      for (const [name, v] of model.buffers) clones.set(`buffer/${name}`, tf.clone(v));
+      if (hook) for (const [name, mask] of current!) clones.set(`mask/${name}`, tf.clone(mask));
+      const state = optimizer.readState();
+      return async () => {
+        const arrays = new Map<string, StoredArray>();
+        try {
+          for (const [key, t] of clones) arrays.set(key, await fromTensor(t));
+        } finally {
+          tf.dispose([...clones.values()]);
+        }
+        for (const [key, { shape, data }] of (await state).arrays) arrays.set(key, { dtype: 'float32', shape, data });
+        // Written once every step up to this one is booked: the log, losses and running chunk are as of this step.
+        const chunk = chunkExamples > 0 ? { chunk: { lossSum: chunkLossSum, examples: chunkExamples, lastLoss: Number.isFinite(lastLoss) ? lastLoss : null } } : {};
+        checkpoints!.writePartial(call, { meta: { signature, ...at, ...chunk, log: this.log, losses, wallSeconds: this.wallSeconds() }, arrays });
+        savedAtStep = at.step;
+      };
     };
     let savedAtStep = step;
+
+    /**
+     * The step whose loss is still on its way: the loop issues the next step before waiting for it, so a GPU always
+     * has work queued while the host prepares the next batch. Booking it checks the loss and, at the end of a chunk,
+     * writes the log row and the checkpoint snapshotted right after that step.
+     */
+    interface InFlight {
+      loss: Promise<number>;
+      step: number;
+      take: number;
+      budgetUsed: number;
+      lr: number;
+      chunkEnd: boolean;
+      writeCheckpoint: (() => Promise<void>) | null;
+    }
+    let inFlight: InFlight | null = null;
+    let issuedInChunk = chunkExamples;
+    const book = async () => {
+      if (!inFlight) return;
+      const booked: InFlight = inFlight;
+      inFlight = null;
+      const loss = await booked.loss;
+      if (!Number.isFinite(loss)) {
+        throw new NonFiniteLossError(loss, `at step ${booked.step} of train call ${call}${options.label ? ` (${options.label})` : ''}`);
+      }
+      lastLoss = loss;
+      chunkLossSum += loss * booked.take;
+      chunkExamples += booked.take;
+      if (!booked.chunkEnd) return;
+      const mean = chunkLossSum / chunkExamples;
+      losses.push(mean);
+      this.log.push({
+        call, ...(options.label ? { label: options.label } : {}), step: booked.step, examples: chunkExamples,
+        budgetUsed: booked.budgetUsed, loss: mean, lr: booked.lr, wallSeconds: this.wallSeconds(),
+      });
+      chunkLossSum = 0;
+      chunkExamples = 0;
+      await booked.writeCheckpoint?.();
+      this.options.onChunk?.(this.log);
+    };
 
     try {
       if (current) applyMasks(model, current);
@@ -237,8 +292,9 @@ export class HarnessTrainer implements BudgetedTrainer {
         // A macrotask turn between steps, so signal handlers (Ctrl-C) run while training is under way.
         await yieldToEventLoop();
         if (this.options.signal?.aborted) {
+          await book();
           // Stop after the step just done, with a checkpoint of it (unless the last one already is).
-          if (checkpoints && step > savedAtStep) await writePartial();
+          if (checkpoints && step > savedAtStep) await snapshot()();
           throw new RunInterruptedError();
         }
         let batch = nextBatch(stream);
@@ -246,25 +302,28 @@ export class HarnessTrainer implements BudgetedTrainer {
         if (take < batch.size) batch = truncateBatch(batch, take);
         this.budget.charge(take);
         lr = learningRateAt(recipe, lrScale, done, examples);
-        let loss: number;
+        let issued: { loss: Promise<number>; compiled: boolean };
         try {
           if (distillation) {
             const teacherLogits = tf.tidy(() => distillation.teacher.forward(batch.inputs, { training: false }));
             this.teacherForwards += take;
             try {
-              loss = await trainStep(model, batch, optimizer, { learningRate: lr, masks: current }, distillationLossFunction(teacherLogits, distillation));
+              issued = await issueTrainStep(model, batch, optimizer, { learningRate: lr, masks: current }, distillationLossFunction(teacherLogits, distillation));
             } finally {
               teacherLogits.dispose();
             }
           } else {
-            loss = await trainStep(model, batch, optimizer, { learningRate: lr, masks: current });
+            issued = await issueTrainStep(model, batch, optimizer, { learningRate: lr, masks: current });
           }
         } finally {
           disposeBatch(batch);
         }
         step++;
+        if (issued.compiled) compiledSteps++;
         const before = done;
         done += take;
+        // The previous step's loss (and its chunk's checkpoint) arrives while this one runs.
+        await book();
         // Mask updates of this step run before its log row and checkpoint, so a resume restores their masks.
         for (const index of hook ? dueMaskUpdates(before, done, hook, examples) : []) {
           const next = await hook!.update({ index, examples: done, totalExamples: examples, model, masks: current! });
@@ -272,35 +331,24 @@ export class HarnessTrainer implements BudgetedTrainer {
           if (next) current = next;
         }
         this.options.onProgress?.(this.budget.used, this.totalExamples);
-        if (!Number.isFinite(loss)) {
-          throw new NonFiniteLossError(loss, `at step ${step} of train call ${call}${options.label ? ` (${options.label})` : ''}`);
-        }
-        lastLoss = loss;
-        chunkLossSum += loss * take;
-        chunkExamples += take;
-        if (chunkExamples >= this.options.chunkExamples || done === examples) {
-          const mean = chunkLossSum / chunkExamples;
-          losses.push(mean);
-          this.log.push({
-            call, ...(options.label ? { label: options.label } : {}), step, examples: chunkExamples,
-            budgetUsed: this.budget.used, loss: mean, lr, wallSeconds: this.wallSeconds(),
-          });
-          chunkLossSum = 0;
-          chunkExamples = 0;
-          if (done < examples && checkpoints) {
-            await writePartial();
-            savedAtStep = step;
-          }
-          this.options.onChunk?.(this.log);
-        }
+        issuedInChunk += take;
+        const chunkEnd = issuedInChunk >= this.options.chunkExamples || done === examples;
+        if (chunkEnd) issuedInChunk = 0;
+        // Observed here too, so a loss left unread when an earlier one fails is no unhandled rejection.
+        issued.loss.catch(() => undefined);
+        inFlight = {
+          loss: issued.loss, step, take, budgetUsed: this.budget.used, lr, chunkEnd,
+          writeCheckpoint: chunkEnd && done < examples && checkpoints ? snapshot() : null,
+        };
       }
+      await book();
     } catch (error) {
       if (hook) disposeMasks(current);
       throw error;
     } finally {
       optimizer.dispose();
     }
-    const summary: TrainSummary = { steps: step, examples: done, finalLoss: lastLoss, losses, ...(hook ? { maskUpdates } : {}) };
+    const summary: TrainSummary = { steps: step, compiledSteps, examples: done, finalLoss: lastLoss, losses, ...(hook ? { maskUpdates } : {}) };
     const arrays = await modelArrays(model);
     if (hook) for (const [name, mask] of current!) arrays.set(`mask/${name}`, await fromTensor(mask));
     checkpoints?.writeFinished(call, {

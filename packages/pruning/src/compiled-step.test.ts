@@ -1,9 +1,9 @@
 /**
- * Issue 16: the compiled ResNet-CIFAR step through its trainer hook (`compiledTrainingStepFor`) gives the same
- * short training run as prunebench's op-by-op step (`trainStep` with `createMaskedOptimizer` SGD), both on webgpu:
- * the same loss curve, the same weights, the same optimizer state (`momentum/<param>`; AdamW's `adam-m/<param>`,
- * `adam-v/<param>`), and a run that switches from the compiled step to the optimizer halfway (state moved with
- * readState → restore) goes on identically. For SGD and for AdamW (createMaskedOptimizer({ kind: 'adamw' })).
+ * Issue 16: `trainStep` on the compiled ResNet-CIFAR step (the optimizer's default where the model has one) gives
+ * the same short training run as the op-by-op step (`createMaskedOptimizer(…, { compiled: 'never' })`), both on
+ * webgpu: the same loss curve, the same weights, the same optimizer state (`momentum/<param>`; AdamW's
+ * `adam-m/<param>`, `adam-v/<param>`), also read from the GPU mid-run (`readState`), and a run that leaves the
+ * compiled step halfway (its state moved home by `moveStateTo`) goes on identically. For SGD and for AdamW (createMaskedOptimizer({ kind: 'adamw' })).
  *
  * Tolerance: max |compiled − op-by-op| ≤ 1e-4 · max(1, max |op-by-op|), per loss and tensor (float32, different
  * summation orders; the measured gap after 5 steps is ~1e-6).
@@ -13,7 +13,8 @@ import { describe, expect } from 'vitest';
 import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
 import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { compiledTrainingStepFor, createResNetCifar, disposeCompiledTrainingSteps, type ResNetCifarArch, type ResNetCifarModel } from '@prunebench/models';
-import { createMaskedOptimizer, trainStep, type MaskedOptimizer } from './optimizer.js';
+import { softmaxCrossEntropy } from './loss.js';
+import { createMaskedOptimizer, trainStep, type MaskedOptimizer, type OptimizerStateData } from './optimizer.js';
 import type { Batch, Masks } from './types.js';
 
 const requirement = await webgpuRequirement();
@@ -60,34 +61,26 @@ async function stateOf(optimizer: MaskedOptimizer): Promise<Map<string, Float32A
   return out;
 }
 
-/** Trains RATES.length steps: the first `compiledSteps` through the hook, the rest with the op-by-op optimizer. */
+/**
+ * Trains RATES.length steps with `trainStep`: the first `compiledSteps` on the compiled step (the optimizer's
+ * default), the rest op-by-op — by passing the cross-entropy explicitly, as distillation passes its loss, which
+ * moves the optimizer's state home from the GPU. 0 = an optimizer made with `compiled: false`.
+ */
 async function run(compiledSteps: number, settings: Settings = SGD) {
   const { model, batch, masks } = setup();
-  const optimizer = createMaskedOptimizer(settings);
-  const hook = { optimizer: settings.kind };
+  const optimizer = createMaskedOptimizer(settings, { compiled: compiledSteps > 0 ? 'always' : 'never' });
   const losses: number[] = [];
+  const midway: OptimizerStateData[] = [];
   for (const [i, learningRate] of RATES.entries()) {
-    if (i < compiledSteps) {
-      const step = await compiledTrainingStepFor(model, batch.inputs, hook);
-      expect(step, 'a compiled step exists for ResNet-CIFAR on webgpu').not.toBeNull();
-      losses.push(await step!.step(batch.inputs as tf.Tensor, batch.labels, { ...settings, learningRate, masks }));
-      if (i + 1 === compiledSteps && compiledSteps < RATES.length) {
-        // hand the state over to the optimizer, as a trainer switching paths (or checkpointing) would
-        const state = await step!.readState();
-        const tensors = new Map([...state].map(([key, v]) => [key, tf.tensor(v, model.params.get(key.slice(key.indexOf('/') + 1))!.shape)] as const));
-        optimizer.restore({ steps: step!.steps, tensors });
-        tf.dispose([...tensors.values()]);
-      }
-    } else {
-      losses.push(await trainStep(model, batch, optimizer, { learningRate, masks }));
-    }
+    losses.push(await trainStep(model, batch, optimizer, { learningRate, masks }, i < compiledSteps ? undefined : softmaxCrossEntropy));
+    if (i === 0) midway.push(await optimizer.readState());
   }
-  const step = await compiledTrainingStepFor(model, batch.inputs, hook);
-  const out = {
-    losses,
-    tensors: await values(model),
-    state: compiledSteps === RATES.length ? await step!.readState() : await stateOf(optimizer),
-  };
+  if (compiledSteps > 0) {
+    const step = await compiledTrainingStepFor(model, batch.inputs, { optimizer: settings.kind });
+    expect(step!.steps, 'the compiled step took the first steps').toBe(compiledSteps);
+  }
+  await optimizer.moveStateTo(null);
+  const out = { losses, tensors: await values(model), state: await stateOf(optimizer), midway: midway[0]! };
   await disposeCompiledTrainingSteps(model);
   optimizer.dispose();
   tf.dispose([batch.inputs as tf.Tensor, batch.labels, ...masks.values()]);
@@ -117,6 +110,12 @@ async function compareRuns(settings: Settings): Promise<void> {
     for (const [name, v] of opByOp.tensors) expectClose(other.tensors.get(name)!, v, `${label}: ${name}`);
     expect([...other.state.keys()].sort()).toEqual([...opByOp.state.keys()].sort());
     for (const [key, v] of opByOp.state) expectClose(other.state.get(key)!, v, `${label}: optimizer state ${key}`);
+    // readState() after the first step, read from the GPU without moving the state
+    expect(other.midway.steps).toBe(1);
+    for (const [key, v] of opByOp.midway.arrays) {
+      expect(other.midway.arrays.get(key)!.shape).toEqual(v.shape);
+      expectClose(other.midway.arrays.get(key)!.data, v.data, `${label}: state after step 1 ${key}`);
+    }
   }
   // the run learns (the curve is a curve, not a constant)
   expect(opByOp.losses[RATES.length - 1]!).toBeLessThan(opByOp.losses[0]!);

@@ -64,6 +64,7 @@ export async function replaceMasks(
       }
       stay.set(name, tf.mul(a, b));
     }
+    await optimizer.moveStateTo(null);
     const state = optimizer.state();
     try {
       const zeroed = new Map<string, tf.Tensor>();

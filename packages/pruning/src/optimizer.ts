@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Model } from '@prunebench/models';
+import { startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
+import { compiledTrainingStepFor, type Model } from '@prunebench/models';
 import { lossTensorAndGradients, readScalar, type LossFunction } from './loss.js';
 import { getParam, maskTensor } from './masks.js';
 import type { Batch, Masks } from './types.js';
@@ -8,7 +9,8 @@ import type { Batch, Masks } from './types.js';
  * The one optimizer of the benchmark: PyTorch's SGD (heavy-ball momentum, coupled L2 weight decay) and AdamW
  * (bias-corrected moments, decoupled weight decay), with masks enforced. Used by the harness trainer, the test
  * trainers and SAFE's own steps. `step` only turns gradients into a parameter update; `trainStep` is the usual
- * composition (loss and gradients of one batch, then a step).
+ * composition (loss and gradients of one batch, then a step), and where the model has a compiled training step
+ * (issue 16: one submit per step on webgpu) it runs that instead, with the optimizer's state moved onto it.
  */
 
 /** Parameter kinds AdamW decays (weight matrices, convolutions and tables); biases and norms are not, as in BERT fine-tuning. */
@@ -47,6 +49,12 @@ export interface OptimizerState {
   tensors: Map<string, tf.Tensor>;
 }
 
+/** OptimizerState on the host: each buffer's shape and values. */
+export interface OptimizerStateData {
+  steps: number;
+  arrays: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
 export interface MaskedOptimizer {
   readonly settings: MaskedOptimizerSettings;
   /** Updates taken so far (`step` calls, plus the count of a restored state). */
@@ -60,11 +68,43 @@ export interface MaskedOptimizer {
   state(): OptimizerState;
   /** Replaces the state by a copy of `state` (the caller keeps ownership); throws on a buffer name this optimizer does not keep. */
   restore(state: OptimizerState): void;
+  /**
+   * Where the state lives: null = this optimizer's tensors, else on a compiled step's GPU buffers (written there
+   * now, read back when it moves again). `step`, `state` and `restore` need it home (`moveStateTo(null)`);
+   * `trainStep` moves it as it needs.
+   */
+  moveStateTo(compiled: CompiledTrainingStep | null): Promise<void>;
+  /**
+   * The state read back to the host as it stands now in queue order — steps issued after this call returns do
+   * not change it — wherever it lives, without moving it (a checkpoint taken while training goes on).
+   */
+  readState(): Promise<OptimizerStateData>;
+  /** When `trainStep` uses the model's compiled step (createMaskedOptimizer's `compiled`). */
+  readonly compiled: CompiledStepUse;
   dispose(): void;
 }
 
-export function createMaskedOptimizer(settings: MaskedOptimizerSettings): MaskedOptimizer {
-  return settings.kind === 'adamw' ? new MaskedAdamW(settings) : new MaskedSgd(settings);
+/**
+ * When `trainStep` runs the model's compiled training step (where one exists: ResNet-CIFAR on webgpu) instead of the
+ * op-by-op one. Its numbers equal the op-by-op step's up to float32 rounding (tested), not bit for bit.
+ * - 'auto': on a hardware GPU adapter only. On a software adapter (lavapipe) it is slower per image, and each new
+ *   layer shape costs pipeline compiles of minutes on a busy CPU.
+ * - 'always': wherever one exists (its tests, the perf benchmark). 'never': op-by-op.
+ * The environment variable PRUNEBENCH_COMPILED_STEP=0 turns it off everywhere.
+ */
+export type CompiledStepUse = 'auto' | 'always' | 'never';
+
+export const COMPILED_STEP_USES: readonly CompiledStepUse[] = ['auto', 'always', 'never'];
+
+export interface MaskedOptimizerOptions {
+  /** Default 'auto'. */
+  compiled?: CompiledStepUse;
+}
+
+export function createMaskedOptimizer(settings: MaskedOptimizerSettings, options: MaskedOptimizerOptions = {}): MaskedOptimizer {
+  const compiled = options.compiled ?? 'auto';
+  if (!COMPILED_STEP_USES.includes(compiled)) throw new Error(`optimizer: compiled must be one of ${COMPILED_STEP_USES.join(', ')}, got ${JSON.stringify(compiled)}`);
+  return settings.kind === 'adamw' ? new MaskedAdamW(settings, compiled) : new MaskedSgd(settings, compiled);
 }
 
 /**
@@ -73,6 +113,28 @@ export function createMaskedOptimizer(settings: MaskedOptimizerSettings): Masked
  * loss before the step.
  */
 export async function trainStep(model: Model, batch: Batch, optimizer: MaskedOptimizer, options: OptimizerStepOptions, lossFn?: LossFunction): Promise<number> {
+  return (await issueTrainStep(model, batch, optimizer, options, lossFn)).loss;
+}
+
+/**
+ * `trainStep` in two halves, for a loop that keeps the queue busy: resolves once the step is queued (every command
+ * encoded and submitted; the batch may be disposed then), with `loss` resolving once the value is read back and
+ * `compiled` saying which path ran. A
+ * caller that issues step k + 1 before awaiting step k's loss never lets a GPU wait for the host.
+ *
+ * The model's compiled step runs where one exists for the model, these inputs and this optimizer, the loss is the
+ * default cross-entropy (`lossFn` absent) and every parameter is trained; otherwise the op-by-op step.
+ */
+export async function issueTrainStep(
+  model: Model, batch: Batch, optimizer: MaskedOptimizer, options: OptimizerStepOptions, lossFn?: LossFunction,
+): Promise<{ loss: Promise<number>; compiled: boolean }> {
+  const use = optimizer.compiled === 'always' || (optimizer.compiled === 'auto' && startedWebgpuAdapter()?.software === false);
+  const compiled = use && !lossFn ? await compiledTrainingStepFor(model, batch.inputs, { optimizer: optimizer.settings.kind }) : null;
+  if (compiled && compiled.trainedNames.length === model.params.size) {
+    await optimizer.moveStateTo(compiled);
+    return { loss: compiled.step(batch.inputs, batch.labels, compiledSettings(optimizer.settings, options)), compiled: true };
+  }
+  await optimizer.moveStateTo(null);
   const { loss, grads } = lossTensorAndGradients(model, batch, undefined, lossFn);
   try {
     optimizer.step(model, grads, options);
@@ -82,25 +144,96 @@ export async function trainStep(model: Model, batch: Batch, optimizer: MaskedOpt
   } finally {
     tf.dispose([...grads.values()]);
   }
-  return readScalar(loss);
+  return { loss: readScalar(loss), compiled: false };
 }
+
+function compiledSettings(settings: MaskedOptimizerSettings, options: OptimizerStepOptions): CompiledSgdSettings | CompiledAdamWSettings {
+  const { learningRate, masks } = options;
+  return settings.kind === 'adamw'
+    ? { kind: 'adamw', learningRate, masks, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps, weightDecay: settings.weightDecay }
+    : { kind: 'sgd', learningRate, masks, momentum: settings.momentum, weightDecay: settings.weightDecay };
+}
+
+/**
+ * Which optimizer last wrote its state onto each compiled step: a step's buffers are shared by a model's optimizers
+ * (a fresh one per train call), so an optimizer whose state was overwritten there must not read it back as its own.
+ */
+const stateWriter = new WeakMap<CompiledTrainingStep, MaskedOptimizer>();
 
 /** Buffers by prefix (`momentum`, `adam-m`, `adam-v`), each a map from parameter name to tensor. */
 abstract class BufferedOptimizer {
   steps = 0;
   protected readonly buffers: ReadonlyMap<string, Map<string, tf.Tensor>>;
+  /** The compiled step holding the state (the tensors are then stale and dropped), or null. */
+  private holder: CompiledTrainingStep | null = null;
 
-  constructor(prefixes: readonly string[]) {
+  constructor(prefixes: readonly string[], readonly compiled: CompiledStepUse) {
     this.buffers = new Map(prefixes.map((prefix) => [prefix, new Map<string, tf.Tensor>()]));
   }
 
+  async moveStateTo(compiled: CompiledTrainingStep | null): Promise<void> {
+    if (compiled === this.holder) return;
+    if (this.holder) {
+      const holder = this.holder;
+      if (stateWriter.get(holder) !== (this as unknown as MaskedOptimizer)) {
+        throw new Error('optimizer state lost: another optimizer wrote its state onto the compiled step this one used');
+      }
+      const values = await holder.readState();
+      this.dropTensors();
+      for (const [key, v] of values) {
+        const slash = key.indexOf('/');
+        const name = key.slice(slash + 1);
+        this.buffers.get(key.slice(0, slash))!.set(name, tf.tensor(v, holder.shapeOf(name)));
+      }
+      this.steps = holder.steps;
+      this.holder = null;
+    }
+    if (compiled) {
+      const values = new Map<string, Float32Array>();
+      for (const [prefix, table] of this.buffers) for (const [name, t] of table) values.set(`${prefix}/${name}`, (await t.data()) as Float32Array);
+      compiled.writeState(values);
+      compiled.steps = this.steps;
+      stateWriter.set(compiled, this as unknown as MaskedOptimizer);
+      this.dropTensors();
+      this.holder = compiled;
+    }
+  }
+
+  readState(): Promise<OptimizerStateData> {
+    const holder = this.holder;
+    if (holder) {
+      const steps = holder.steps;
+      return holder.readState().then((values) => {
+        const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
+        for (const [key, data] of values) arrays.set(key, { shape: holder.shapeOf(key.slice(key.indexOf('/') + 1)), data });
+        return { steps, arrays };
+      });
+    }
+    const { steps, tensors } = this.state();
+    return (async () => {
+      const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
+      try {
+        for (const [key, t] of tensors) arrays.set(key, { shape: [...t.shape], data: Float32Array.from(await t.data()) });
+      } finally {
+        tf.dispose([...tensors.values()]);
+      }
+      return { steps, arrays };
+    })();
+  }
+
+  protected checkHome(what: string): void {
+    if (this.holder) throw new Error(`optimizer ${what}: the state is on a compiled step; await moveStateTo(null) first`);
+  }
+
   state(): OptimizerState {
+    this.checkHome('state()');
     const tensors = new Map<string, tf.Tensor>();
     for (const [prefix, table] of this.buffers) for (const [name, t] of table) tensors.set(`${prefix}/${name}`, tf.clone(t));
     return { steps: this.steps, tensors };
   }
 
   restore(state: OptimizerState): void {
+    this.checkHome('restore()');
     if (!Number.isInteger(state.steps) || state.steps < 0) throw new Error(`optimizer state: steps must be an integer >= 0, got ${state.steps}`);
     const entries: { table: Map<string, tf.Tensor>; name: string; tensor: tf.Tensor }[] = [];
     for (const [key, tensor] of state.tensors) {
@@ -111,25 +244,32 @@ abstract class BufferedOptimizer {
       }
       entries.push({ table, name: key.slice(slash + 1), tensor });
     }
-    this.dispose();
+    this.dropTensors();
     this.steps = state.steps;
     for (const { table, name, tensor } of entries) table.set(name, tf.clone(tensor));
   }
 
-  dispose(): void {
+  private dropTensors(): void {
     for (const table of this.buffers.values()) {
       tf.dispose([...table.values()]);
       table.clear();
     }
   }
+
+  dispose(): void {
+    this.dropTensors();
+    if (this.holder && stateWriter.get(this.holder) === (this as unknown as MaskedOptimizer)) stateWriter.delete(this.holder);
+    this.holder = null;
+  }
 }
 
 class MaskedSgd extends BufferedOptimizer implements MaskedOptimizer {
-  constructor(readonly settings: Extract<MaskedOptimizerSettings, { kind: 'sgd' }>) {
-    super(['momentum']);
+  constructor(readonly settings: Extract<MaskedOptimizerSettings, { kind: 'sgd' }>, compiled: CompiledStepUse) {
+    super(['momentum'], compiled);
   }
 
   step(model: Model, grads: ReadonlyMap<string, tf.Tensor>, options: OptimizerStepOptions): void {
+    this.checkHome('step()');
     const { momentum, weightDecay } = this.settings;
     const { learningRate, masks } = options;
     const velocity = this.buffers.get('momentum')!;
@@ -156,8 +296,8 @@ class MaskedSgd extends BufferedOptimizer implements MaskedOptimizer {
 }
 
 class MaskedAdamW extends BufferedOptimizer implements MaskedOptimizer {
-  constructor(readonly settings: Extract<MaskedOptimizerSettings, { kind: 'adamw' }>) {
-    super(['adam-m', 'adam-v']);
+  constructor(readonly settings: Extract<MaskedOptimizerSettings, { kind: 'adamw' }>, compiled: CompiledStepUse) {
+    super(['adam-m', 'adam-v'], compiled);
   }
 
   /**
@@ -165,6 +305,7 @@ class MaskedAdamW extends BufferedOptimizer implements MaskedOptimizer {
    * v ← β2·v + (1−β2)·g²; w ← w − lr·(m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
    */
   step(model: Model, grads: ReadonlyMap<string, tf.Tensor>, options: OptimizerStepOptions): void {
+    this.checkHome('step()');
     const { beta1, beta2, eps, weightDecay } = this.settings;
     const { learningRate, masks } = options;
     const moments = { m: this.buffers.get('adam-m')!, v: this.buffers.get('adam-v')! };

@@ -95,6 +95,8 @@ export interface TrainSummary {
   examples: number;
   finalLoss: number;
   losses: number[]; // one mean per epoch-or-chunk, for the per-epoch log
+  /** Of `steps`, how many ran on the model's compiled training step (issue 16); absent where the trainer has none. */
+  compiledSteps?: number;
   /** With `maskUpdate`: the masks at the end of the call (the caller owns and disposes them) and every update. */
   masks?: Masks;
   maskUpdates?: MaskUpdateRecord[];

@@ -23,6 +23,7 @@ import {
   convInputGrad, convOut, HYPER_FLOATS, stateStride, type CompiledOptimizer, filterGradReduceSgd, filterGradSplits, headBackwardSgd, headFeatureGrad, headForward,
   headLayout, shortcutBackward, shortcutForward, type ConvShape, type Kernel, type ResidualSource,
 } from './wgsl.js';
+import { cachedComputePipeline } from './pipeline-cache.js';
 import type { CompiledTrainingStep } from './training-step.js';
 import { exclusiveGpuBuffer, flushTfjs, gpuData, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
 
@@ -382,24 +383,15 @@ export class CompiledResNetCifarStep implements CompiledTrainingStep {
     return { scratch, features };
   }
 
-  /** Builds every pipeline (in parallel; identical kernels share one) and checks them for WGSL/validation errors. */
+  /** Builds every pipeline (in parallel; identical kernels share one, also across steps) and checks them for WGSL/validation errors. */
   async compile(): Promise<void> {
-    const cache = new Map<string, Promise<GPUComputePipeline>>();
     const all = [...this.forward, ...this.backward];
     this.device.pushErrorScope('validation');
-    for (const d of all) {
-      if (!cache.has(d.kernel.code)) {
-        const module = this.device.createShaderModule({ code: d.kernel.code });
-        cache.set(d.kernel.code, this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } }).catch((error: unknown) => {
-          throw new Error(`compiled step: kernel '${d.kernel.name}' does not compile: ${String((error as Error)?.message ?? error)}\n${d.kernel.code}`);
-        }));
-      }
-    }
-    const pipelines = await Promise.all(all.map((d) => cache.get(d.kernel.code)!));
+    const pipelines = await Promise.all(all.map((d) => cachedComputePipeline(this.device, d.kernel.code, d.kernel.name)));
     all.forEach((d, i) => (d.pipeline = pipelines[i]));
     const error = await this.device.popErrorScope();
     if (error) throw new Error(`compiled step: pipeline creation failed: ${error.message}`);
-    this.pipelineCount = cache.size;
+    this.pipelineCount = new Set(all.map((d) => d.kernel.code)).size;
   }
 
   private pipelineCount = 0;
@@ -624,6 +616,12 @@ export class CompiledResNetCifarStep implements CompiledTrainingStep {
   /** The parameters the step trains (those with optimizer state), in state order. */
   get trainedNames(): string[] {
     return [...this.ranges.keys()];
+  }
+
+  shapeOf(name: string): number[] {
+    const v = this.ranges.has(name) ? this.variables.params.get(name) : undefined;
+    if (!v) throw new Error(`compiled step: '${name}' is not a parameter it trains`);
+    return [...v.shape];
   }
 
   dispose(): void {

@@ -18,6 +18,8 @@ export interface CompiledTrainingStep {
   writeState(values: ReadonlyMap<string, ArrayLike<number>>): void;
   /** The parameters the step trains, in state order. */
   readonly trainedNames: string[];
+  /** The shape of a trained parameter (and so of its optimizer state). */
+  shapeOf(name: string): number[];
   readonly stats: CompiledStepStats;
   readonly lastIssue: CompiledStepIssueTiming;
   dispose(): void;
