@@ -19,6 +19,12 @@ export interface RunRecord {
    */
   budget: { totalExamples: number; usedExamples: number; teacherForwardExamples?: number };
   wallTimeSeconds: number;
+  /**
+   * The training the trainer did in this process (a resumed run counts from its resume): optimizer steps, how many
+   * ran on the model's compiled step (issue 16; 0 on wasm and on a software adapter by default), and the wall
+   * seconds inside its train calls (so seconds per training example can be set beside the step benchmark's).
+   */
+  training?: { steps: number; compiledSteps: number; seconds: number };
   environment: EnvironmentRecord;
   /** Per-layer density (nonzero / total) of every prunable parameter. */
   layerDensity: Record<string, number>;

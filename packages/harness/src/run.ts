@@ -81,6 +81,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
         ...(description.distillation ? { teacherForwardExamples: trainer?.teacherForwardExamples() ?? 0 } : {}),
       },
       wallTimeSeconds: (Date.now() - started) / 1000,
+      ...(trainer ? { training: trainer.trainingWork() } : {}),
       environment: ctx.environment,
       startedAt,
       finishedAt: new Date().toISOString(),

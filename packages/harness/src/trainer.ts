@@ -119,6 +119,7 @@ export class HarnessTrainer implements BudgetedTrainer {
   private callIndex = 0;
   private readonly started = Date.now();
   private teacherForwards = 0;
+  private readonly work = { steps: 0, compiledSteps: 0, seconds: 0 };
 
   constructor(private readonly options: HarnessTrainerOptions) {
     this.budget = new BudgetLedger(options.totalExamples);
@@ -132,6 +133,14 @@ export class HarnessTrainer implements BudgetedTrainer {
 
   remainingExamples(): number {
     return this.budget.remaining;
+  }
+
+  /**
+   * Optimizer steps this trainer took, how many of them on the model's compiled step, and the wall seconds spent
+   * in `train` calls doing so — in this process: calls restored from checkpoints add nothing.
+   */
+  trainingWork(): { steps: number; compiledSteps: number; seconds: number } {
+    return { ...this.work };
   }
 
   /** Examples the distillation teacher has run forward on (0 without distillation); restored on resume. */
@@ -286,6 +295,8 @@ export class HarnessTrainer implements BudgetedTrainer {
       this.options.onChunk?.(this.log);
     };
 
+    const trainStarted = Date.now();
+    const stepsBefore = step, compiledBefore = compiledSteps;
     try {
       if (current) applyMasks(model, current);
       while (done < examples) {
@@ -347,6 +358,9 @@ export class HarnessTrainer implements BudgetedTrainer {
       throw error;
     } finally {
       optimizer.dispose();
+      this.work.steps += step - stepsBefore;
+      this.work.compiledSteps += compiledSteps - compiledBefore;
+      this.work.seconds += (Date.now() - trainStarted) / 1000;
     }
     const summary: TrainSummary = { steps: step, compiledSteps, examples: done, finalLoss: lastLoss, losses, ...(hook ? { maskUpdates } : {}) };
     const arrays = await modelArrays(model);

@@ -90,7 +90,8 @@ export interface MaskedOptimizer {
  * - 'auto': on a hardware GPU adapter only. On a software adapter (lavapipe) it is slower per image, and each new
  *   layer shape costs pipeline compiles of minutes on a busy CPU.
  * - 'always': wherever one exists (its tests, the perf benchmark). 'never': op-by-op.
- * The environment variable PRUNEBENCH_COMPILED_STEP=0 turns it off everywhere.
+ * The environment variable PRUNEBENCH_COMPILED_STEP=0 turns it off everywhere; =1 makes 'auto' use it on a
+ * software adapter too (e.g. `prunebench run` on lavapipe, to check a run end to end).
  */
 export type CompiledStepUse = 'auto' | 'always' | 'never';
 
@@ -128,7 +129,7 @@ export async function trainStep(model: Model, batch: Batch, optimizer: MaskedOpt
 export async function issueTrainStep(
   model: Model, batch: Batch, optimizer: MaskedOptimizer, options: OptimizerStepOptions, lossFn?: LossFunction,
 ): Promise<{ loss: Promise<number>; compiled: boolean }> {
-  const use = optimizer.compiled === 'always' || (optimizer.compiled === 'auto' && startedWebgpuAdapter()?.software === false);
+  const use = optimizer.compiled === 'always' || (optimizer.compiled === 'auto' && (process.env.PRUNEBENCH_COMPILED_STEP === '1' || startedWebgpuAdapter()?.software === false));
   const compiled = use && !lossFn ? await compiledTrainingStepFor(model, batch.inputs, { optimizer: optimizer.settings.kind }) : null;
   if (compiled && compiled.trainedNames.length === model.params.size) {
     await optimizer.moveStateTo(compiled);
