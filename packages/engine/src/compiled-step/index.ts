@@ -3,3 +3,5 @@ export type { CompiledTrainingStep } from './training-step.js';
 export { cachedComputePipeline } from './pipeline-cache.js';
 export * as compiledStepKernels from './wgsl.js';
 export type { CompiledOptimizer } from './wgsl.js';
+export * from './bert-step.js';
+export * as compiledBertKernels from './bert-wgsl.js';

@@ -16,17 +16,18 @@ export interface Kernel {
   bindings: ('r' | 'rw' | 'u')[];
 }
 
-const u = (n: number) => `${n >>> 0}u`;
-const f = (x: number) => {
+/** WGSL literals: an unsigned integer, a float. */
+export const u = (n: number) => `${n >>> 0}u`;
+export const f = (x: number) => {
   const s = String(x);
   return /[.eE]/.test(s) ? s : `${s}.0`;
 };
 
 /** Most workgroups along x; larger 1-D grids fold into y. */
-const MAX_X = 65535;
+export const MAX_X = 65535;
 
 /** 1-D grid of `total` threads in workgroups of `size`: counts, and the WGSL expression of the flat index. */
-function grid1d(total: number, size: number): { workgroups: [number, number, number]; index: string } {
+export function grid1d(total: number, size: number): { workgroups: [number, number, number]; index: string } {
   const groups = Math.max(1, Math.ceil(total / size));
   if (groups <= MAX_X) return { workgroups: [groups, 1, 1], index: `wg.x * ${u(size)} + lid.x` };
   const x = MAX_X;
@@ -40,7 +41,7 @@ export type CompiledOptimizer = 'sgd' | 'adamw';
  * The optimizer settings every update kernel reads, written once per step (the learning rate may change; AdamW's
  * bias corrections change every step): [lr, momentum, weightDecay, beta1, beta2, eps, 1 − β1ᵗ, 1 − β2ᵗ].
  */
-const HYPER = `struct Hyper { lr: f32, momentum: f32, weightDecay: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32 }`;
+export const HYPER = `struct Hyper { lr: f32, momentum: f32, weightDecay: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32 }`;
 export const HYPER_FLOATS = 8;
 
 /** Optimizer-state floats per parameter value: SGD's velocity; AdamW's two moments, interleaved (m, v). */
@@ -56,7 +57,7 @@ export function stateStride(optimizer: CompiledOptimizer): number {
  *   (weights: convolutions, the linear weight), then − lr·(m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
  * Pruned entries (mask 0) become +0.
  */
-function updateFn(optimizer: CompiledOptimizer): string {
+export function updateFn(optimizer: CompiledOptimizer): string {
   if (optimizer === 'sgd') {
     return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
   let g = (grad + hyper.weightDecay * p) * mask;
@@ -84,13 +85,18 @@ const TM = 32;
 const TN = 32;
 const TK = 16;
 
-interface GemmParts {
+export interface GemmParts {
   name: string;
   M: number;
   N: number;
   K: number;
   /** Split of K over workgroups along z (the filter gradient's split reduction); 1 = no split. */
   splits: number;
+  /**
+   * Independent GEMMs along z instead (attention's per-head products): wg.z is the private `zb` the loads and the
+   * store may read; needs splits = 1.
+   */
+  batches?: number;
   /** WGSL declarations (bindings, constants). */
   decls: string;
   bindings: Kernel['bindings'];
@@ -109,9 +115,11 @@ export function gemmChunk(K: number, splits: number): number {
   return Math.ceil(Math.ceil(K / splits) / TK) * TK;
 }
 
-function gemm(p: GemmParts): Kernel {
+export function gemm(p: GemmParts): Kernel {
+  const batched = p.batches !== undefined;
+  if (batched && p.splits !== 1) throw new Error(`gemm ${p.name}: batches need splits = 1`);
   const chunk = gemmChunk(p.K, p.splits);
-  const splits = Math.ceil(p.K / chunk);
+  const splits = batched ? p.batches! : Math.ceil(p.K / chunk);
   const tileLoad = (tile: 'As' | 'Bs', rows: number, contiguousFirst: boolean, inner: 'm' | 'n', call: string, limit: string) => {
     // tile[kk][x], TK × rows; 512 elements over 64 threads
     const [kkExpr, xExpr] = contiguousFirst ? [`e % ${u(TK)}`, `e / ${u(TK)}`] : [`e / ${u(rows)}`, `e % ${u(rows)}`];
@@ -134,13 +142,13 @@ const KCHUNK: u32 = ${u(chunk)};
 fn loadA(m: u32, k: u32) -> f32 { ${p.loadA} }
 fn loadB(k: u32, n: u32) -> f32 { ${p.loadB} }
 fn store(m: u32, n: u32, z: u32, v: f32) { ${p.store} }
-var<workgroup> As: array<array<f32, ${TM}>, ${TK}>;
+${batched ? 'var<private> zb: u32;\n' : ''}var<workgroup> As: array<array<f32, ${TM}>, ${TK}>;
 var<workgroup> Bs: array<array<f32, ${TN}>, ${TK}>;
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let row0 = wg.y * ${u(TM)};
+  ${batched ? 'zb = wg.z;\n  ' : ''}let row0 = wg.y * ${u(TM)};
   let col0 = wg.x * ${u(TN)};
-  let kBegin = wg.z * KCHUNK;
+  let kBegin = ${batched ? '0u' : 'wg.z * KCHUNK'};
   let kEnd = min(K, kBegin + KCHUNK);
   var acc: array<array<f32, 4>, 4>;
   for (var k0 = kBegin; k0 < kEnd; k0 += ${u(TK)}) {
