@@ -5,8 +5,9 @@
  * count — for a structured-pruned BERT (layer 1 cut to 1 head and a narrower FFN, hidden cut below the LayerNorm
  * width, a narrower pooler), with padding in the attention mask, two token types, repeated token ids and masks on a
  * query weight, an FFN weight and the word embeddings; and a run that switches from the compiled step to the
- * optimizer halfway (state moved with readState → restore) goes on identically. SGD too (the same kernels with
- * SGD's update), over fewer steps.
+ * optimizer halfway (state moved with readState → restore) goes on identically, and so does trainStep with an
+ * optimizer made with `compiled: 'always'` (it moves its state onto the compiled step, as the harness trainer does;
+ * the op-by-op runs use `compiled: 'never'`). SGD too (the same kernels with SGD's update), over fewer steps.
  *
  * Tolerance. Loss and weights: max |compiled − op-by-op| ≤ 1e-4 · max(1, max |op-by-op|). AdamW moves every
  * entry by about lr = 1e-3 a step whatever its gradient's size, so a wrong gradient is off by ~1e-3 or more,
@@ -77,15 +78,22 @@ async function stateOf(optimizer: MaskedOptimizer): Promise<Map<string, Float32A
   return out;
 }
 
-/** Trains rates.length steps: the first `compiledSteps` through the hook, the rest with the op-by-op optimizer. */
-async function run(compiledSteps: number, settings: Settings, rates: number[]) {
+/**
+ * Trains rates.length steps: the first `compiledSteps` through the hook, the rest with the op-by-op optimizer; or
+ * (`viaTrainStep`) every step by trainStep with an optimizer that always uses the compiled step (it moves its state
+ * there and back, as the harness trainer does).
+ */
+async function run(compiledSteps: number, settings: Settings, rates: number[], viaTrainStep = false) {
   const { model, batch, masks } = setup();
-  const optimizer = createMaskedOptimizer(settings);
+  const optimizer = createMaskedOptimizer(settings, { compiled: 'never' });
+  const trainer = createMaskedOptimizer(settings, { compiled: 'always' });
   const hook = { optimizer: settings.kind };
   const losses: number[] = [];
   let dispatches = 0;
   for (const [i, learningRate] of rates.entries()) {
-    if (i < compiledSteps) {
+    if (viaTrainStep) {
+      losses.push(await trainStep(model, batch, trainer, { learningRate, masks }));
+    } else if (i < compiledSteps) {
       const step = await compiledTrainingStepFor(model, batch.inputs, hook);
       expect(step, 'a compiled step exists for BERT on webgpu').not.toBeNull();
       dispatches = step!.stats.dispatches;
@@ -101,14 +109,20 @@ async function run(compiledSteps: number, settings: Settings, rates: number[]) {
     }
   }
   const step = await compiledTrainingStepFor(model, batch.inputs, hook);
+  if (viaTrainStep) {
+    dispatches = step!.stats.dispatches;
+    expect(step!.steps, 'the compiled step took every step').toBe(rates.length);
+    await trainer.moveStateTo(null);
+  }
   const out = {
     losses, dispatches,
     tensors: await values(model),
-    state: compiledSteps === rates.length ? await step!.readState() : await stateOf(optimizer),
-    steps: compiledSteps === rates.length ? step!.steps : optimizer.steps,
+    state: viaTrainStep ? await stateOf(trainer) : compiledSteps === rates.length ? await step!.readState() : await stateOf(optimizer),
+    steps: viaTrainStep ? trainer.steps : compiledSteps === rates.length ? step!.steps : optimizer.steps,
   };
   await disposeCompiledTrainingSteps(model);
   optimizer.dispose();
+  trainer.dispose();
   tf.dispose([...Object.values(batch.inputs as Record<string, tf.Tensor>), batch.labels, ...masks.values()]);
   model.dispose();
   return out;
@@ -131,9 +145,11 @@ async function compareRuns(settings: Settings, rates: number[]): Promise<void> {
   const opByOp = await run(0, settings, rates);
   const compiled = await run(rates.length, settings, rates);
   const switched = await run(2, settings, rates);
+  const trained = await run(0, settings, rates, true);
   expect(takeBackendErrors()).toEqual([]);
   expect(compiled.dispatches, 'dispatches: 7 + 26 per layer').toBe(7 + 26 * ARCH.layers.length);
-  for (const [label, other] of [['compiled', compiled], ['compiled, then the optimizer', switched]] as const) {
+  expect(trained.dispatches, 'trainStep with compiled: always ran the compiled step').toBe(compiled.dispatches);
+  for (const [label, other] of [['compiled', compiled], ['compiled, then the optimizer', switched], ['trainStep, compiled: always', trained]] as const) {
     const loss = maxDiff(other.losses, opByOp.losses, `${label}: loss curve`);
     expect(loss.diff / Math.max(1, loss.max), `${label}: loss curve`).toBeLessThanOrEqual(1e-4);
     for (const [name, v] of opByOp.tensors) {
