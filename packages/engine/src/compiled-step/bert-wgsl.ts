@@ -8,6 +8,15 @@
  */
 import { HYPER, MAX_X, f, gemm, grid1d, u, updateFn, type CompiledOptimizer, type Kernel } from './wgsl.js';
 
+/** The bindings every fused update ends with — state V, MASK, the settings — from binding `first` on, and `update`. */
+function optimizerBindings(first: number, optimizer: CompiledOptimizer): string {
+  return `@group(0) @binding(${first}) var<storage, read_write> V: array<f32>;
+@group(0) @binding(${first + 1}) var<storage, read> MASK: array<f32>;
+${HYPER}
+@group(0) @binding(${first + 2}) var<uniform> hyper: Hyper;
+${updateFn(optimizer)}`;
+}
+
 /** The sizes shared by every kernel of one step. */
 export interface BertStepDims {
   batch: number;
@@ -219,11 +228,7 @@ export function layerNormParams(s: Pick<LayerNormShape, 'rows' | 'hidden'>, beta
 @group(0) @binding(1) var<storage, read> NORM: array<f32>;
 @group(0) @binding(2) var<storage, read_write> GAMMA: array<f32>;
 @group(0) @binding(3) var<storage, read_write> BETA: array<f32>;
-@group(0) @binding(4) var<storage, read_write> V: array<f32>;
-@group(0) @binding(5) var<storage, read> MASK: array<f32>;
-${HYPER}
-@group(0) @binding(6) var<uniform> hyper: Hyper;
-${updateFn(optimizer)}
+${optimizerBindings(4, optimizer)}
 ${reductions(256)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -398,11 +403,7 @@ export function denseWeightGrad(rows: number, inF: number, outF: number, dy: Gra
 @group(0) @binding(1) var<storage, read> DY: array<f32>;
 @group(0) @binding(2) var<storage, read_write> W: array<f32>;
 @group(0) @binding(3) var<storage, read_write> B: array<f32>;
-@group(0) @binding(4) var<storage, read_write> V: array<f32>;
-@group(0) @binding(5) var<storage, read> MASK: array<f32>;
-${HYPER}
-@group(0) @binding(6) var<uniform> hyper: Hyper;
-${updateFn(optimizer)}
+${optimizerBindings(4, optimizer)}
 const INF: u32 = ${u(inF)};
 const OUTF: u32 = ${u(outF)};`,
     bindings: ['r', 'r', 'rw', 'rw', 'rw', 'r', 'u'],
@@ -623,11 +624,7 @@ export function embeddingUpdate(d: BertStepDims, e: EmbeddingShape, offsets: Emb
 @group(0) @binding(2) var<storage, read_write> WW: array<f32>;
 @group(0) @binding(3) var<storage, read_write> WP: array<f32>;
 @group(0) @binding(4) var<storage, read_write> WT: array<f32>;
-@group(0) @binding(5) var<storage, read_write> V: array<f32>;
-@group(0) @binding(6) var<storage, read> MASK: array<f32>;
-${HYPER}
-@group(0) @binding(7) var<uniform> hyper: Hyper;
-${updateFn(optimizer)}
+${optimizerBindings(5, optimizer)}
 const H: u32 = ${u(H)};
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -791,11 +788,7 @@ export function bertHeadBackward(d: BertStepDims, h: BertHeadShape, offsets: Ber
 @group(0) @binding(3) var<storage, read_write> BP: array<f32>;
 @group(0) @binding(4) var<storage, read_write> WC: array<f32>;
 @group(0) @binding(5) var<storage, read_write> BC: array<f32>;
-@group(0) @binding(6) var<storage, read_write> V: array<f32>;
-@group(0) @binding(7) var<storage, read> MASK: array<f32>;
-${HYPER}
-@group(0) @binding(8) var<uniform> hyper: Hyper;
-${updateFn(optimizer)}
+${optimizerBindings(6, optimizer)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = ${g.index};
