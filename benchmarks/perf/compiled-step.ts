@@ -1,6 +1,6 @@
 /**
  * Issue 16: the engine's compiled ResNet-CIFAR training step (design b: pipelines and bind groups built once, one
- * command encoder and one submit per step) against tfjs's op-by-op step (`trainStep` with prunebench's masked SGD),
+ * command encoder and one submit per step) against tfjs's op-by-op step (trainStep's op-by-op half, opByOpStep, with prunebench's masked SGD),
  * both on the webgpu backend, and the op-by-op step on wasm for reference. Same step on both paths: training-mode
  * forward with the running-statistics update, softmax cross-entropy, backward, SGD momentum 0.9 + weight decay
  * 5e-4, the loss read back.
@@ -24,20 +24,28 @@
  *                     one warm-up, and the compiled step's throughput as a fraction of it (issue 16's GPU target:
  *                     ≥ 40 % of PyTorch eager fp32 on the GPU machine).
  *
- *   npx tsx benchmarks/perf/compiled-step.ts [--depths 20,56] [--batch 16] [--steps 2] [--host-steps 10]
- *       [--wasm-batch 128] [--no-full] [--no-tfjs-full] [--no-wasm] [--torch] [--python p] [--label x] [--out file.json]
+ * With --bert, also BERT-mini (4 layers, hidden 256, 4 heads, FFN 1024, vocabulary 30,522, 2 labels) at --seq
+ * (128) with the GLUE recipe's AdamW (betas 0.9/0.999, eps 1e-6, decay 0.01 on weights and tables): the compiled
+ * BERT step against `trainStep` with createMaskedOptimizer AdamW, the same measures — host ms on throughput.ts's
+ * TINY_BERT graph (4 layers of width 8, vocabulary 128, one sequence of 8: the same dispatch list), throughput in
+ * sequences/s at --bert-batch (8; small because the software adapter is slow) and on wasm at --wasm-bert-batch (8),
+ * PyTorch's bert-mini-train case with its AdamW under --torch. --depths none leaves the ResNets out.
+ *
+ *   npx tsx benchmarks/perf/compiled-step.ts [--depths 20,56|none] [--batch 16] [--steps 2] [--host-steps 10]
+ *       [--wasm-batch 128] [--bert] [--seq 128] [--bert-batch 8] [--wasm-bert-batch 8]
+ *       [--no-full] [--no-tfjs-full] [--no-wasm] [--torch] [--python p] [--label x] [--out file.json]
  * Writes JSON (machine, load, backend, adapter, versions, every timing) to --out, default
  * benchmarks/perf/results/compiled-step-<date>[-<label>].json, and prints a Markdown table.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { compileResNetCifarStep, initEngine, SeededRng, takeBackendErrors, type CompiledResNetCifarStep, type EngineInfo } from '@prunebench/engine';
+import { compileBertStep, compileResNetCifarStep, initEngine, SeededRng, takeBackendErrors, type CompiledTrainingStep, type EngineInfo } from '@prunebench/engine';
 import * as models from '@prunebench/models';
-import { createMaskedOptimizer, trainStep, type Batch } from '@prunebench/pruning';
+import { createMaskedOptimizer, lossTensorAndGradients, readScalar, type Batch, type MaskedOptimizer } from '@prunebench/pruning';
 import { countDispatches, medianOf, rawWebgpuDispatchUs, timeIssue, type DispatchCounts } from './dispatch-counter.js';
 
 function usageError(message: string): never {
@@ -52,6 +60,7 @@ try {
       'wasm-batch': { type: 'string' }, label: { type: 'string' }, out: { type: 'string' },
       'no-full': { type: 'boolean' }, 'no-tfjs-full': { type: 'boolean' }, 'no-wasm': { type: 'boolean' },
       torch: { type: 'boolean' }, python: { type: 'string' },
+      bert: { type: 'boolean' }, seq: { type: 'string' }, 'bert-batch': { type: 'string' }, 'wasm-bert-batch': { type: 'string' },
     },
     strict: true, allowPositionals: false,
   }).values;
@@ -65,7 +74,7 @@ const int = (name: string, fallback: number) => {
   if (!Number.isInteger(n) || n <= 0) usageError(`--${name} must be a positive integer, got '${String(raw)}'`);
   return n;
 };
-const depths = String(values.depths ?? '20,56').split(',').map((d) => {
+const depths = values.depths === 'none' ? [] : String(values.depths ?? '20,56').split(',').map((d) => {
   const n = Number(d);
   if (!(models.RESNET_CIFAR_DEPTHS as readonly number[]).includes(n)) usageError(`--depths: ${d} is not a ResNet-CIFAR depth`);
   return n;
@@ -75,6 +84,14 @@ const steps = int('steps', 2);
 const hostSteps = int('host-steps', 10);
 const wasmBatch = int('wasm-batch', 128);
 const label = values.label as string | undefined;
+const seqLen = int('seq', 128);
+const bertBatch = int('bert-batch', 8);
+const wasmBertBatch = int('wasm-bert-batch', 8);
+/** throughput.ts's tiny BERT: BERT-mini's 4 layers at width 8, so the same dispatch list at trivial sizes. */
+const TINY_BERT = { batch: 1, seqLen: 8, arch: { layers: 4, hidden: 8, heads: 4, intermediate: 8, vocabSize: 128 } };
+/** The GLUE recipe's AdamW (packages/harness/src/tasks/glue-bert.ts), at a fixed learning rate. */
+const ADAMW = { beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 };
+const BERT_LR = 2e-4;
 const TINY = { batch: 1, hw: 8 };
 const SGD = { momentum: 0.9, weightDecay: 5e-4 };
 const LR = 0.01;
@@ -89,14 +106,25 @@ function data(b: number, hw: number, seed: number) {
   return { inputs, labels, size: b } satisfies Batch;
 }
 
-interface Runner { step: () => Promise<unknown>; dispose: () => void; compiled?: CompiledResNetCifarStep }
+interface Runner { step: () => Promise<unknown>; dispose: () => void; compiled?: CompiledTrainingStep }
+
+/**
+ * tfjs's op-by-op step (trainStep's op-by-op half), its ops recorded before it returns: trainStep itself awaits
+ * first (whether to use a compiled step), so its issue time would read 0.
+ */
+function opByOpStep(model: models.Model, batch: Batch, optimizer: MaskedOptimizer, learningRate: number): Promise<number> {
+  const { loss, grads } = lossTensorAndGradients(model, batch);
+  optimizer.step(model, grads, { learningRate });
+  tf.dispose([...grads.values()]);
+  return readScalar(loss);
+}
 
 function opByOp(depth: number, b: number, hw: number): Runner {
   const model = models.createResNetCifar(depth, { seed: 0 });
   const batchData = data(b, hw, 1);
-  const optimizer = createMaskedOptimizer({ kind: 'sgd', ...SGD });
+  const optimizer = createMaskedOptimizer({ kind: 'sgd', ...SGD }, { compiled: 'never' });
   return {
-    step: () => trainStep(model, batchData, optimizer, { learningRate: LR }),
+    step: () => opByOpStep(model, batchData, optimizer, LR),
     dispose: () => { tf.dispose([batchData.inputs, batchData.labels]); optimizer.dispose(); model.dispose(); },
   };
 }
@@ -114,6 +142,43 @@ async function compiledRunner(depth: number, b: number, hw: number): Promise<Run
     compiled, compileMs,
     step: () => compiled.step(batchData.inputs, batchData.labels, { learningRate: LR, ...SGD }),
     dispose: () => { compiled.dispose(); tf.dispose([batchData.inputs, batchData.labels]); model.dispose(); },
+  };
+}
+
+function bertModel(tiny: boolean) {
+  return models.createBert(tiny ? models.bertArch({ ...TINY_BERT.arch, numLabels: 2 }) : models.bertMiniArch(2), { seed: 0 });
+}
+
+function bertData(b: number, seq: number, vocab: number, seed: number): Batch {
+  const rng = new SeededRng(seed);
+  const ids = tf.tensor2d(Int32Array.from({ length: b * seq }, () => rng.int(vocab)), [b, seq], 'int32');
+  const inputs = { input_ids: ids, attention_mask: tf.onesLike(ids), token_type_ids: tf.zerosLike(ids) };
+  return { inputs, labels: tf.tensor1d(Int32Array.from({ length: b }, () => rng.int(2)), 'int32'), size: b };
+}
+
+const disposeBatch = (b: Batch) => tf.dispose([...Object.values(b.inputs as Record<string, tf.Tensor>), b.labels]);
+
+function opByOpBert(b: number, seq: number, tiny: boolean): Runner {
+  const model = bertModel(tiny);
+  const batchData = bertData(b, seq, model.arch.vocabSize, 1);
+  const optimizer = createMaskedOptimizer({ kind: 'adamw', ...ADAMW }, { compiled: 'never' });
+  return {
+    step: () => opByOpStep(model, batchData, optimizer, BERT_LR),
+    dispose: () => { disposeBatch(batchData); optimizer.dispose(); model.dispose(); },
+  };
+}
+
+async function compiledBert(b: number, seq: number, tiny: boolean): Promise<Runner & { compileMs: number }> {
+  const model = bertModel(tiny);
+  const batchData = bertData(b, seq, model.arch.vocabSize, 1);
+  const t0 = performance.now();
+  const arch = model.arch;
+  const compiled = await compileBertStep({ ...arch, pooler: models.bertPoolerWidth(arch), layerNormWidth: arch.layerNormWidth ?? arch.hidden }, model, { batch: b, seq });
+  const compileMs = performance.now() - t0;
+  return {
+    compiled, compileMs,
+    step: () => compiled.step(batchData.inputs, batchData.labels, { kind: 'adamw', learningRate: BERT_LR, ...ADAMW }),
+    dispose: () => { compiled.dispose(); disposeBatch(batchData); model.dispose(); },
   };
 }
 
@@ -150,6 +215,7 @@ async function host(runner: Runner): Promise<HostResult> {
   };
 }
 
+/** imagesPerSecond: examples (images, or sequences for BERT) per second. */
 interface FullResult { batch: number; firstStepMs: number; stepMs: number[]; imagesPerSecond: number; compileMs?: number; loss?: number }
 
 async function full(runner: Runner, b: number, compileMs?: number): Promise<FullResult> {
@@ -170,11 +236,11 @@ async function full(runner: Runner, b: number, compileMs?: number): Promise<Full
 
 interface TorchResult { device: string; torch: string; threads: number; seconds: number[]; imagesPerSecond: number; error?: string }
 
-/** PyTorch's eager training step of the same model (torch_reference.py in serve mode, one request). */
-function torchStep(depth: number, b: number): TorchResult | { error: string } {
+/** PyTorch's eager training step of the same model (torch_reference.py in serve mode, one request; `extra`: its further fields). */
+function torchStep(name: string, b: number, extra: Record<string, unknown> = {}): TorchResult | { error: string } {
   const python = (values.python as string | undefined) ?? process.env.PRUNEBENCH_TORCH_PYTHON ?? '/usr/bin/python3';
   const script = join(import.meta.dirname, 'torch_reference.py');
-  const request = JSON.stringify({ case: `resnet${depth}-train`, batch: b, steps, warmup: 1, threads: os.cpus().length });
+  const request = JSON.stringify({ case: name, batch: b, steps, warmup: 1, threads: os.cpus().length, ...extra });
   const r = spawnSync(python, [script, '--serve', '--device', 'auto'], { input: request + '\n', encoding: 'utf8', timeout: 1_800_000 });
   const lines = (r.stdout ?? '').trim().split('\n').filter(Boolean);
   if (r.status !== 0 || lines.length < 2) return { error: `${python} ${script}: exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` };
@@ -228,12 +294,65 @@ for (const depth of depths) {
     }
   }
   if (values.torch) {
-    row.torch = torchStep(depth, batch);
+    row.torch = torchStep(`resnet${depth}-train`, batch);
     if ('imagesPerSecond' in row.torch && row.compiledFull) row.compiledOverTorch = row.compiledFull.imagesPerSecond / row.torch.imagesPerSecond;
     console.log(`resnet${depth} torch: ${'error' in row.torch && row.torch.error ? row.torch.error : `${(row.torch as TorchResult).imagesPerSecond.toFixed(1)} img/s on ${(row.torch as TorchResult).device}`}` +
       (row.compiledOverTorch !== undefined ? `; compiled / torch = ${(100 * row.compiledOverTorch).toFixed(1)} %` : ''));
   }
   results.push(row);
+}
+
+interface BertResult {
+  seqLen: number;
+  tfjsHost: HostResult;
+  compiledHost: HostResult;
+  compiledFull?: FullResult;
+  tfjsFull?: FullResult;
+  wasmFull?: FullResult;
+  wasmHost?: HostResult;
+  torch?: TorchResult | { error: string };
+  compiledOverTorch?: number;
+  /** tfjs's kernels per forward + backward of BERT-mini op by op (step-dispatches-webgpu-bert-mini-2026-12-01.json). */
+  opByOpKernelsReference: number;
+}
+let bert: BertResult | null = null;
+/** What is measured so far, written after each BERT phase (a slow software-adapter run may not reach the end). */
+const partialOut = join(import.meta.dirname, 'results', `compiled-step-partial${label ? `-${label}` : ''}.json`);
+const writePartial = () => {
+  mkdirSync(dirname(partialOut), { recursive: true });
+  writeFileSync(partialOut, JSON.stringify({ partial: true, label: label ?? null, webgpu: engine, loadSamples, results, bert }, null, 2) + '\n');
+};
+if (values.bert) {
+  const tfjsTiny = opByOpBert(TINY_BERT.batch, TINY_BERT.seqLen, true);
+  const tfjsHost = await host(tfjsTiny);
+  tfjsTiny.dispose();
+  const compiledTiny = await compiledBert(TINY_BERT.batch, TINY_BERT.seqLen, true);
+  const compiledHost = await host(compiledTiny);
+  compiledTiny.dispose();
+  bert = { seqLen, tfjsHost, compiledHost, opByOpKernelsReference: 1269 };
+  writePartial();
+  console.log(`bert-mini host ms/step (tiny graph): tfjs ${tfjsHost.medianIssueMs.toFixed(1)} (${tfjsHost.counts.gpuDispatches} dispatches), ` +
+    `compiled ${compiledHost.medianIssueMs.toFixed(2)} (${compiledHost.compiledDispatches} dispatches, ${compiledHost.pipelines} pipelines; prepare ${compiledHost.parts!.prepareMs.toFixed(2)}, ` +
+    `encode ${compiledHost.parts!.encodeMs.toFixed(2)}, submit ${compiledHost.parts!.submitMs.toFixed(2)}; tfjs issued ${compiledHost.counts.gpuDispatches} dispatches meanwhile)`);
+  if (!values['no-full']) {
+    const c = await compiledBert(bertBatch, seqLen, false);
+    bert.compiledFull = await full(c, bertBatch, c.compileMs);
+    c.dispose();
+    console.log(`bert-mini compiled, batch ${bertBatch} × ${seqLen}: ${bert.compiledFull.imagesPerSecond.toFixed(2)} sequences/s (first step ${(bert.compiledFull.firstStepMs / 1000).toFixed(1)} s)`);
+    writePartial();
+    if (!values['no-tfjs-full']) {
+      const t = opByOpBert(bertBatch, seqLen, false);
+      bert.tfjsFull = await full(t, bertBatch);
+      t.dispose();
+      console.log(`bert-mini tfjs op-by-op, batch ${bertBatch} × ${seqLen}: ${bert.tfjsFull.imagesPerSecond.toFixed(2)} sequences/s`);
+      writePartial();
+    }
+  }
+  if (values.torch) {
+    bert.torch = torchStep('bert-mini-train', bertBatch, { seqLen, optimizer: 'adamw' });
+    if ('imagesPerSecond' in bert.torch && bert.compiledFull) bert.compiledOverTorch = bert.compiledFull.imagesPerSecond / bert.torch.imagesPerSecond;
+    console.log(`bert-mini torch: ${'error' in bert.torch && bert.torch.error ? bert.torch.error : `${(bert.torch as TorchResult).imagesPerSecond.toFixed(1)} sequences/s on ${(bert.torch as TorchResult).device}`}`);
+  }
 }
 const webgpuErrors = takeBackendErrors();
 
@@ -250,30 +369,48 @@ if (!values['no-wasm']) {
     r.dispose();
     console.log(`resnet${row.depth} wasm op-by-op, batch ${wasmBatch}: ${row.wasmFull.imagesPerSecond.toFixed(1)} img/s; host ${row.wasmHost.medianIssueMs.toFixed(1)} ms/step (tiny graph)`);
   }
+  if (bert) {
+    const tiny = opByOpBert(TINY_BERT.batch, TINY_BERT.seqLen, true);
+    bert.wasmHost = await host(tiny);
+    tiny.dispose();
+    if (!values['no-full']) {
+      const r = opByOpBert(wasmBertBatch, seqLen, false);
+      bert.wasmFull = await full(r, wasmBertBatch);
+      r.dispose();
+      writePartial();
+    }
+    console.log(`bert-mini wasm op-by-op, batch ${wasmBertBatch} × ${seqLen}: ${bert.wasmFull?.imagesPerSecond.toFixed(2) ?? 'n/a'} sequences/s; host ${bert.wasmHost.medianIssueMs.toFixed(1)} ms/step (tiny graph)`);
+  }
 }
 
 const date = new Date().toISOString();
 const loads = loadSamples.map((s) => s.loadavg[0]!);
 const report = {
   benchmark: 'perf-compiled-step', date, label: label ?? null,
-  options: { depths, batch, steps, hostSteps, wasmBatch, tiny: TINY, sgd: SGD, learningRate: LR },
+  options: {
+    depths, batch, steps, hostSteps, wasmBatch, tiny: TINY, sgd: SGD, learningRate: LR,
+    ...(values.bert ? { bert: { seqLen, bertBatch, wasmBertBatch, tiny: TINY_BERT, adamw: ADAMW, learningRate: BERT_LR } } : {}),
+  },
   machine: {
     cpu: os.cpus()[0]?.model?.trim() ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     load: { min1Min: Math.min(...loads), max1Min: Math.max(...loads), samples: loadSamples },
   },
-  webgpu: engine, wasm: wasmEngine, webgpuErrors, hostRawDispatch: raw, results,
+  webgpu: engine, wasm: wasmEngine, webgpuErrors, hostRawDispatch: raw, results, bert,
 };
 const out = (values.out as string | undefined) ?? join(import.meta.dirname, 'results', `compiled-step-${date.slice(0, 10)}${label ? `-${label}` : ''}.json`);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+if (bert) rmSync(partialOut, { force: true });
 
 const f = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 const adapter = engine.adapter ? `${engine.adapter.software ? 'SOFTWARE adapter (a CPU rasterizer, not a GPU speed figure): ' : ''}${engine.adapter.description}` : engine.device;
 console.log(`\n### Compiled step vs op-by-op, tfjs ${engine.versions.tfjs} webgpu on ${adapter}\n`);
 console.log(`${report.machine.cpu}, ${report.machine.cores} cores, load (1 min) ${f(report.machine.load.min1Min, 2)}–${f(report.machine.load.max1Min, 2)}; ${date}\n`);
-console.log('| model | path | GPU dispatches/step | submits/step | host ms/step (tiny graph) | of it: prepare / encode / submit | img/s at batch ' + batch + ' (software GPU) | wasm img/s at batch ' + wasmBatch + ' |');
-console.log('| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |');
+if (results.length > 0) {
+  console.log('| model | path | GPU dispatches/step | submits/step | host ms/step (tiny graph) | of it: prepare / encode / submit | img/s at batch ' + batch + ' (software GPU) | wasm img/s at batch ' + wasmBatch + ' |');
+  console.log('| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |');
+}
 for (const r of results) {
   console.log(`| ResNet-${r.depth} | tfjs op-by-op | ${r.tfjsHost.counts.gpuDispatches} | ${r.tfjsHost.counts.gpuSubmits} | ${f(r.tfjsHost.medianIssueMs)} | — | ${f(r.tfjsFull?.imagesPerSecond, 2)} | ${f(r.wasmFull?.imagesPerSecond)} (host ${f(r.wasmHost?.medianIssueMs)} ms) |`);
   if (r.torch && 'imagesPerSecond' in r.torch) {
@@ -281,5 +418,16 @@ for (const r of results) {
   }
   const p = r.compiledHost.parts!;
   console.log(`| ResNet-${r.depth} | compiled | ${r.compiledHost.compiledDispatches} (+ ${r.compiledHost.counts.gpuDispatches} by tfjs) | 1 (+ ${r.compiledHost.counts.gpuSubmits} by tfjs) | ${f(r.compiledHost.medianIssueMs, 2)} | ${f(p.prepareMs, 2)} / ${f(p.encodeMs, 2)} / ${f(p.submitMs, 2)} | ${f(r.compiledFull?.imagesPerSecond, 2)} | — |`);
+}
+if (bert) {
+  console.log(`\nBERT-mini, seq ${seqLen}, AdamW; op by op: ${bert.opByOpKernelsReference} tfjs kernels per forward + backward (2026-12-01)\n`);
+  console.log(`| path | GPU dispatches/step | pipelines | host ms/step (tiny graph) | of it: prepare / encode / submit | sequences/s at batch ${bertBatch} (software GPU) | wasm sequences/s at batch ${wasmBertBatch} |`);
+  console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: |');
+  console.log(`| tfjs op-by-op | ${bert.tfjsHost.counts.gpuDispatches} | — | ${f(bert.tfjsHost.medianIssueMs)} | — | ${f(bert.tfjsFull?.imagesPerSecond, 2)} | ${f(bert.wasmFull?.imagesPerSecond, 2)} (host ${f(bert.wasmHost?.medianIssueMs)} ms) |`);
+  if (bert.torch && 'imagesPerSecond' in bert.torch) {
+    console.log(`| PyTorch ${bert.torch.torch} eager on ${bert.torch.device} | — | — | — | — | ${f(bert.torch.imagesPerSecond, 2)}${bert.compiledOverTorch !== undefined ? ` (compiled: ${f(100 * bert.compiledOverTorch)} % of it)` : ''} | — |`);
+  }
+  const p = bert.compiledHost.parts!;
+  console.log(`| compiled | ${bert.compiledHost.compiledDispatches} (+ ${bert.compiledHost.counts.gpuDispatches} by tfjs) | ${bert.compiledHost.pipelines} | ${f(bert.compiledHost.medianIssueMs, 2)} | ${f(p.prepareMs, 2)} / ${f(p.encodeMs, 2)} / ${f(p.submitMs, 2)} | ${f(bert.compiledFull?.imagesPerSecond, 2)} | — |`);
 }
 console.log(`\nwritten: ${out}`);

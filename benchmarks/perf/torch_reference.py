@@ -12,6 +12,8 @@ prunebench's BertModel) -- and times the same steps:
                  training mode, mean cross-entropy; images/s
   resnetN-eval   forward in eval mode under torch.no_grad(); images/s
   bert-mini-train forward + backward + SGD step on [batch, seq] token ids with a 2-class head; sequences/s
+                 (request "optimizer": "adamw": torch.optim.AdamW instead, betas 0.9/0.999, eps 1e-6, lr 2e-4,
+                 decay 0.01 on Linear and Embedding weights only -- prunebench's GLUE recipe and MaskedAdamW)
 
 Run as a server by throughput.ts (`--serve`): one JSON request per stdin line,
   {"case": "resnet20-train", "batch": 128, "steps": 2, "warmup": 1, "threads": 2}
@@ -147,7 +149,7 @@ def synchronize():
 
 
 class Case:
-    def __init__(self, name, batch, seq_len):
+    def __init__(self, name, batch, seq_len, optimizer='sgd'):
         torch.manual_seed(0)
         self.name = name
         self.batch = batch
@@ -168,7 +170,15 @@ class Case:
         if hasattr(self, 'mask'):
             self.mask = self.mask.to(DEVICE)
         self.train = name.endswith('-train')
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4) if self.train else None
+        self.opt = None
+        if self.train and optimizer == 'adamw':
+            decayed = [m.weight for m in self.model.modules() if isinstance(m, (nn.Linear, nn.Embedding))]
+            ids = {id(p) for p in decayed}
+            rest = [p for p in self.model.parameters() if id(p) not in ids]
+            self.opt = torch.optim.AdamW([{'params': decayed, 'weight_decay': 0.01}, {'params': rest, 'weight_decay': 0.0}],
+                                         lr=2e-4, betas=(0.9, 0.999), eps=1e-6)
+        elif self.train:
+            self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
     def logits(self):
         return self.model(self.x, self.mask) if self.name.startswith('bert') else self.model(self.x)
@@ -214,10 +224,10 @@ def set_threads(n):
 def run(request):
     if 'threads' in request:
         set_threads(request['threads'])
-    key = (request['case'], request['batch'], request.get('seqLen', 128))
+    key = (request['case'], request['batch'], request.get('seqLen', 128), request.get('optimizer', 'sgd'))
     case = _cases.get(key)
     if case is None:
-        case = _cases[key] = Case(request['case'], request['batch'], request.get('seqLen', 128))
+        case = _cases[key] = Case(*key)
     for _ in range(request.get('warmup', 0)):
         case.step()
     synchronize()
