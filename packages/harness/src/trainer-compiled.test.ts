@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
-import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
+import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { createResNetCifar, disposeCompiledTrainingSteps, type Model, type ResNetCifarArch } from '@prunebench/models';
 import type { Batch } from '@prunebench/pruning';
 import { RunInterruptedError } from './errors.js';
@@ -138,5 +138,5 @@ describe('HarnessTrainer on the compiled step (webgpu)', () => {
     for (const [name, v] of compiled.tensors) expect(resumed.tensors.get(name), name).toEqual(v);
     expect(takeBackendErrors()).toEqual([]);
     await tf.setBackend('cpu');
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 });

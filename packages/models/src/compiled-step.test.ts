@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, compileResNetCifarStep, initEngine, takeBackendErrors, type CompiledResNetCifarStep } from '@prunebench/engine';
-import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
+import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { createResNetCifar, resnetCifarArch, resolveBlocks, type ResNetCifarArch, type ResNetCifarModel } from './resnet-cifar.js';
 import { randomResNetCifar } from './testing/random-resnet-cifar.js';
 import { compiledTrainingStepFor, disposeCompiledTrainingSteps } from './compiled-step.js';
@@ -177,7 +177,7 @@ describe('compiled ResNet-CIFAR SGD step (webgpu) agrees with the tfjs step on c
   itRequires(requirement, 'a surgered net (removed option-A and identity blocks), masks, momentum, weight decay, a changing learning rate', async () => {
     const { worst } = await compare({ arch: SURGERED, batch: 4, hw: 8, learningRates: [0.05, 0.05, 0.02], masked: ['layer1.0.conv2.weight', 'linear.weight'] });
     expect(worst).toBeLessThanOrEqual(TOLERANCE);
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'ResNet-20 (its real widths) at batch 2 on 8×8 images: two steps, 154 dispatches each', async () => {
     const { dispatches } = await compare({ arch: resnetCifarArch(20), batch: 2, hw: 8, learningRates: [0.1, 0.1], masked: ['layer2.1.conv1.weight'] });
@@ -207,7 +207,7 @@ describe('compiledTrainingStepFor (the trainer hook)', () => {
     await tf.setBackend('webgpu');
     model.dispose();
     x.dispose();
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 });
 
 describe('compiled step: what it refuses', () => {
@@ -221,7 +221,7 @@ describe('compiled step: what it refuses', () => {
     expect(await compiledTrainingStepFor(model, x)).toBeNull();
     model.dispose();
     x.dispose();
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'a net that does not match the model, and a batch of another shape', async () => {
     await initEngine({ backend: 'webgpu' });

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
-import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
+import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { compiledTrainingStepFor, createResNetCifar, disposeCompiledTrainingSteps, type ResNetCifarArch, type ResNetCifarModel } from '@prunebench/models';
 import { softmaxCrossEntropy } from './loss.js';
 import { createMaskedOptimizer, trainStep, type MaskedOptimizer, type OptimizerStateData } from './optimizer.js';
@@ -122,6 +122,6 @@ async function compareRuns(settings: Settings): Promise<void> {
 }
 
 describe('the compiled step through its hook trains as trainStep does (webgpu)', () => {
-  itRequires(requirement, 'SGD: same loss curve, weights and momentum; switching to the optimizer halfway carries the state over', () => compareRuns(SGD), 300_000);
-  itRequires(requirement, 'AdamW: same loss curve, weights and moments (bias correction, decay on weights only); the switch carries moments and step count', () => compareRuns(ADAMW), 300_000);
+  itRequires(requirement, 'SGD: same loss curve, weights and momentum; switching to the optimizer halfway carries the state over', () => compareRuns(SGD), FIRST_DISPATCH_TIMEOUT_MS);
+  itRequires(requirement, 'AdamW: same loss curve, weights and moments (bias correction, decay on weights only); the switch carries moments and step count', () => compareRuns(ADAMW), FIRST_DISPATCH_TIMEOUT_MS);
 });

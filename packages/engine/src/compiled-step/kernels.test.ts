@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { initEngine } from '../backend.js';
 import { SeededRng } from '../rng.js';
-import { itRequires, webgpuRequirement } from '../testing/index.js';
+import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '../testing/index.js';
 import { runKernel } from './run-kernel.js';
 import {
   bnApply, bnBackwardDx, bnBackwardReduceSgd, bnStats, convFilterGradPartial, convForward, convInputGrad, convOut,
@@ -160,7 +160,7 @@ describe('compiled-step kernels agree with the cpu backend', () => {
       expectClose(pa!, ep, `AdamW filter update ${where}`);
       expectClose(ma!, em, `AdamW moments ${where}`);
     }
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'batch norm: statistics, running statistics, normalise + option-A residual + ReLU, backward with γ/β updates', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -228,7 +228,7 @@ describe('compiled-step kernels agree with the cpu backend', () => {
       const [dx] = await runKernel(bnBackwardDx(P, C), [dz, x, stats2!, new Float32Array(P * C)]);
       expectClose(dx!, ref.dx, `batch-norm input gradient ${where}`);
     }
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'option-A shortcut of a removed block, forward and backward', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -277,5 +277,5 @@ describe('compiled-step kernels agree with the cpu backend', () => {
       expectClose(nw!, w.map((v, j) => v - 0.5 * ref.dw[j]!), `linear weight update ${where}`);
       expectClose(nb!, b.map((v, j) => v - 0.5 * ref.db[j]!), `linear bias update ${where}`);
     }
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 });

@@ -1,4 +1,4 @@
 // Helpers for the packages' tests (never imported by non-test code).
 export { isCi, itRequires, requirementOutcome } from './required-in-ci.js';
 export type { RequirementOutcome, TestRequirement } from './required-in-ci.js';
-export { webgpuRequirement } from './webgpu-requirement.js';
+export { FIRST_DISPATCH_TIMEOUT_MS, webgpuRequirement } from './webgpu-requirement.js';
