@@ -32,7 +32,7 @@ import {
 } from './bert-wgsl.js';
 import type { CompiledOptimizer } from './wgsl.js';
 import type { CompiledAdamWSettings, CompiledSgdSettings, CompiledStepVariables } from './resnet-cifar-step.js';
-import { CompiledStepBase, type StepRef } from './step-base.js';
+import { CompiledStepBase, compiled, type StepRef } from './step-base.js';
 
 /** One encoder layer (BertArch's layer spec). */
 export interface BertNetLayer {
@@ -78,14 +78,7 @@ function layerNames(i: number) {
 
 /** Returns the compiled step for this network and shape, or throws where a parameter is missing or misshapen. */
 export async function compileBertStep(net: BertNet, variables: CompiledStepVariables, shape: BertStepShape, options: CompileBertOptions = {}): Promise<CompiledBertStep> {
-  const step = new CompiledBertStep(net, variables, shape, options);
-  try {
-    await step.compile();
-  } catch (error) {
-    step.dispose();
-    throw error;
-  }
-  return step;
+  return compiled(new CompiledBertStep(net, variables, shape, options));
 }
 
 export class CompiledBertStep extends CompiledStepBase {

@@ -15,6 +15,7 @@ import { initEngine } from '../backend.js';
 import { SeededRng } from '../rng.js';
 import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '../testing/index.js';
 import { runKernel } from './run-kernel.js';
+import { expectClose as close, onCpu, readFloats as read } from './test-helpers.js';
 import {
   bnApply, bnBackwardDx, bnBackwardReduceSgd, bnStats, convFilterGradPartial, convForward, convInputGrad, convOut,
   filterGradReduceSgd, filterGradSplits, headBackwardSgd, headFeatureGrad, headForward, headLayout, shortcutBackward,
@@ -24,31 +25,8 @@ import {
 const requirement = await webgpuRequirement();
 const TOLERANCE = 1e-4;
 
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, `${what}: length`).toBeGreaterThanOrEqual(expected.length);
-  let scale = 1, diff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(Number.isFinite(diff), `${what}: finite`).toBe(true);
-  expect(diff / scale, `${what}: max |webgpu − cpu| / scale`).toBeLessThanOrEqual(TOLERANCE);
-}
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) => close(actual, expected, what, TOLERANCE);
 
-/**
- * Computes `fn` on the cpu backend (then the webgpu backend is active again). Through tf.setBackend, not a second
- * initEngine('webgpu'): that asks Dawn for a new GPU instance and drops the one the running device belongs to.
- */
-async function onCpu<T>(fn: () => Promise<T> | T): Promise<T> {
-  await tf.setBackend('cpu');
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend('webgpu');
-  }
-}
-
-const read = async (t: tf.Tensor) => Float32Array.from(await t.data());
 const relu = (a: Float32Array) => a.map((v) => Math.max(v, 0));
 
 const CONVS: ConvShape[] = [

@@ -23,7 +23,7 @@ import {
   convInputGrad, convOut, type CompiledOptimizer, filterGradReduceSgd, filterGradSplits, headBackwardSgd, headFeatureGrad, headForward,
   headLayout, shortcutBackward, shortcutForward, type ConvShape, type Kernel, type ResidualSource,
 } from './wgsl.js';
-import { CompiledStepBase, type StepRef } from './step-base.js';
+import { CompiledStepBase, compiled, type StepRef } from './step-base.js';
 
 /** One residual block as @prunebench/models' `resolveBlocks` describes it. */
 export interface CompiledStepBlock {
@@ -119,14 +119,7 @@ export async function compileResNetCifarStep(
   shape: CompiledStepShape,
   options: CompileOptions = {},
 ): Promise<CompiledResNetCifarStep> {
-  const step = new CompiledResNetCifarStep(net, variables, shape, options);
-  try {
-    await step.compile();
-  } catch (error) {
-    step.dispose();
-    throw error;
-  }
-  return step;
+  return compiled(new CompiledResNetCifarStep(net, variables, shape, options));
 }
 export class CompiledResNetCifarStep extends CompiledStepBase {
   private readonly images: GPUBuffer;

@@ -34,6 +34,17 @@ interface Dispatch {
   group?: GPUBindGroup;
 }
 
+/** Builds a step's pipelines and returns it, or frees its buffers and rethrows where that fails. */
+export async function compiled<T extends CompiledStepBase>(step: T): Promise<T> {
+  try {
+    await step.compile();
+  } catch (error) {
+    step.dispose();
+    throw error;
+  }
+  return step;
+}
+
 export abstract class CompiledStepBase implements CompiledTrainingStep {
   protected readonly backend: WebgpuBackendInternals;
   protected readonly device: GPUDevice;
