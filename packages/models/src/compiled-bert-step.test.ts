@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { compileBertStep, initEngine, takeBackendErrors } from '@prunebench/engine';
-import { itRequires, webgpuRequirement } from '@prunebench/engine/testing';
+import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { createBert, bertPoolerWidth, type BertArch } from './bert/index.js';
 import { compiledTrainingStepFor, disposeCompiledTrainingSteps } from './compiled-step.js';
 
@@ -68,7 +68,7 @@ describe('compiledTrainingStepFor: BERT', () => {
     expect(takeBackendErrors()).toEqual([]);
     await disposeCompiledTrainingSteps(model);
     model.dispose();
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'errors: a net that does not match the model; inputs or labels of another shape; use after dispose', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -85,5 +85,5 @@ describe('compiledTrainingStepFor: BERT', () => {
     step.dispose();
     expect(() => step.step(idsOf(2, 6), labels, ADAMW)).toThrow(/after dispose/);
     model.dispose();
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 });

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { initEngine } from '../backend.js';
 import { SeededRng } from '../rng.js';
-import { itRequires, webgpuRequirement } from '../testing/index.js';
+import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '../testing/index.js';
 import { runKernel } from './run-kernel.js';
 import { expectClose as close, onCpu, readFloats as read } from './test-helpers.js';
 import {
@@ -87,7 +87,7 @@ describe('compiled BERT kernels agree with the cpu backend', () => {
       expectGradient(g!, v!, 0, ref.dg, mask, 0, `LN γ, width ${width}`);
       expectGradient(b!, v!, betaOffset, ref.db, mask, betaOffset, `LN β, width ${width}`);
     }
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'dense: forward (bias, + residual, + GELU), input gradients (plain, + residual, × GELU′), weight + bias gradients', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -125,7 +125,7 @@ describe('compiled BERT kernels agree with the cpu backend', () => {
     ]);
     expectGradient(pw!, v!, 0, ref.dw, mask, 0, 'weight gradient');
     expectGradient(pb!, v!, biasOffset, ref.db, mask, biasOffset, 'bias gradient');
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'Q, K, V in one GEMM and the input gradient through all three (+ residual)', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -144,7 +144,7 @@ describe('compiled BERT kernels agree with the cpu backend', () => {
     expectClose(qkv!, ref.qkv, 'QKV forward');
     const [dx] = await runKernel(qkvInputGrad(L), [dqkv, ...ws, r, new Float32Array(T * H)]);
     expectClose(dx!, ref.dx, 'QKV input gradient + residual');
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'attention: masked scores, softmax, context; dP, softmax backward, dQ/dK/dV', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -186,7 +186,7 @@ describe('compiled BERT kernels agree with the cpu backend', () => {
     const [ds] = await runKernel(softmaxBackwardRows(B * NH * S, S, scale), [probs!, dp!]);
     const [dqkv] = await runKernel(attentionQkvGrad(L), [ds!, probs!, qkv, dctx, new Float32Array(T * 3 * A)]);
     expectClose(dqkv!, ref.dqkv, 'attention dQ, dK, dV');
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'embeddings: token lists, gather + LayerNorm, the three tables\' gradients (repeated ids, two token types)', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -230,7 +230,7 @@ describe('compiled BERT kernels agree with the cpu backend', () => {
     expectGradient(w!, v!, 0, ref.dw, mask, 0, 'word embedding');
     expectGradient(p!, v!, offsets.position, ref.dp, mask, offsets.position, 'position embedding');
     expectGradient(t!, v!, offsets.type, ref.dt, mask, offsets.type, 'token-type embedding');
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 
   itRequires(requirement, 'head: pooler (tanh on [CLS]), classifier, softmax cross-entropy, their gradients and the gradient at the last layer', async () => {
     await initEngine({ backend: 'webgpu' });
@@ -268,5 +268,5 @@ describe('compiled BERT kernels agree with the cpu backend', () => {
     expectGradient(pbp!, v!, offsets.poolerBias, ref.grads[2]!, mask, offsets.poolerBias, 'pooler bias');
     expectGradient(pwc!, v!, offsets.classifierWeight, ref.grads[3]!, mask, offsets.classifierWeight, 'classifier weight');
     expectGradient(pbc!, v!, offsets.classifierBias, ref.grads[4]!, mask, offsets.classifierBias, 'classifier bias');
-  }, 300_000);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 });
