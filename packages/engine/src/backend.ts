@@ -240,6 +240,15 @@ async function requestWebgpuAdapter(timeoutMs: number): Promise<{ reason: string
 }
 
 async function tryWebgpu(timeoutMs: number, automatic: boolean): Promise<Attempt> {
+  const previous = started.get('webgpu');
+  if (previous?.adapter && tf.findBackend('webgpu') !== null) {
+    // Once started, tfjs's webgpu backend keeps its device. Asking Dawn for a new instance and adapter each time
+    // (and dropping them) crashed the process at random when a run or test switched back to webgpu.
+    if (automatic && previous.adapter.software) {
+      return { ok: false, reason: `only a software adapter (${previous.adapter.description}); 'auto' never picks one, name --backend webgpu to use it` };
+    }
+    return activate('webgpu', previous.device, previous.backendPackage, previous.adapter);
+  }
   const found = await requestWebgpuAdapter(timeoutMs);
   if ('reason' in found) return { ok: false, reason: found.reason };
   const { dawn, gpu, adapter } = found;
