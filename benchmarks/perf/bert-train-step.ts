@@ -14,7 +14,7 @@ const model = createBert(bertTinyArch(2));
 const ids = tf.tensor2d(Int32Array.from({ length: batch * seq }, (_, i) => (i * 7919) % 30522), [batch, seq], 'int32');
 const inputs = { input_ids: ids, attention_mask: tf.onesLike(ids), token_type_ids: tf.zerosLike(ids) };
 const labels = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 2), 'int32');
-const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 0 });
+const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 0 }, { compiled: 'never' });
 for (let i = 0; i < 6; i++) {
   const t0 = performance.now();
   const loss = await trainStep(model, { inputs, labels, size: batch }, optimizer, { learningRate: 0.01 });

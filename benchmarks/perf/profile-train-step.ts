@@ -26,7 +26,7 @@ const inputs = bert
   ? { input_ids: tf.tensor2d(Int32Array.from({ length: batch * 128 }, () => 1 + rng.int(30_000)), [batch, 128], 'int32') }
   : tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
 const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(bert ? 2 : 10)), 'int32');
-const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, { compiled: 'never' });
 const step = () => trainStep(model, { inputs, labels, size: batch }, optimizer, { learningRate: 0.01 });
 
 step();

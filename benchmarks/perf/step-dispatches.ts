@@ -52,7 +52,7 @@ const inputs = bert
   : tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
 const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(bert ? 2 : 10)), 'int32');
 const data: Batch = { inputs, labels, size: batch };
-const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, { compiled: 'never' });
 
 /** Counts `fn`'s second call. */
 async function countSecond(fn: () => unknown): Promise<DispatchCounts> {

@@ -16,7 +16,7 @@ const rng = new SeededRng(seed);
 const model = createResNetCifar(depth, { seed });
 const inputs = tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
 const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(10)), 'int32');
-const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, { compiled: 'never' });
 const step = () => trainStep(model, { inputs, labels, size: batch }, optimizer, { learningRate: 0.01 });
 step(); // warm-up
 parentPort!.on('message', (message: { steps: number } | 'exit') => {

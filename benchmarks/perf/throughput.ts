@@ -2,7 +2,8 @@
  * Training and evaluation throughput of prunebench's models on a tfjs backend, with PyTorch measured side by
  * side in the same command (benchmarks/perf/torch_reference.py, kept running as a child process).
  *
- * Cases (tfjs side exactly as prunebench runs them):
+ * Cases (tfjs side as prunebench runs them op by op; the compiled step, which the trainer uses on a hardware GPU
+ * adapter, is measured by compiled-step.ts):
  *   resnet20-train, resnet56-train  `trainStep` (SGD) (the harness trainer's step: forward with batch norm in
  *                                   training mode + running-stat update, backward, SGD momentum 0.9, weight
  *                                   decay 5e-4), batch --train-batch (128) random images; images/s
@@ -215,7 +216,7 @@ function resnetCase(depth: number, train: boolean, tiny = false): TfjsCase {
   const model = models.createResNetCifar(depth, { seed: 0 });
   const inputs = tf.tensor4d(r.normalArray(batch * hw * hw * 3), [batch, hw, hw, 3]);
   const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => r.int(10)), 'int32');
-  const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+  const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, { compiled: 'never' });
   const batchData: Batch = { inputs, labels, size: batch };
   const step = train
     ? async () => { await trainStep(model, batchData, optimizer, { learningRate: 0.01 }); }
@@ -243,7 +244,7 @@ function bertCase(tiny = false): TfjsCase | { unavailable: string } {
   const ids = tf.tensor2d(Int32Array.from({ length: batch * length }, () => 1 + r.int(tiny ? TINY_BERT.arch.vocabSize - 1 : 30_000)), [batch, length], 'int32');
   const mask = tf.ones([batch, length], 'int32');
   const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => r.int(2)), 'int32');
-  const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+  const optimizer = createMaskedOptimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, { compiled: 'never' });
   const batchData: Batch = { inputs: { input_ids: ids, attention_mask: mask }, labels, size: batch };
   return {
     batch,
