@@ -54,6 +54,24 @@ describe('cropFlipImage', () => {
     expect(at(both, 4, 2, 2)).toBe(pixel(4, 31, 2));
     expect(at(both, 4, 0, 2)).toBe(0);
   });
+
+  it('equals the per-pixel definition at every offset, with and without flip', () => {
+    // output (y, x, c) = padded input (y + oy, (flip ? 31 − x : x) + ox, c), padding 4 of zeros on each side
+    for (let oy = 0; oy <= 2 * CROP_PADDING; oy++) {
+      for (let ox = 0; ox <= 2 * CROP_PADDING; ox++) {
+        for (const flip of [false, true]) {
+          const expected = new Uint8Array(32 * 32 * 3);
+          for (let y = 0; y < 32; y++) {
+            for (let x = 0; x < 32; x++) {
+              const sy = y + oy - CROP_PADDING, sx = (flip ? 31 - x : x) + ox - CROP_PADDING;
+              for (let c = 0; c < 3; c++) expected[(y * 32 + x) * 3 + c] = sy < 0 || sy > 31 || sx < 0 || sx > 31 ? 0 : pixel(sy, sx, c);
+            }
+          }
+          expect(cropFlipImage(img, oy, ox, flip), `offset (${oy}, ${ox}), flip ${flip}`).toEqual(expected);
+        }
+      }
+    }
+  });
 });
 
 describe('normalizeImages', () => {
