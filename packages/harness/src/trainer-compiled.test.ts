@@ -12,27 +12,17 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
 import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
-import { createResNetCifar, disposeCompiledTrainingSteps, type Model, type ResNetCifarArch } from '@prunebench/models';
+import { createResNetCifar, disposeCompiledTrainingSteps, type Model } from '@prunebench/models';
 import type { Batch } from '@prunebench/pruning';
+import { COMPILED_STEP_TEST_ARCH as ARCH } from '@prunebench/pruning/testing';
 import { RunInterruptedError } from './errors.js';
-import type { TensorFileContents } from './tensor-file.js';
 import type { FineTuneRecipe } from './tasks/types.js';
+import { memoryCheckpoints } from './testing/memory-checkpoints.js';
 import { HarnessTrainer, type HarnessTrainerOptions, type TrainerCheckpoints } from './trainer.js';
 
 const requirement = await webgpuRequirement();
 const TOLERANCE = 1e-4;
-/**
- * The architecture and batch shape of packages/pruning/src/compiled-step.test.ts, so the two share their pipelines
- * (lavapipe compiles a new layer shape's kernels at its first dispatch: about a minute for these on a busy CPU).
- */
-const ARCH: ResNetCifarArch = {
-  family: 'resnet-cifar', depth: 10, numClasses: 5, stem: 4,
-  stages: [
-    { blocks: [{ mid: 3, out: 4, stride: 1 }] },
-    { blocks: [{ mid: 6, out: 8, stride: 2 }, { mid: 0, out: 8, stride: 1, removed: true }] },
-    { blocks: [{ mid: 0, out: 12, stride: 2, removed: true }] },
-  ],
-};
+/** Batch 4 on 8×8 images with COMPILED_STEP_TEST_ARCH, as packages/pruning/src/compiled-step.test.ts: shared pipelines. */
 const RECIPE: FineTuneRecipe = {
   optimizer: 'sgd', momentum: 0.9, learningRate: 0.05, schedule: 'cosine', weightDecay: 5e-4, batchSize: 4, augment: false,
 };
@@ -60,18 +50,6 @@ function tinyTask(): HarnessTrainerOptions['task'] {
     },
     sampleBatches: () => { throw new Error('not used'); },
     evaluate: () => { throw new Error('not used'); },
-  };
-}
-
-function memory(): TrainerCheckpoints & { partials: number } {
-  const partial = new Map<number, TensorFileContents>();
-  const finished = new Map<number, TensorFileContents>();
-  return {
-    partials: 0,
-    readFinished: (call) => finished.get(call) ?? null,
-    readPartial: (call) => partial.get(call) ?? null,
-    writeFinished(call, contents) { finished.set(call, contents); partial.delete(call); },
-    writePartial(call, contents) { this.partials++; partial.set(call, contents); },
   };
 }
 
@@ -115,7 +93,7 @@ describe('HarnessTrainer on the compiled step (webgpu)', () => {
     await initEngine({ backend: 'webgpu' });
     takeBackendErrors();
     const opByOp = await train({ compiledStep: 'never' });
-    const compiled = await train({ compiledStep: 'always', checkpoints: memory() });
+    const compiled = await train({ compiledStep: 'always', checkpoints: memoryCheckpoints() });
     expect(opByOp.summary.compiledSteps).toBe(0);
     expect(compiled.summary.steps).toBe(6);
     expect(compiled.summary.compiledSteps).toBe(6);
@@ -126,7 +104,7 @@ describe('HarnessTrainer on the compiled step (webgpu)', () => {
     // the run learns: the last chunk's loss is below the first's
     expect(opByOp.log[2]!.loss).toBeLessThan(opByOp.log[0]!.loss);
 
-    const checkpoints = memory();
+    const checkpoints = memoryCheckpoints();
     await expect(train({ compiledStep: 'always', checkpoints, abortAfterSteps: 3 })).rejects.toBeInstanceOf(RunInterruptedError);
     const stored = checkpoints.readPartial(0)!;
     expect((stored.meta as { step: number }).step).toBe(3);

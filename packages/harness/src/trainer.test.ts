@@ -6,9 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NonFiniteLossError } from './errors.js';
 import { learningRateAt } from './schedule.js';
 import { FAKE_RECIPE, fakeTask } from './testing/fake-task.js';
+import { memoryCheckpoints } from './testing/memory-checkpoints.js';
 import { HarnessTrainer, type TrainerCheckpoints } from './trainer.js';
 import { RunInterruptedError } from './errors.js';
-import type { TensorFileContents } from './tensor-file.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -64,17 +64,6 @@ describe('HarnessTrainer', () => {
   });
 
   it('an interrupt stops after the current step with a checkpoint of it; the resume ends where an uninterrupted call ends', async () => {
-    const memory = (): TrainerCheckpoints & { partials: number } => {
-      const partial = new Map<number, TensorFileContents>();
-      const finished = new Map<number, TensorFileContents>();
-      return {
-        partials: 0,
-        readFinished: (call) => finished.get(call) ?? null,
-        readPartial: (call) => partial.get(call) ?? null,
-        writeFinished(call, contents) { finished.set(call, contents); partial.delete(call); },
-        writePartial(call, contents) { this.partials++; partial.set(call, contents); },
-      };
-    };
     const train = async (checkpoints: TrainerCheckpoints, abortAfterSteps?: number) => {
       const task = await fakeTask('fake-blobs', { batchesDrawn: 0 }).load({ trainPerClass: 0, valSize: 12, testSize: 0, evalBatchSize: 16 }, {
         cacheDir: '/nonexistent', log: () => {},
@@ -93,8 +82,8 @@ describe('HarnessTrainer', () => {
         model.dispose();
       }
     };
-    const reference = await train(memory());
-    const store = memory();
+    const reference = await train(memoryCheckpoints());
+    const store = memoryCheckpoints();
     // chunks of 32 examples = 4 steps of 8: step 3 is inside the first chunk, so only the interrupt writes it
     await expect(train(store, 3)).rejects.toBeInstanceOf(RunInterruptedError);
     expect(store.partials).toBe(1);

@@ -70,12 +70,9 @@ async function values(model: BertModel): Promise<Map<string, Float32Array>> {
   return out;
 }
 
+/** The optimizer's state arrays by checkpoint name (momentum/…, adam-m/…, adam-v/…), read wherever it lives. */
 async function stateOf(optimizer: MaskedOptimizer): Promise<Map<string, Float32Array>> {
-  const state = optimizer.state();
-  const out = new Map<string, Float32Array>();
-  for (const [key, t] of state.tensors) out.set(key, Float32Array.from(await t.data()));
-  tf.dispose([...state.tensors.values()]);
-  return out;
+  return new Map([...(await optimizer.readState()).arrays].map(([key, { data }]) => [key, data]));
 }
 
 /**

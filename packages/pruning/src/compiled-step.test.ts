@@ -12,21 +12,14 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
 import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
-import { compiledTrainingStepFor, createResNetCifar, disposeCompiledTrainingSteps, type ResNetCifarArch, type ResNetCifarModel } from '@prunebench/models';
+import { compiledTrainingStepFor, createResNetCifar, disposeCompiledTrainingSteps, type ResNetCifarModel } from '@prunebench/models';
 import { softmaxCrossEntropy } from './loss.js';
 import { createMaskedOptimizer, trainStep, type MaskedOptimizer, type OptimizerStateData } from './optimizer.js';
 import type { Batch, Masks } from './types.js';
+import { COMPILED_STEP_TEST_ARCH as ARCH } from './testing.js';
 
 const requirement = await webgpuRequirement();
 const TOLERANCE = 1e-4;
-const ARCH: ResNetCifarArch = {
-  family: 'resnet-cifar', depth: 10, numClasses: 5, stem: 4,
-  stages: [
-    { blocks: [{ mid: 3, out: 4, stride: 1 }] },
-    { blocks: [{ mid: 6, out: 8, stride: 2 }, { mid: 0, out: 8, stride: 1, removed: true }] },
-    { blocks: [{ mid: 0, out: 12, stride: 2, removed: true }] },
-  ],
-};
 const RATES = [0.1, 0.1, 0.05, 0.05, 0.02];
 const SGD = { kind: 'sgd' as const, momentum: 0.9, weightDecay: 5e-4 };
 const ADAMW = { kind: 'adamw' as const, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
@@ -52,13 +45,9 @@ async function values(model: ResNetCifarModel): Promise<Map<string, Float32Array
   return out;
 }
 
-/** The optimizer's state arrays by checkpoint name (momentum/…, adam-m/…, adam-v/…). */
+/** The optimizer's state arrays by checkpoint name (momentum/…, adam-m/…, adam-v/…), read wherever it lives. */
 async function stateOf(optimizer: MaskedOptimizer): Promise<Map<string, Float32Array>> {
-  const state = optimizer.state();
-  const out = new Map<string, Float32Array>();
-  for (const [key, t] of state.tensors) out.set(key, Float32Array.from(await t.data()));
-  tf.dispose([...state.tensors.values()]);
-  return out;
+  return new Map([...(await optimizer.readState()).arrays].map(([key, { data }]) => [key, data]));
 }
 
 /**

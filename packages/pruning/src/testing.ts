@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
-import type { ArchSpec, ForwardOptions, LayerInputTap, Model, ParamKind } from '@prunebench/models';
+import type { ArchSpec, ForwardOptions, LayerInputTap, Model, ParamKind, ResNetCifarArch } from '@prunebench/models';
 import { disposeBatch } from './batch.js';
 import { BudgetLedger, checkTrainRequest } from './budget.js';
 import { lossAndGradients, readScalar } from './loss.js';
@@ -394,3 +394,17 @@ export class RandomImageTrainer extends ToyBudgetedTrainer {
 }
 
 export { describeBudgetedTrainerContract, type TrainerContractSetup } from './trainer-contract.js';
+
+/**
+ * The small surgered ResNet-CIFAR (a removed option-A block and a removed identity block) the compiled-step
+ * training tests share, at batch 4 on 8×8 images: one architecture, so lavapipe compiles its kernels once (at
+ * their first dispatch, about a minute on a busy CPU) for all of them.
+ */
+export const COMPILED_STEP_TEST_ARCH: ResNetCifarArch = {
+  family: 'resnet-cifar', depth: 10, numClasses: 5, stem: 4,
+  stages: [
+    { blocks: [{ mid: 3, out: 4, stride: 1 }] },
+    { blocks: [{ mid: 6, out: 8, stride: 2 }, { mid: 0, out: 8, stride: 1, removed: true }] },
+    { blocks: [{ mid: 0, out: 12, stride: 2, removed: true }] },
+  ],
+};

@@ -5,3 +5,4 @@
 export * from './synthetic-glue.js';
 export * from './fake-task.js';
 export * from './fake-methods.js';
+export * from './memory-checkpoints.js';
