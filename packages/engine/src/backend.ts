@@ -4,6 +4,7 @@
  * GPU adapter exists), wasm (XNNPACK, the practical CPU backend; gets prunebench's training kernels), cpu.
  * tfjs is a process-global singleton, so this module is too.
  */
+import { compiledStepEnv } from './compiled-step/env.js';
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -117,6 +118,7 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
   const request = requestedBackend(options);
   // Checked up front: a bad value must be an error, not a reason for 'auto' to fall through to cpu.
   wasmThreadsRequested();
+  compiledStepEnv();
   const timeoutMs = options.webgpuTimeoutMs ?? 5000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new Error(`initEngine option webgpuTimeoutMs must be a positive number, got ${timeoutMs}`);

@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  compileBertStep, compileResNetCifarStep, type CompiledBertStep, type CompiledOptimizer, type CompiledResNetCifarStep, type CompiledTrainingStep,
+  compiledStepEnv, compileBertStep, compileResNetCifarStep, type CompiledBertStep, type CompiledOptimizer, type CompiledResNetCifarStep, type CompiledTrainingStep,
 } from '@prunebench/engine';
 import { BertModel, bertPoolerWidth } from './bert/index.js';
 import { ResNetCifarModel, resolveBlocks } from './resnet-cifar.js';
@@ -39,7 +39,7 @@ export async function compiledTrainingStepFor(
   options: { optimizer?: CompiledOptimizer } = {},
 ): Promise<CompiledTrainingStep | null> {
   const optimizer = options.optimizer ?? 'sgd';
-  if (process.env.PRUNEBENCH_COMPILED_STEP === '0') return null;
+  if (compiledStepEnv() === 'off') return null;
   if (tf.getBackend() !== 'webgpu') return null;
   if (model instanceof BertModel) return bertStepFor(model, inputs, optimizer);
   if (!(model instanceof ResNetCifarModel)) return null;

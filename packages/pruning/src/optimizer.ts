@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
+import { compiledStepEnv, startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
 import { compiledTrainingStepFor, type Model } from '@prunebench/models';
 import { lossTensorAndGradients, readScalar, type LossFunction } from './loss.js';
 import { getParam, maskTensor } from './masks.js';
@@ -129,7 +129,7 @@ export async function trainStep(model: Model, batch: Batch, optimizer: MaskedOpt
 export async function issueTrainStep(
   model: Model, batch: Batch, optimizer: MaskedOptimizer, options: OptimizerStepOptions, lossFn?: LossFunction,
 ): Promise<{ loss: Promise<number>; compiled: boolean }> {
-  const use = optimizer.compiled === 'always' || (optimizer.compiled === 'auto' && (process.env.PRUNEBENCH_COMPILED_STEP === '1' || startedWebgpuAdapter()?.software === false));
+  const use = optimizer.compiled === 'always' || (optimizer.compiled === 'auto' && (compiledStepEnv() === 'software-too' || startedWebgpuAdapter()?.software === false));
   const compiled = use && !lossFn ? await compiledTrainingStepFor(model, batch.inputs, { optimizer: optimizer.settings.kind }) : null;
   if (compiled && compiled.trainedNames.length === model.params.size) {
     await optimizer.moveStateTo(compiled);

@@ -1,5 +1,6 @@
 export * from './resnet-cifar-step.js';
 export type { CompiledTrainingStep } from './training-step.js';
+export { compiledStepEnv } from './env.js';
 export { cachedComputePipeline } from './pipeline-cache.js';
 export * as compiledStepKernels from './wgsl.js';
 export type { CompiledOptimizer } from './wgsl.js';
