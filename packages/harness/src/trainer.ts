@@ -225,8 +225,8 @@ export class HarnessTrainer implements BudgetedTrainer {
 
     /**
      * Model, optimizer state and position in the call as they stand now, so a resume continues from this very step.
-     * Taken at once (tensor clones and queued reads: steps issued afterwards do not change it); `write` waits for
-     * the reads and writes the checkpoint with the log as it is then, so training can go on in between.
+     * Taken at once (tensor clones and queued reads: steps issued afterwards do not change it); the function it
+     * returns waits for the reads and writes the checkpoint with the log as it is then, so training goes on between.
      */
     const snapshot = () => {
       const at = {
