@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
-import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
+import { FIRST_DISPATCH_TIMEOUT_MS, expectRelativelyClose, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { createResNetCifar, disposeCompiledTrainingSteps, type Model } from '@prunebench/models';
 import type { Batch } from '@prunebench/pruning';
 import { COMPILED_STEP_TEST_ARCH as ARCH } from '@prunebench/pruning/testing';
@@ -59,15 +59,7 @@ async function values(model: Model): Promise<Map<string, Float32Array>> {
   return out;
 }
 
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  let scale = 1, diff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(diff / scale, `${what}: max |a − b| / scale`).toBeLessThanOrEqual(TOLERANCE);
-}
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) => expectRelativelyClose(actual, expected, what, TOLERANCE);
 
 /** One train call of EXAMPLES on a fresh model; `abortAfterSteps` stops it there (RunInterruptedError). */
 async function train(options: { compiledStep: 'always' | 'never'; checkpoints?: TrainerCheckpoints; abortAfterSteps?: number }) {

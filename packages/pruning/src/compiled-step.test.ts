@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
 import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
-import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
+import { FIRST_DISPATCH_TIMEOUT_MS, expectRelativelyClose, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { compiledTrainingStepFor, createResNetCifar, disposeCompiledTrainingSteps, type ResNetCifarModel } from '@prunebench/models';
 import { softmaxCrossEntropy } from './loss.js';
 import { createMaskedOptimizer, trainStep, type MaskedOptimizer, type OptimizerStateData } from './optimizer.js';
@@ -77,15 +77,7 @@ async function run(compiledSteps: number, settings: Settings = SGD) {
   return out;
 }
 
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  let scale = 1, diff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(diff / scale, `${what}: max |compiled − op-by-op| / scale`).toBeLessThanOrEqual(TOLERANCE);
-}
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) => expectRelativelyClose(actual, expected, what, TOLERANCE);
 
 async function compareRuns(settings: Settings): Promise<void> {
   await initEngine({ backend: 'webgpu' });

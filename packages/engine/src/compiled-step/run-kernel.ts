@@ -4,6 +4,7 @@
  * binding from the given arrays, one dispatch, and every read-write binding read back.
  */
 import type { Kernel } from './wgsl.js';
+import { cachedComputePipeline } from './pipeline-cache.js';
 import { flushTfjs, webgpuBackend } from './tfjs-webgpu.js';
 
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
@@ -15,8 +16,7 @@ export async function runKernel(kernel: Kernel, data: ArrayLike<number>[] | (Flo
   const device = backend.device;
   flushTfjs(backend);
   device.pushErrorScope('validation');
-  const module = device.createShaderModule({ code: kernel.code });
-  const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const pipeline = await cachedComputePipeline(device, kernel.code, kernel.name);
   const buffers = data.map((values, i) => {
     const array = values instanceof Int32Array ? values : Float32Array.from(values as ArrayLike<number>);
     const size = Math.max(16, Math.ceil((array.length * 4) / 16) * 16);
