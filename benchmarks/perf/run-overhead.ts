@@ -21,15 +21,20 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine, SeededRng, type BackendRequest } from '@prunebench/engine';
+import { initEngine, parseBackendRequest, SeededRng, type BackendRequest } from '@prunebench/engine';
 import { RECORD_FILE } from '@prunebench/harness';
 import { createResNetCifar, resnetCifarArch } from '@prunebench/models';
 import { createMaskedOptimizer, trainStep } from '@prunebench/pruning';
-import { scriptArgs } from './script-helpers.js';
+import { exitWithUsage, scriptArgs } from './script-helpers.js';
 
 const USAGE = 'usage: npx tsx benchmarks/perf/run-overhead.ts [--backend wasm|webgpu|cpu] [--steps 20] [--label x] [--out file.json]';
 const args = scriptArgs('run-overhead', USAGE, { strings: ['backend', 'steps', 'label', 'out'] });
-const backend = (args.string('backend') ?? 'wasm') as BackendRequest;
+let backend: BackendRequest;
+try {
+  backend = parseBackendRequest(args.string('backend') ?? 'wasm', '--backend');
+} catch (error) {
+  exitWithUsage('run-overhead', (error as Error).message, USAGE);
+}
 const steps = args.int('steps', 20);
 const BATCH = 128;
 const repo = join(dirname(new URL(import.meta.url).pathname), '..', '..');

@@ -177,3 +177,18 @@ describe('MaskedOptimizer state', () => {
     tf.dispose([...moments.values()]);
   });
 });
+
+describe('MaskedOptimizer compiled-step use', () => {
+  it("defaults to 'auto', keeps a valid choice and names the option for an unknown one", () => {
+    const settings: MaskedOptimizerSettings = { kind: 'sgd', momentum: 0.9, weightDecay: 0 };
+    const auto = createMaskedOptimizer(settings);
+    expect(auto.compiled).toBe('auto');
+    const never = createMaskedOptimizer(settings, { compiled: 'never' });
+    expect(never.compiled).toBe('never');
+    expect(() => createMaskedOptimizer(settings, { compiled: 'sometimes' as never })).toThrow(
+      'optimizer: compiled must be one of auto, always, never, got "sometimes"',
+    );
+    auto.dispose();
+    never.dispose();
+  });
+});
