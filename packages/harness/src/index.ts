@@ -14,6 +14,7 @@ export * from './labels.js';
 export * from './run-files.js';
 export * from './shard-environment.js';
 export * from './run.js';
+export * from './phases.js';
 export * from './model-metrics.js';
 export * from './run-suite.js';
 export * from './run-lock.js';

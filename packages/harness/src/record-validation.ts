@@ -18,6 +18,15 @@ export function recordDefect(value: unknown, expectedId?: string): string | null
   if (typeof description.seed !== 'number') return 'missing number field "description.seed"';
   if (!isObject(value.budget)) return 'missing object field "budget"';
   if (!isObject(value.environment)) return 'missing object field "environment"';
+  if (value.phaseSeconds !== undefined) {
+    if (!isObject(value.phaseSeconds)) return `"phaseSeconds" must be an object of seconds (got ${describe(value.phaseSeconds)})`;
+    // Any phase name (a later version may add phases), but every value a duration.
+    for (const [phase, seconds] of Object.entries(value.phaseSeconds)) {
+      if (typeof seconds !== 'number' || !(seconds >= 0) || !Number.isFinite(seconds)) {
+        return `"phaseSeconds.${phase}" must be a finite number of seconds >= 0 (got ${describe(seconds)})`;
+      }
+    }
+  }
   if (value.status === 'failed') return null;
   if (!isObject(value.metrics)) return 'missing object field "metrics"';
   return metricsDefect(value.metrics as Partial<RunMetrics>);

@@ -1,5 +1,6 @@
 import type { ExecutionProvider, LatencyRecordShape } from '@prunebench/metrics';
 import type { DistillationSettings, NmPatternCheck, PruningTarget } from '@prunebench/pruning';
+import type { RunPhaseSeconds } from './phases.js';
 
 /**
  * What one completed run writes to `reports/runs/<id>/record.json`: the report package reads only this.
@@ -25,6 +26,13 @@ export interface RunRecord {
    * seconds inside its train calls (so seconds per training example can be set beside the step benchmark's).
    */
   training?: { steps: number; compiledSteps: number; seconds: number };
+  /**
+   * Wall seconds of each phase of the run in this process (RUN_PHASES in phases.ts says what each counts; 0 where a
+   * phase did not run; each second in one phase). Their sum falls short of `wallTimeSeconds` only by the run's
+   * bookkeeping (store writes). `train` times the train calls from outside, so it is a little above `training.seconds`.
+   * Records before it lack it.
+   */
+  phaseSeconds?: RunPhaseSeconds;
   environment: EnvironmentRecord;
   /** Per-layer density (nonzero / total) of every prunable parameter. */
   layerDensity: Record<string, number>;

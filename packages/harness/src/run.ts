@@ -24,6 +24,7 @@ import type { EnvironmentRecord, LatencyRecord, RunDescription, RunMetrics, RunR
 import { metricsDefect } from './record-validation.js';
 import type { RunStore } from './store.js';
 import type { LoadedTask } from './tasks/types.js';
+import { PhaseClock, timedTrainer } from './phases.js';
 import { HarnessTrainer } from './trainer.js';
 import { inspectWeights } from './weights-fingerprint.js';
 
@@ -69,6 +70,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
   let masks: Masks | undefined;
   let trainer: HarnessTrainer | null = null;
   let startingPoint: RunRecord['startingPoint'];
+  const clock = new PhaseClock();
   const finish = (partial: Pick<RunRecord, 'status' | 'metrics'> & Partial<RunRecord>): RunRecord => {
     const record: RunRecord = {
       id,
@@ -82,6 +84,7 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       },
       wallTimeSeconds: (Date.now() - started) / 1000,
       ...(trainer ? { training: trainer.trainingWork() } : {}),
+      phaseSeconds: clock.totals(),
       environment: ctx.environment,
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -94,24 +97,28 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
 
   try {
     takeBackendErrors();
-    const task = await ctx.loadTask(run);
-    checkEpochBudget(description, task);
-    const model = await task.startingModel();
-    models.push(model);
-    const start = await inspectWeights(model);
-    startingPoint = { sha256: start.sha256 };
-    if (start.nonFinite.length > 0) throw new NonFiniteWeightsError('starting', start.nonFinite);
-    if (run.method && ctx.store.bindCheckpoints(id, start.sha256)) {
-      ctx.log('its checkpoints were made from other starting weights; removed, the run starts afresh');
-      resumed = false;
-    }
-    const dense = await denseReference(task, model);
-    // The starting weights, kept only to measure how well the pruned layers reconstruct them.
-    const startingWeights = description.reconstruction && run.method && !run.method.structured ? takeSnapshot(model) : null;
+    const { task, model, dense, startingWeights } = await clock.time('load', async () => {
+      const task = await ctx.loadTask(run);
+      checkEpochBudget(description, task);
+      const model = await task.startingModel();
+      models.push(model);
+      const start = await inspectWeights(model);
+      startingPoint = { sha256: start.sha256 };
+      if (start.nonFinite.length > 0) throw new NonFiniteWeightsError('starting', start.nonFinite);
+      if (run.method && ctx.store.bindCheckpoints(id, start.sha256)) {
+        ctx.log('its checkpoints were made from other starting weights; removed, the run starts afresh');
+        resumed = false;
+      }
+      const dense = await denseReference(task, model);
+      // The starting weights, kept only to measure how well the pruned layers reconstruct them.
+      const startingWeights = description.reconstruction && run.method && !run.method.structured ? takeSnapshot(model) : null;
+      return { task, model, dense, startingWeights };
+    });
     let finalModel = model;
     let details: Record<string, unknown> | undefined;
 
-    if (run.method) {
+    if (run.method) await clock.time('method', async () => {
+      const method = run.method!;
       const seedRng = new SeededRng(description.seed);
       // Distillation's teacher: the task's dense starting model, a copy of its own (the student's weights change).
       const teacher = description.distillation ? await task.startingModel() : null;
@@ -128,11 +135,11 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
         signal: ctx.signal,
         ...(teacher ? { distillation: { ...description.distillation!, teacher } } : {}),
       });
-      const result = await run.method.run({
+      const result = await method.run({
         model,
         options: run.parsedOptions,
         target: description.target!,
-        trainer,
+        trainer: timedTrainer(trainer, clock),
         rng: seedRng.fork('method'),
         prunable: task.prunable(model),
         log: ctx.log,
@@ -142,16 +149,19 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
       masks = result.masks;
       details = result.details;
       if (masks) applyMasks(finalModel, masks);
-    }
+    });
 
     // Ctrl-C after the last training step stops here (the run resumes from its checkpoints), not after evaluation.
     await checkInterrupt(ctx.signal);
     const prunable = task.prunable(finalModel);
-    const measured = await measureModel(task, finalModel, dense, { masks, split: 'test' });
+    const measured = await clock.time('evaluation', async () => {
+      const measured = await measureModel(task, finalModel, dense, { masks, split: 'test' });
+      checkTargets(run, measured.metrics, trainer, prunable.length);
+      return measured;
+    });
     const metrics: RunMetrics = measured.metrics;
     const densities = measured.layerDensity;
-    checkTargets(run, metrics, trainer, prunable.length);
-    if (startingWeights) {
+    if (startingWeights) await clock.time('reconstruction', async () => {
       await checkInterrupt(ctx.signal);
       const examples = description.reconstruction!.examples;
       const batches = calibrationBatches(task, new SeededRng(description.seed).fork('reconstruction'), examples, RECONSTRUCTION_BATCH_SIZE);
@@ -170,42 +180,45 @@ export async function executeRun(run: PlannedRun, ctx: RunContext): Promise<RunR
         disposeBatches(batches);
         disposeSnapshot(startingWeights);
       }
-    }
+    });
     const target = description.target;
-    if (target?.kind === 'n-of-m') {
+    if (target?.kind === 'n-of-m') await clock.time('evaluation', async () => {
       metrics.nmPattern = await checkNmPattern(finalModel, prunable, target);
       if (metrics.nmPattern.violations > 0) {
         throw new TargetNotMetError(`target not met: ${metrics.nmPattern.violations} of ${metrics.nmPattern.groups} groups hold more than ${target.n} of ${target.m} nonzero weights`);
       }
-    }
+    });
     const flatness = resolveFlatness(description.flatness);
-    if (flatness) {
+    if (flatness) await clock.time('flatness', async () => {
       await checkInterrupt(ctx.signal);
       metrics.flatness = await measureRunFlatness({
         model: finalModel, task, prunable, masks, settings: flatness, rng: new SeededRng(description.seed).fork('flatness'),
       });
-    }
-    const defect = metricsDefect(metrics);
-    if (defect) throw new NonFiniteMetricError(defect);
-    const final = await inspectWeights(finalModel);
-    if (final.nonFinite.length > 0) throw new NonFiniteWeightsError('final', final.nonFinite);
-    if (description.latency && ctx.measureLatency) {
+    });
+    await clock.time('evaluation', async () => {
+      const defect = metricsDefect(metrics);
+      if (defect) throw new NonFiniteMetricError(defect);
+      const final = await inspectWeights(finalModel);
+      if (final.nonFinite.length > 0) throw new NonFiniteWeightsError('final', final.nonFinite);
+    });
+    if (description.latency && ctx.measureLatency) await clock.time('latency', async () => {
       await checkInterrupt(ctx.signal);
-      const figures = await ctx.measureLatency(finalModel, run, task);
+      const figures = await ctx.measureLatency!(finalModel, run, task);
       if (figures.length === 0) throw new Error('latency: no figure was measured');
       metrics.latency = figures[0];
       if (figures.length > 1) metrics.latencies = Object.fromEntries(figures.map((figure) => [figure.provider, figure]));
-    }
-    if (description.quantize) {
+    });
+    const quantize = description.quantize;
+    if (quantize) await clock.time('quantization', async () => {
       await checkInterrupt(ctx.signal);
       // int8 latency beside fp32 only where the run measures latency (with the same settings, cpu provider)
       const latency = ctx.measureLatency ? resolveLatency(description.latency) : null;
-      metrics.quantized = await measureQuantized(finalModel, task, run.task, description.quantize, latency, ctx.log);
-    }
+      metrics.quantized = await measureQuantized(finalModel, task, run.task, quantize, latency, ctx.log);
+    });
     const backendErrors = takeBackendErrors();
     if (backendErrors.length > 0) throw new BackendComputeError(backendErrors);
     // The final weights (masks applied) for `prunebench export --run <id>`; written before the record.
-    await saveSafetensors(join(ctx.store.runDir(id), FINAL_MODEL_FILE), finalModel, { experiment: id });
+    await clock.time('export', () => saveSafetensors(join(ctx.store.runDir(id), FINAL_MODEL_FILE), finalModel, { experiment: id }));
     const record = finish({
       status: 'completed',
       metrics,
