@@ -9,5 +9,6 @@ export * from './cifar10/read.js';
 export * from './cifar10/resolve.js';
 export * from './split.js';
 export * from './loader.js';
+export * from './prefetch.js';
 export * from './glue/index.js';
 export * from './text/index.js';

@@ -7,11 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { SeededRng } from '@prunebench/engine';
 import { checkImageSet, type ImageSet } from './image-set.js';
 import { CIFAR10_CHANNELS, CIFAR10_HEIGHT, CIFAR10_MEAN, CIFAR10_STD, CIFAR10_WIDTH } from './cifar10/format.js';
+import { CROP_PADDING, IMAGE, cropFlipInto, fillBatch, normalizationTable, normalizeInto, type BatchPlan, type Normalization } from './batch-fill.js';
 
-export interface Normalization {
-  mean: [number, number, number];
-  std: [number, number, number];
-}
+export { CROP_PADDING, cropFlipInto, type BatchPlan, type Normalization } from './batch-fill.js';
 
 export interface ImageBatchLoaderOptions {
   batchSize: number;
@@ -35,59 +33,11 @@ export interface ImageBatch {
 const H = CIFAR10_HEIGHT;
 const W = CIFAR10_WIDTH;
 const C = CIFAR10_CHANNELS;
-const IMAGE = H * W * C;
-/** Zero padding on each side before the random crop. */
-export const CROP_PADDING = 4;
-
-/** Per channel, the normalised float for each uint8 value: lut[c * 256 + v]. */
-function normalizationTable(normalize: Normalization): Float32Array {
-  if (normalize.mean?.length !== C || normalize.std?.length !== C) throw new RangeError('normalize.mean and normalize.std need 3 values (R, G, B)');
-  const lut = new Float32Array(C * 256);
-  for (let c = 0; c < C; c++) {
-    const std = normalize.std[c];
-    if (!(std > 0)) throw new RangeError(`normalize.std[${c}] must be positive, got ${std}`);
-    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - normalize.mean[c]) / std;
-  }
-  return lut;
-}
 
 function checkCifarSized(set: ImageSet, name: string): void {
   checkImageSet(set, name);
   if (set.images.length !== set.count * IMAGE) {
     throw new RangeError(`${name}.images must hold count × ${H}×${W}×${C} bytes (${set.count * IMAGE}), got ${set.images.length}`);
-  }
-}
-
-/**
- * Writes image `src` (HWC uint8, at byte offset `srcOffset`) cropped from its zero-padded version at
- * (offsetY, offsetX) — each in 0..2·CROP_PADDING, where CROP_PADDING means no shift — and optionally
- * mirrored left-right, into `dst` at `dstOffset`.
- */
-export function cropFlipInto(
-  src: Uint8Array,
-  srcOffset: number,
-  offsetY: number,
-  offsetX: number,
-  flip: boolean,
-  dst: Uint8Array,
-  dstOffset: number,
-): void {
-  for (let y = 0; y < H; y++) {
-    const sy = y + offsetY - CROP_PADDING;
-    for (let x = 0; x < W; x++) {
-      const sx = (flip ? W - 1 - x : x) + offsetX - CROP_PADDING;
-      const o = dstOffset + (y * W + x) * C;
-      if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
-        dst[o] = 0;
-        dst[o + 1] = 0;
-        dst[o + 2] = 0;
-      } else {
-        const s = srcOffset + (sy * W + sx) * C;
-        dst[o] = src[s];
-        dst[o + 1] = src[s + 1];
-        dst[o + 2] = src[s + 2];
-      }
-    }
   }
 }
 
@@ -111,14 +61,6 @@ export function normalizeImages(set: ImageSet, indices?: ArrayLike<number>, norm
     normalizeInto(set.images, src * IMAGE, lut, out, i * IMAGE);
   }
   return out;
-}
-
-function normalizeInto(src: Uint8Array, srcOffset: number, lut: Float32Array, out: Float32Array, outOffset: number): void {
-  for (let p = 0; p < IMAGE; p += C) {
-    out[outOffset + p] = lut[src[srcOffset + p]];
-    out[outOffset + p + 1] = lut[256 + src[srcOffset + p + 1]];
-    out[outOffset + p + 2] = lut[512 + src[srcOffset + p + 2]];
-  }
 }
 
 export class ImageBatchLoader {
@@ -145,34 +87,49 @@ export class ImageBatchLoader {
     return this.opts.dropLast ? Math.floor(this.set.count / this.batchSize) : Math.ceil(this.set.count / this.batchSize);
   }
 
+  /** The normalisation table the loader fills batches with (normalizationTable of its `normalize`). */
+  get normalization(): Float32Array {
+    return this.lut;
+  }
+
   /**
    * One epoch of batches. Each call draws a new order (when shuffling) and new augmentations from the
    * loader's seeded streams, so epoch k is the same for the same seed. The caller disposes the tensors.
    */
   *batches(): Generator<ImageBatch> {
+    for (const plan of this.plans()) yield this.batch(plan);
+  }
+
+  /**
+   * One epoch as plans: all of batches()'s random draws, in the same order, without the pixel work — so the pixels
+   * can be filled elsewhere (prefetch.ts) and the batches stay the same for the same seed.
+   */
+  *plans(): Generator<BatchPlan> {
     const count = this.set.count;
     const order = this.opts.shuffle ? this.orderRng.permutation(count) : Int32Array.from({ length: count }, (_, i) => i);
-    const scratch = new Uint8Array(IMAGE);
     for (let b = 0; b < this.numBatches; b++) {
       const start = b * this.batchSize;
       const size = Math.min(this.batchSize, count - start);
-      const x = new Float32Array(size * IMAGE);
-      const y = new Int32Array(size);
-      for (let i = 0; i < size; i++) {
-        const src = order[start + i];
-        y[i] = this.set.labels[src];
-        if (this.opts.augment) {
+      const sources = order.slice(start, start + size);
+      let crops: Uint8Array | null = null;
+      if (this.opts.augment) {
+        crops = new Uint8Array(3 * size);
+        for (let i = 0; i < size; i++) {
           // Draw order per image: vertical offset, horizontal offset, flip.
-          const offsetY = this.augmentRng.int(2 * CROP_PADDING + 1);
-          const offsetX = this.augmentRng.int(2 * CROP_PADDING + 1);
-          const flip = this.augmentRng.next() < 0.5;
-          cropFlipInto(this.set.images, src * IMAGE, offsetY, offsetX, flip, scratch, 0);
-          normalizeInto(scratch, 0, this.lut, x, i * IMAGE);
-        } else {
-          normalizeInto(this.set.images, src * IMAGE, this.lut, x, i * IMAGE);
+          crops[3 * i] = this.augmentRng.int(2 * CROP_PADDING + 1);
+          crops[3 * i + 1] = this.augmentRng.int(2 * CROP_PADDING + 1);
+          crops[3 * i + 2] = this.augmentRng.next() < 0.5 ? 1 : 0;
         }
       }
-      yield { x: tf.tensor4d(x, [size, H, W, C], 'float32'), y: tf.tensor1d(y, 'int32'), size };
+      yield { sources, crops };
     }
+  }
+
+  /** The batch of a plan from plans(), as tensors; `x`: its pixels when filled elsewhere (fillBatch), else filled here. */
+  batch(plan: BatchPlan, x: Float32Array = fillBatch(this.set.images, plan, this.lut)): ImageBatch {
+    const size = plan.sources.length;
+    const y = new Int32Array(size);
+    for (let i = 0; i < size; i++) y[i] = this.set.labels[plan.sources[i]];
+    return { x: tf.tensor4d(x, [size, H, W, C], 'float32'), y: tf.tensor1d(y, 'int32'), size };
   }
 }
