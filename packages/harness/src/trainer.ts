@@ -11,7 +11,7 @@ import {
   disposeMasks,
   distillationLossFunction,
   dueMaskUpdates,
-  lossAndGradients,
+  denseLossAndGradients,
   replaceMasks,
   issueTrainStep,
   type Batch,
@@ -377,7 +377,8 @@ export class HarnessTrainer implements BudgetedTrainer {
 
   async gradients(model: Model, batch: Batch): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     this.budget.charge(batch.size);
-    const result = await lossAndGradients(model, batch);
+    // on the model's compiled gradient step where training would use the compiled step (the same rule)
+    const result = await denseLossAndGradients(model, batch, this.options.compiledStep ?? 'auto');
     this.options.onProgress?.(this.budget.used, this.totalExamples);
     return result;
   }

@@ -25,6 +25,7 @@ import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prune
 import { compiledTrainingStepFor, createBert, disposeCompiledTrainingSteps, type BertArch, type BertModel } from '@prunebench/models';
 import { createMaskedOptimizer, trainStep, type MaskedOptimizer } from './optimizer.js';
 import type { Batch, Masks } from './types.js';
+import { expectCompiledGradientReads } from './gradient-reads.test-util.js';
 
 const requirement = await webgpuRequirement();
 const ARCH: BertArch = {
@@ -183,4 +184,17 @@ async function compareRuns(settings: Settings, rates: number[]): Promise<void> {
 describe('the compiled BERT step through its hook trains as trainStep does (webgpu)', () => {
   itRequires(requirement, 'AdamW (GLUE recipe betas/eps, decay on weights and tables only): loss curve, weights, moments, step count; switching halfway carries them over', () => compareRuns(ADAMW, [1e-3, 1e-3, 8e-4, 6e-4]), FIRST_DISPATCH_TIMEOUT_MS);
   itRequires(requirement, 'SGD (momentum, weight decay): loss curve, weights, momentum', () => compareRuns(SGD, [0.05, 0.05, 0.02]), FIRST_DISPATCH_TIMEOUT_MS);
+  itRequires(requirement, 'gradient reads on the compiled gradient step equal tfjs\'s: loss, every gradient (embeddings, attention, the pruned shape), no parameter changed', async () => {
+    await initEngine({ backend: 'webgpu' });
+    takeBackendErrors();
+    await expectCompiledGradientReads(() => {
+      const { model, batch, masks } = setup();
+      tf.dispose([...masks.values()]);
+      return { model, batch };
+    }, (model, batch) => {
+      tf.dispose([...Object.values(batch.inputs as Record<string, tf.Tensor>), batch.labels]);
+      model.dispose();
+    });
+    expect(takeBackendErrors()).toEqual([]);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 });

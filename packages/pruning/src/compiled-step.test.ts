@@ -17,6 +17,7 @@ import { softmaxCrossEntropy } from './loss.js';
 import { createMaskedOptimizer, trainStep, type MaskedOptimizer, type OptimizerStateData } from './optimizer.js';
 import type { Batch, Masks } from './types.js';
 import { COMPILED_STEP_TEST_ARCH as ARCH } from './testing.js';
+import { expectCompiledGradientReads } from './gradient-reads.test-util.js';
 
 const requirement = await webgpuRequirement();
 const TOLERANCE = 1e-4;
@@ -105,4 +106,13 @@ async function compareRuns(settings: Settings): Promise<void> {
 describe('the compiled step through its hook trains as trainStep does (webgpu)', () => {
   itRequires(requirement, 'SGD: same loss curve, weights and momentum; switching to the optimizer halfway carries the state over', () => compareRuns(SGD), FIRST_DISPATCH_TIMEOUT_MS);
   itRequires(requirement, 'AdamW: same loss curve, weights and moments (bias correction, decay on weights only); the switch carries moments and step count', () => compareRuns(ADAMW), FIRST_DISPATCH_TIMEOUT_MS);
+  itRequires(requirement, 'gradient reads (the trainer\'s gradients: SNIP, SAFE\'s SAM, RigL) on the compiled gradient step equal tfjs\'s: loss, every gradient, running statistics; no parameter changed', async () => {
+    await initEngine({ backend: 'webgpu' });
+    takeBackendErrors();
+    await expectCompiledGradientReads(setup, (model, batch) => {
+      tf.dispose([batch.inputs as tf.Tensor, batch.labels]);
+      model.dispose();
+    });
+    expect(takeBackendErrors()).toEqual([]);
+  }, FIRST_DISPATCH_TIMEOUT_MS);
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { compiledStepEnv, startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
 import { compiledTrainingStepFor, type Model } from '@prunebench/models';
-import { lossTensorAndGradients, readScalar, type LossFunction } from './loss.js';
+import { lossAndGradients, lossTensorAndGradients, readScalar, type LossFunction } from './loss.js';
 import { getParam, maskTensor } from './masks.js';
 import type { Batch, Masks } from './types.js';
 
@@ -129,8 +129,7 @@ export async function trainStep(model: Model, batch: Batch, optimizer: MaskedOpt
 export async function issueTrainStep(
   model: Model, batch: Batch, optimizer: MaskedOptimizer, options: OptimizerStepOptions, lossFn?: LossFunction,
 ): Promise<{ loss: Promise<number>; compiled: boolean }> {
-  const use = optimizer.compiled === 'always' || (optimizer.compiled === 'auto' && (compiledStepEnv() === 'software-too' || startedWebgpuAdapter()?.software === false));
-  const compiled = use && !lossFn ? await compiledTrainingStepFor(model, batch.inputs, { optimizer: optimizer.settings.kind }) : null;
+  const compiled = compiledStepWanted(optimizer.compiled) && !lossFn ? await compiledTrainingStepFor(model, batch.inputs, { optimizer: optimizer.settings.kind }) : null;
   if (compiled && compiled.trainedNames.length === model.params.size) {
     await optimizer.moveStateTo(compiled);
     return { loss: compiled.step(batch.inputs, batch.labels, compiledSettings(optimizer.settings, options)), compiled: true };
@@ -146,6 +145,23 @@ export async function issueTrainStep(
     tf.dispose([...grads.values()]);
   }
   return { loss: readScalar(loss), compiled: false };
+}
+
+/** Whether `use` lets a step run on the model's compiled step (where one exists), on the adapter started now. */
+function compiledStepWanted(use: CompiledStepUse): boolean {
+  return use === 'always' || (use === 'auto' && (compiledStepEnv() === 'software-too' || startedWebgpuAdapter()?.software === false));
+}
+
+/**
+ * Loss and the dense gradient of every parameter for one batch (the trainer's `gradients`: training-mode forward,
+ * running statistics updated, no parameter changed; the caller disposes the gradients). On the model's compiled
+ * gradient step (one submit, as the compiled training step but with no update) where `use` allows it and one
+ * exists, else tfjs's op by op; both give the same numbers up to float32 rounding (tested).
+ */
+export async function denseLossAndGradients(model: Model, batch: Batch, use: CompiledStepUse = 'auto'): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+  const compiled = compiledStepWanted(use) ? await compiledTrainingStepFor(model, batch.inputs, { optimizer: 'gradient' }) : null;
+  if (compiled && compiled.trainedNames.length === model.params.size) return compiled.gradients(batch.inputs, batch.labels);
+  return lossAndGradients(model, batch);
 }
 
 function compiledSettings(settings: MaskedOptimizerSettings, options: OptimizerStepOptions): CompiledSgdSettings | CompiledAdamWSettings {

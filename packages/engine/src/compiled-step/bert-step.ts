@@ -31,7 +31,7 @@ import {
   qkvInputGrad, softmaxBackwardRows, softmaxRows, type BertLayerDims, type BertStepDims, type LayerNormShape,
 } from './bert-wgsl.js';
 import type { CompiledOptimizer } from './wgsl.js';
-import type { CompiledAdamWSettings, CompiledSgdSettings, CompiledStepVariables } from './resnet-cifar-step.js';
+import type { CompiledStepSettings, CompiledStepVariables } from './resnet-cifar-step.js';
 import { CompiledStepBase, compiled, type StepRef } from './step-base.js';
 
 /** One encoder layer (BertArch's layer spec). */
@@ -242,7 +242,7 @@ export class CompiledBertStep extends CompiledStepBase {
    * token_type_ids of that shape, or input_ids alone), labels int [batch]. Resolves to the batch's mean loss before
    * the update.
    */
-  step(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledSgdSettings | CompiledAdamWSettings): Promise<number> {
+  step(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledStepSettings): Promise<number> {
     if (this.disposed) throw new Error('compiled BERT step: used after dispose()');
     const t0 = performance.now();
     const named = inputs instanceof tf.Tensor ? { input_ids: inputs } : inputs;

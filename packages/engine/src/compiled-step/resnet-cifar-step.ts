@@ -78,6 +78,14 @@ export interface CompiledAdamWSettings {
   masks?: ReadonlyMap<string, tf.Tensor>;
 }
 
+/** A gradient read (the step compiled with `optimizer: 'gradient'`): no update, so nothing to set; no masks. */
+export interface CompiledGradientSettings {
+  kind: 'gradient';
+}
+
+/** What one `step` call is given: the settings of the optimizer the step was compiled with. */
+export type CompiledStepSettings = CompiledSgdSettings | CompiledAdamWSettings | CompiledGradientSettings;
+
 /** Host milliseconds of the last step's parts: bindings and inputs checked, commands encoded, queue.submit. */
 export interface CompiledStepIssueTiming {
   prepareMs: number;
@@ -280,7 +288,7 @@ export class CompiledResNetCifarStep extends CompiledStepBase {
    * One training step on a batch (images float32 [batch, height, width, 3], labels int32 [batch]): encodes and
    * submits it, and returns the batch's mean loss before the update (read back when the GPU is done).
    */
-  step(images: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledSgdSettings | CompiledAdamWSettings): Promise<number> {
+  step(images: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledStepSettings): Promise<number> {
     if (this.disposed) throw new Error('compiled step: used after dispose()');
     if (!(images instanceof tf.Tensor)) throw new Error('compiled step: ResNet-CIFAR takes one image tensor, not named inputs');
     const t0 = performance.now();

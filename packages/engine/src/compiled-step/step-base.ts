@@ -7,12 +7,10 @@
  * read back, and readState / writeState under prunebench's names.
  */
 import * as tf from '@tensorflow/tfjs';
-import { HYPER_FLOATS, stateStride, type CompiledOptimizer, type Kernel } from './wgsl.js';
+import { HYPER_FLOATS, statePrefixes, stateStride, type CompiledOptimizer, type Kernel } from './wgsl.js';
 import { cachedComputePipeline } from './pipeline-cache.js';
 import type { CompiledTrainingStep } from './training-step.js';
-import type {
-  CompiledAdamWSettings, CompiledSgdSettings, CompiledStepIssueTiming, CompiledStepStats, CompiledStepVariables,
-} from './resnet-cifar-step.js';
+import type { CompiledStepIssueTiming, CompiledStepSettings, CompiledStepStats, CompiledStepVariables } from './resnet-cifar-step.js';
 import { exclusiveGpuBuffer, flushTfjs, gpuData, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
 
 export const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
@@ -62,6 +60,8 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
   private readonly readbacks: { buffer: GPUBuffer; busy: boolean }[] = [];
   private readonly bound = new Map<string, GPUBuffer>();
   private readonly maskSource = new Map<string, tf.Tensor | null>();
+  /** `gradients()`'s per-parameter output buffers (made on its first call). */
+  private gradientOut: Map<string, GPUBuffer> | null = null;
   private pipelineCount = 0;
   private bytes = 0;
   protected disposed = false;
@@ -75,10 +75,10 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
     this.hyper = this.buffer(HYPER_FLOATS * 4, UNIFORM | COPY_DST);
   }
 
-  abstract step(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledSgdSettings | CompiledAdamWSettings): Promise<number>;
+  abstract step(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledStepSettings): Promise<number>;
 
-  protected buffer(bytes: number, usage = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
-    const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+  protected buffer(bytes: number, usage = STORAGE | COPY_SRC | COPY_DST, options: { exact?: boolean } = {}): GPUBuffer {
+    const buffer = this.device.createBuffer({ size: options.exact ? bytes : Math.max(16, Math.ceil(bytes / 16) * 16), usage });
     this.owned.push(buffer);
     this.bytes += buffer.size;
     return buffer;
@@ -214,26 +214,22 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
    * the float at `loss` back, submits once; resolves to that float.
    */
   protected run(
-    settings: CompiledSgdSettings | CompiledAdamWSettings,
+    settings: CompiledStepSettings,
     prepare: (encoder: GPUCommandEncoder) => tf.Tensor[],
     loss: { buffer: GPUBuffer; offset: number },
     t0: number,
   ): Promise<number> {
     if ((settings.kind ?? 'sgd') !== this.optimizer) throw new Error(`compiled step: compiled for ${this.optimizer}, given ${settings.kind ?? 'sgd'} settings`);
-    const t = this.counter.steps + 1;
-    const { learningRate, weightDecay = 0 } = settings;
-    const [momentum, beta1, beta2, eps] = settings.kind === 'adamw' ? [0, settings.beta1, settings.beta2, settings.eps] : [settings.momentum ?? 0, 0, 0, 0];
-    for (const [k, v] of Object.entries({ learningRate, momentum, weightDecay, beta1, beta2, eps })) {
-      if (!Number.isFinite(v)) throw new Error(`compiled step: ${k} must be a finite number, got ${v}`);
-    }
+    // a gradient read is not an update: the step count (AdamW's bias correction) stays
+    const t = settings.kind === 'gradient' ? this.counter.steps : this.counter.steps + 1;
+    const hyper = settings.kind === 'gradient' ? new Array<number>(HYPER_FLOATS).fill(0) : hyperUniform(settings, t);
     this.refreshBindings();
-    const hyper = [learningRate, momentum, weightDecay, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t];
     if (hyper.some((v, i) => v !== this.hyperValues[i])) {
       this.hyperValues = Float32Array.from(hyper);
       this.device.queue.writeBuffer(this.hyper, 0, this.hyperValues);
     }
     const encoder = this.device.createCommandEncoder();
-    const temporaries = [...this.refreshMasks(encoder, settings.masks), ...prepare(encoder)];
+    const temporaries = [...this.refreshMasks(encoder, settings.kind === 'gradient' ? undefined : settings.masks), ...prepare(encoder)];
     // tfjs's own pending work (uploads, casts) goes first in queue order
     flushTfjs(this.backend);
     const t1 = performance.now();
@@ -304,26 +300,53 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
     staging.unmap();
     staging.destroy();
     const out = new Map<string, Float32Array>();
+    const prefixes = statePrefixes(this.optimizer);
     for (const [name, r] of this.ranges) {
       const base = r.offset * this.stride;
-      if (this.optimizer === 'sgd') out.set(`momentum/${name}`, all.slice(base, base + r.size));
+      if (this.stride === 1) out.set(`${prefixes[0]}/${name}`, all.slice(base, base + r.size));
       else {
         const m = new Float32Array(r.size), v = new Float32Array(r.size);
         for (let i = 0; i < r.size; i++) {
           m[i] = all[base + 2 * i]!;
           v[i] = all[base + 2 * i + 1]!;
         }
-        out.set(`adam-m/${name}`, m);
-        out.set(`adam-v/${name}`, v);
+        out.set(`${prefixes[0]}/${name}`, m);
+        out.set(`${prefixes[1]}/${name}`, v);
       }
     }
     return out;
   }
 
+  /**
+   * A gradient read (a step compiled with `optimizer: 'gradient'`): one submitted step — training-mode forward,
+   * running statistics updated as any training step does, backward, no parameter changed — then the mean loss and
+   * the dense gradient of every trained parameter as tfjs tensors (the caller disposes them), as tfjs's
+   * `variableGrads` of the loss would give.
+   */
+  async gradients(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+    if (this.optimizer !== 'gradient') throw new Error(`compiled step: gradients() needs a step compiled with optimizer 'gradient', this one runs ${this.optimizer}`);
+    const loss = this.step(inputs, labels, { kind: 'gradient' });
+    // each gradient copied out of the state buffer into a buffer of its own, which tfjs then copies into a tensor
+    // (of exactly the tensor's size: tfjs reads a tensor made from a buffer back in the buffer's whole size)
+    if (!this.gradientOut) this.gradientOut = new Map([...this.ranges].map(([name, r]) => [name, this.buffer(r.size * 4, STORAGE | COPY_SRC | COPY_DST, { exact: true })]));
+    const encoder = this.device.createCommandEncoder();
+    for (const [name, r] of this.ranges) encoder.copyBufferToBuffer(this.velocity, r.offset * 4, this.gradientOut.get(name)!, 0, r.size * 4);
+    this.device.queue.submit([encoder.finish()]);
+    // tfjs submits each copy at once, so a later step's overwrite of these buffers comes after it in queue order
+    const grads = new Map<string, tf.Tensor>();
+    for (const [name, buffer] of this.gradientOut) grads.set(name, tf.tensor({ buffer }, this.shapeOf(name), 'float32'));
+    try {
+      return { loss: await loss, grads };
+    } catch (error) {
+      tf.dispose([...grads.values()]);
+      throw error;
+    }
+  }
+
   /** Sets the optimizer state (names as readState's; entries not given are zeroed). */
   writeState(values: ReadonlyMap<string, ArrayLike<number>>): void {
     const all = new Float32Array(this.stateFloats * this.stride);
-    const prefixes = this.optimizer === 'sgd' ? ['momentum'] : ['adam-m', 'adam-v'];
+    const prefixes = statePrefixes(this.optimizer);
     for (const [key, v] of values) {
       const slash = key.indexOf('/');
       const prefix = key.slice(0, slash), name = key.slice(slash + 1);
@@ -331,8 +354,8 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
       if (!prefixes.includes(prefix) || !r) throw new Error(`compiled step: no optimizer state '${key}' (it keeps ${prefixes.map((p) => `${p}/<param>`).join(', ')})`);
       if (v.length !== r.size) throw new Error(`compiled step: '${key}' has ${v.length} values, expected ${r.size}`);
       const base = r.offset * this.stride;
-      if (this.optimizer === 'sgd') all.set(v, base);
-      else for (let i = 0; i < r.size; i++) all[base + 2 * i + (prefix === 'adam-v' ? 1 : 0)] = v[i]!;
+      if (this.stride === 1) all.set(v, base);
+      else for (let i = 0; i < r.size; i++) all[base + 2 * i + prefixes.indexOf(prefix)] = v[i]!;
     }
     this.device.queue.writeBuffer(this.velocity, 0, all);
   }
@@ -354,4 +377,14 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
     for (const b of this.owned) b.destroy();
     for (const r of this.readbacks) r.buffer.destroy();
   }
+}
+
+/** The settings' uniform, HYPER's layout: [lr, momentum, weightDecay, beta1, beta2, eps, 1 − β1ᵗ, 1 − β2ᵗ] at step t. */
+function hyperUniform(settings: Exclude<CompiledStepSettings, { kind: 'gradient' }>, t: number): number[] {
+  const { learningRate, weightDecay = 0 } = settings;
+  const [momentum, beta1, beta2, eps] = settings.kind === 'adamw' ? [0, settings.beta1, settings.beta2, settings.eps] : [settings.momentum ?? 0, 0, 0, 0];
+  for (const [k, v] of Object.entries({ learningRate, momentum, weightDecay, beta1, beta2, eps })) {
+    if (!Number.isFinite(v)) throw new Error(`compiled step: ${k} must be a finite number, got ${v}`);
+  }
+  return [learningRate, momentum, weightDecay, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t];
 }

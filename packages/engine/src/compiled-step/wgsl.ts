@@ -34,8 +34,17 @@ export function grid1d(total: number, size: number): { workgroups: [number, numb
   return { workgroups: [x, Math.ceil(groups / x), 1], index: `(wg.y * ${u(x)} + wg.x) * ${u(size)} + lid.x` };
 }
 
-/** The optimizer a compiled step's update kernels run. */
-export type CompiledOptimizer = 'sgd' | 'adamw';
+/**
+ * What a compiled step's update kernels do with each finished gradient: an optimizer's update ('sgd', 'adamw'),
+ * or 'gradient': no update — the gradient is written to the parameter's state range and the parameter left as it
+ * is (a gradient read: SNIP's scores, SAFE's two SAM gradients, RigL's regrowth).
+ */
+export type CompiledOptimizer = 'sgd' | 'adamw' | 'gradient';
+
+/** The names a step's state goes by, per parameter (`<prefix>/<param>`): prunebench's OptimizerState names. */
+export function statePrefixes(optimizer: CompiledOptimizer): string[] {
+  return optimizer === 'sgd' ? ['momentum'] : optimizer === 'adamw' ? ['adam-m', 'adam-v'] : ['gradient'];
+}
 
 /**
  * The optimizer settings every update kernel reads, written once per step (the learning rate may change; AdamW's
@@ -46,7 +55,7 @@ export const HYPER_FLOATS = 8;
 
 /** Optimizer-state floats per parameter value: SGD's velocity; AdamW's two moments, interleaved (m, v). */
 export function stateStride(optimizer: CompiledOptimizer): number {
-  return optimizer === 'adamw' ? 2 : 1;
+  return statePrefixes(optimizer).length;
 }
 
 /**
@@ -56,8 +65,17 @@ export function stateStride(optimizer: CompiledOptimizer): number {
  * - AdamW (PyTorch's): g = grad·mask; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p·(1 − lr·wd) where `decayed`
  *   (weights: convolutions, the linear weight), then − lr·(m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
  * Pruned entries (mask 0) become +0.
+ * - 'gradient': V[s] = grad, the dense gradient (no mask, no decay), and p unchanged. (`_ = hyper.lr` keeps the
+ *   settings' binding in the pipeline's layout, which drops bindings a shader does not use.)
  */
 export function updateFn(optimizer: CompiledOptimizer): string {
+  if (optimizer === 'gradient') {
+    return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
+  _ = hyper.lr;
+  V[s] = grad;
+  return p;
+}`;
+  }
   if (optimizer === 'sgd') {
     return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
   let g = (grad + hyper.weightDecay * p) * mask;
