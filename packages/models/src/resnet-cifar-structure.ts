@@ -299,6 +299,12 @@ export const resnetCifarStructure: ModelStructure<ResNetCifarArch> = {
     return { output: captured.logits, activations, features: captured.features };
   },
 
+  featuresWithoutEachBlock(model, input, blockIds) {
+    const resnet = asResNet(model, 'featuresWithoutEachBlock');
+    if (!(input instanceof tf.Tensor)) throw new Error('resnet-cifar: input must be an image tensor [batch, height, width, 3]');
+    return resnet.featuresWithoutEachBlock(input, blockIds);
+  },
+
   unitWeights(model, groupIdOf): tf.Tensor2D {
     const resnet = asResNet(model, 'unitWeights');
     const rows = (name: string) => {

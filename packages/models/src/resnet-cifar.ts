@@ -10,6 +10,7 @@ import {
   shortcutSources,
   validateResNetCifarArch,
   type ResNetCifarArch,
+  type ResolvedBlock,
 } from './resnet-cifar-arch.js';
 import type { ForwardOptions, LayerInputTap, LayerSpec, Model, ParamKind } from './types.js';
 
@@ -100,14 +101,47 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
     return { logits, mids, outputs, features: features! };
   }
 
-  private run(
-    input: tf.Tensor | Record<string, tf.Tensor>,
-    training: boolean,
-    capture: {
-      blocks: ReadonlySet<string>; mids: Map<string, tf.Tensor4D>; outputNames?: ReadonlySet<string>; outputs?: Map<string, tf.Tensor4D>;
-    } | null,
-    tap?: LayerInputTap,
-  ): { logits: tf.Tensor; features?: tf.Tensor2D } {
+  /**
+   * Pooled features (forwardCapturing's `features`) of the models without one block each: for every prefix in
+   * `blocks`, the model `applySurgery(model, { removeBlocks: [prefix] })` gives, in inference mode. The same
+   * operations on the same weights, so the same numbers; but the blocks before the removed one run once for all
+   * (each candidate runs only the blocks after it), and no model is built. The caller disposes the features.
+   */
+  featuresWithoutEachBlock(input: tf.Tensor, blocks: readonly string[]): Map<string, tf.Tensor2D> {
+    this.checkInput(input, false);
+    const resolved = resolveBlocks(this.arch);
+    const live = new Set(resolved.filter((b) => !b.removed).map((b) => b.prefix));
+    for (const prefix of blocks) if (!live.has(prefix)) throw new Error(`resnet-cifar: no live block "${prefix}" to remove`);
+    const wanted = new Set(blocks);
+    const layers = this.layers(false, null);
+    const features = new Map<string, tf.Tensor2D>();
+    let x = tf.tidy(() => layers.stem(input as tf.Tensor4D));
+    try {
+      for (const [i, block] of resolved.entries()) {
+        if (wanted.has(block.prefix)) {
+          features.set(block.prefix, tf.tidy(() => {
+            let y = layers.block(x, { ...block, removed: true });
+            for (const later of resolved.slice(i + 1)) y = layers.block(y, later);
+            return layers.pool(y);
+          }));
+        }
+        const next = tf.tidy(() => layers.block(x, block));
+        // a removed block without option-A shortcut hands its input back
+        if (next !== x) {
+          x.dispose();
+          x = next;
+        }
+      }
+    } catch (error) {
+      tf.dispose([...features.values()]);
+      throw error;
+    } finally {
+      x.dispose();
+    }
+    return features;
+  }
+
+  private checkInput(input: tf.Tensor | Record<string, tf.Tensor>, training: boolean): void {
     if (this.disposed) throw new Error('resnet-cifar: forward on a disposed model');
     if (!(input instanceof tf.Tensor)) throw new Error('resnet-cifar: input must be an image tensor [batch, height, width, 3]');
     if (input.rank !== 4 || input.shape[3] !== 3) {
@@ -118,67 +152,90 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
     if (training && batch * height * width < 2) {
       throw new Error('resnet-cifar: training-mode batch norm needs more than one value per channel');
     }
-    // Running-stat updates are computed during the forward and assigned once it is done (also inside
-    // tf.variableGrads / optimizer.minimize, where the buffers are not trainable and take no gradient).
-    const pending: [tf.Variable, tf.Tensor][] = [];
-    let features: tf.Tensor2D | undefined;
-    const logits = tf.tidy(() => {
-      const batchNorm = (x: tf.Tensor4D, prefix: string): tf.Tensor4D => {
-        const gamma = this.param<tf.Rank.R1>(`${prefix}.weight`);
-        const beta = this.param<tf.Rank.R1>(`${prefix}.bias`);
-        const runningMean = this.buffers.get(`${prefix}.running_mean`) as unknown as tf.Tensor1D;
-        const runningVar = this.buffers.get(`${prefix}.running_var`) as unknown as tf.Tensor1D;
-        // training only: eval-mode batch norm is folded into the convolution below
-        const { y, mean, variance } = batchNormTraining(x, gamma, beta);
-        const n = x.shape[0] * x.shape[1] * x.shape[2];
-        const next = updatedRunningStats(runningMean, runningVar, mean, variance, n);
-        mean.dispose();
-        variance.dispose();
-        pending.push([this.buffers.get(`${prefix}.running_mean`)!, tf.keep(next.mean)]);
-        pending.push([this.buffers.get(`${prefix}.running_var`)!, tf.keep(next.variance)]);
-        return y;
-      };
-      // conv → batch norm (→ relu). In eval mode the batch norm folds into the convolution (scaled filter +
-      // bias, one fused kernel); in training mode it needs the batch statistics.
-      const convBn = (x: tf.Tensor4D, convName: string, bnPrefix: string, stride: number, relu: boolean): tf.Tensor4D => {
-        const filter = this.param<tf.Rank.R4>(convName);
-        tap?.({ weight: convName, input: x, conv: { stride, pad: 1 } });
-        if (training) {
-          const y = batchNorm(tf.conv2d(x, filter, stride, 1), bnPrefix);
-          return relu ? tf.relu(y) : y;
-        }
-        const scale = tf.mul(
-          this.param<tf.Rank.R1>(`${bnPrefix}.weight`),
-          tf.rsqrt(tf.add(this.buffers.get(`${bnPrefix}.running_var`)! as tf.Tensor, BN_EPS)),
-        );
-        const shift = tf.sub(this.param(`${bnPrefix}.bias`), tf.mul(this.buffers.get(`${bnPrefix}.running_mean`)! as tf.Tensor, scale));
-        return tf.fused.conv2d({
-          x, filter: tf.mul(filter, scale) as tf.Tensor4D, strides: stride, pad: 1, bias: shift,
-          activation: relu ? 'relu' : 'linear',
-        });
-      };
+  }
 
-      const keepOutput = (name: string, t: tf.Tensor4D) => {
-        if (capture?.outputNames?.has(name)) capture.outputs!.set(name, tf.keep(t));
-      };
-      let x = convBn(input as tf.Tensor4D, 'conv1.weight', 'bn1', 1, true);
-      keepOutput('stem', x);
-      for (const block of resolveBlocks(this.arch)) {
+  /**
+   * The network's pieces (stem, one block, pooling), the one definition `run` and `featuresWithoutEachBlock` share.
+   * In training mode the running-stat updates are pushed to `pending` (assigned once the forward is done).
+   */
+  private layers(training: boolean, pending: [tf.Variable, tf.Tensor][] | null, tap?: LayerInputTap) {
+    const batchNorm = (x: tf.Tensor4D, prefix: string): tf.Tensor4D => {
+      const gamma = this.param<tf.Rank.R1>(`${prefix}.weight`);
+      const beta = this.param<tf.Rank.R1>(`${prefix}.bias`);
+      const runningMean = this.buffers.get(`${prefix}.running_mean`) as unknown as tf.Tensor1D;
+      const runningVar = this.buffers.get(`${prefix}.running_var`) as unknown as tf.Tensor1D;
+      // training only: eval-mode batch norm is folded into the convolution below
+      const { y, mean, variance } = batchNormTraining(x, gamma, beta);
+      const n = x.shape[0] * x.shape[1] * x.shape[2];
+      const next = updatedRunningStats(runningMean, runningVar, mean, variance, n);
+      mean.dispose();
+      variance.dispose();
+      pending!.push([this.buffers.get(`${prefix}.running_mean`)!, tf.keep(next.mean)]);
+      pending!.push([this.buffers.get(`${prefix}.running_var`)!, tf.keep(next.variance)]);
+      return y;
+    };
+    // conv → batch norm (→ relu). In eval mode the batch norm folds into the convolution (scaled filter +
+    // bias, one fused kernel); in training mode it needs the batch statistics.
+    const convBn = (x: tf.Tensor4D, convName: string, bnPrefix: string, stride: number, relu: boolean): tf.Tensor4D => {
+      const filter = this.param<tf.Rank.R4>(convName);
+      tap?.({ weight: convName, input: x, conv: { stride, pad: 1 } });
+      if (training) {
+        const y = batchNorm(tf.conv2d(x, filter, stride, 1), bnPrefix);
+        return relu ? tf.relu(y) : y;
+      }
+      const scale = tf.mul(
+        this.param<tf.Rank.R1>(`${bnPrefix}.weight`),
+        tf.rsqrt(tf.add(this.buffers.get(`${bnPrefix}.running_var`)! as tf.Tensor, BN_EPS)),
+      );
+      const shift = tf.sub(this.param(`${bnPrefix}.bias`), tf.mul(this.buffers.get(`${bnPrefix}.running_mean`)! as tf.Tensor, scale));
+      return tf.fused.conv2d({
+        x, filter: tf.mul(filter, scale) as tf.Tensor4D, strides: stride, pad: 1, bias: shift,
+        activation: relu ? 'relu' : 'linear',
+      });
+    };
+    return {
+      stem: (input: tf.Tensor4D) => convBn(input, 'conv1.weight', 'bn1', 1, true),
+      /** One block on the stream `x`; `onMid` sees the feature maps after bn1 + ReLU. */
+      block: (x: tf.Tensor4D, block: ResolvedBlock, onMid?: (mid: tf.Tensor4D) => void): tf.Tensor4D => {
         const p = block.prefix;
         const shortcut = block.optionA ? optionAShortcut(x, block.stride, block.out, block.shortcut) : x;
         // A removed block is its shortcut; x ≥ 0 (after a ReLU), so the block's final ReLU would change nothing.
-        if (block.removed) {
-          x = shortcut;
-          keepOutput(p, x);
-          continue;
-        }
+        if (block.removed) return shortcut;
         const mid = convBn(x, `${p}.conv1.weight`, `${p}.bn1`, block.stride, true);
-        if (capture?.blocks.has(p)) capture.mids.set(p, tf.keep(mid));
+        onMid?.(mid);
         const h = convBn(mid, `${p}.conv2.weight`, `${p}.bn2`, 1, false);
-        x = tf.relu(tf.add(h, shortcut)) as tf.Tensor4D;
+        return tf.relu(tf.add(h, shortcut)) as tf.Tensor4D;
+      },
+      pool: (x: tf.Tensor4D) => tf.mean(x, [1, 2]) as tf.Tensor2D,
+    };
+  }
+
+  private run(
+    input: tf.Tensor | Record<string, tf.Tensor>,
+    training: boolean,
+    capture: {
+      blocks: ReadonlySet<string>; mids: Map<string, tf.Tensor4D>; outputNames?: ReadonlySet<string>; outputs?: Map<string, tf.Tensor4D>;
+    } | null,
+    tap?: LayerInputTap,
+  ): { logits: tf.Tensor; features?: tf.Tensor2D } {
+    this.checkInput(input, training);
+    // Running-stat updates are computed during the forward and assigned once it is done (also inside
+    // tf.variableGrads / optimizer.minimize, where the buffers are not trainable and take no gradient).
+    const pending: [tf.Variable, tf.Tensor][] = [];
+    const layers = this.layers(training, pending, tap);
+    let features: tf.Tensor2D | undefined;
+    const logits = tf.tidy(() => {
+      const keepOutput = (name: string, t: tf.Tensor4D) => {
+        if (capture?.outputNames?.has(name)) capture.outputs!.set(name, tf.keep(t));
+      };
+      let x = layers.stem(input as tf.Tensor4D);
+      keepOutput('stem', x);
+      for (const block of resolveBlocks(this.arch)) {
+        const p = block.prefix;
+        x = layers.block(x, block, capture?.blocks.has(p) ? (mid) => capture.mids.set(p, tf.keep(mid)) : undefined);
         keepOutput(p, x);
       }
-      const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
+      const pooled = layers.pool(x);
       if (capture) features = tf.keep(pooled);
       tap?.({ weight: 'linear.weight', input: pooled });
       return tf.add(tf.matMul(pooled, this.param<tf.Rank.R2>('linear.weight')), this.param('linear.bias'));

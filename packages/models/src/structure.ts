@@ -100,6 +100,13 @@ export interface ModelStructure<A extends ArchSpec = ArchSpec> {
   /** Inference-mode forward that also returns activations of the named groups (unknown id: an Error naming it). */
   forwardWithActivations(model: Model<A>, input: tf.Tensor | Record<string, tf.Tensor>, groupIds: readonly string[]): ActivationCapture;
   /**
+   * For each block id, the `features` of `forwardWithActivations` on the model without that one block (what
+   * `applySurgery(model, { removeBlocks: [id] })` would give), the same numbers, computed without building the
+   * models and sharing the layers before each block. Optional (a speed-up for scoring block removals, as
+   * cka-hybrid does); families without it build each model. The caller disposes the tensors.
+   */
+  featuresWithoutEachBlock?(model: Model<A>, input: tf.Tensor | Record<string, tf.Tensor>, blockIds: readonly string[]): Map<string, tf.Tensor>;
+  /**
    * A NEW model with the plan applied and the surviving weights copied (the input model is untouched). Throws a
    * StructureError naming the group or block when the plan is invalid (unknown id, index out of range, below
    * minSize, a block that cannot be dropped).

@@ -78,6 +78,35 @@ async function probeFeatures(structure: ModelStructure, model: Model, probe: Bat
   }
 }
 
+/**
+ * Pooled features of the probe on the model without each one of `blockIds`, as host arrays. Where the structure
+ * has `featuresWithoutEachBlock` (resnet-cifar), one shared pass computes them (the same numbers, tested);
+ * otherwise each model is built by surgery and run whole.
+ */
+export async function featuresWithoutEachBlock(
+  structure: ModelStructure, model: Model, probe: Batch, blockIds: readonly string[],
+): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  if (structure.featuresWithoutEachBlock) {
+    const features = structure.featuresWithoutEachBlock(model, probe.inputs, blockIds);
+    try {
+      for (const id of blockIds) out.set(id, Float32Array.from((await features.get(id)!.data()) as Float32Array));
+    } finally {
+      tf.dispose([...features.values()]);
+    }
+    return out;
+  }
+  for (const id of blockIds) {
+    const without = structure.applySurgery(model, { removeBlocks: [id] });
+    try {
+      out.set(id, await probeFeatures(structure, without, probe));
+    } finally {
+      without.dispose();
+    }
+  }
+  return out;
+}
+
 /** Mean |activation| of every unit of every group on the probe (lower = pruned first). */
 async function meanAbsActivations(structure: ModelStructure, model: Model, probe: Batch, groupIds: string[]): Promise<Map<string, Float64Array>> {
   const capture = structure.forwardWithActivations(model, probe.inputs, groupIds);
@@ -179,15 +208,8 @@ async function blockCandidate(
 ): Promise<Candidate | null> {
   const blocks = structure.removableBlocks(model);
   if (blocks.length === 0) return null;
-  const scored: Array<{ block: (typeof blocks)[number]; index: number; cka: number }> = [];
-  for (const [index, block] of blocks.entries()) {
-    const without = structure.applySurgery(model, { removeBlocks: [block.id] });
-    try {
-      scored.push({ block, index, cka: linearCka(parent, await probeFeatures(structure, without, probe), probe.size) });
-    } finally {
-      without.dispose();
-    }
-  }
+  const features = await featuresWithoutEachBlock(structure, model, probe, blocks.map((block) => block.id));
+  const scored = blocks.map((block, index) => ({ block, index, cka: linearCka(parent, features.get(block.id)!, probe.size) }));
   scored.sort((a, b) => b.cka - a.cka || a.index - b.index);
   const chosen: string[] = [];
   let saving = 0;
