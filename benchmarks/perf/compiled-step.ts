@@ -24,6 +24,10 @@
  *                     one warm-up, and the compiled step's throughput as a fraction of it (issue 16's GPU target:
  *                     ≥ 40 % of PyTorch eager fp32 on the GPU machine).
  *
+ * Gradient reads (the trainer's `gradients`: SNIP, SAFE's two SAM gradients, RigL): host ms and dispatches of
+ * one read on the tiny graphs, tfjs's `lossTensorAndGradients` against the step compiled with optimizer 'gradient'
+ * (`gradients()`, which also hands every gradient to tfjs as a tensor).
+ *
  * With --bert, also BERT-mini (4 layers, hidden 256, 4 heads, FFN 1024, vocabulary 30,522, 2 labels) at --seq
  * (128) with the GLUE recipe's AdamW (betas 0.9/0.999, eps 1e-6, decay 0.01 on weights and tables): the compiled
  * BERT step against `trainStep` with createMaskedOptimizer AdamW, the same measures — host ms on throughput.ts's
@@ -145,6 +149,34 @@ async function compiledRunner(depth: number, b: number, hw: number): Promise<Run
   };
 }
 
+/** One gradient read of the model on the batch per `step`, op by op or on the compiled gradient step; the gradients are disposed once read. */
+async function gradientReader(model: models.Model, batchData: Batch, compiled: boolean, free: () => void): Promise<Runner> {
+  const step = compiled ? await models.compiledTrainingStepFor(model, batchData.inputs, { optimizer: 'gradient' }) : null;
+  if (compiled && !step) throw new Error('compiled-step: no compiled gradient step for this model');
+  const read = step
+    ? () => step.gradients(batchData.inputs, batchData.labels).then(({ loss, grads }) => { tf.dispose([...grads.values()]); return loss; })
+    : () => {
+      const { loss, grads } = lossTensorAndGradients(model, batchData);
+      return readScalar(loss).then((value) => { tf.dispose([...grads.values()]); return value; });
+    };
+  return {
+    step: read, ...(step ? { compiled: step } : {}),
+    dispose: () => { void models.disposeCompiledTrainingSteps(model); free(); model.dispose(); },
+  };
+}
+
+/** Host cost of a gradient read on a tiny graph, both paths. */
+async function gradientHosts(make: () => { model: models.Model; batch: Batch; free: () => void }): Promise<{ tfjs: HostResult; compiled: HostResult }> {
+  const out: Partial<Record<'tfjs' | 'compiled', HostResult>> = {};
+  for (const path of ['tfjs', 'compiled'] as const) {
+    const { model, batch: b, free } = make();
+    const runner = await gradientReader(model, b, path === 'compiled', free);
+    out[path] = await host(runner);
+    runner.dispose();
+  }
+  return out as { tfjs: HostResult; compiled: HostResult };
+}
+
 function bertModel(tiny: boolean) {
   return models.createBert(tiny ? models.bertArch({ ...TINY_BERT.arch, numLabels: 2 }) : models.bertMiniArch(2), { seed: 0 });
 }
@@ -261,6 +293,8 @@ interface DepthResult {
   depth: number;
   tfjsHost: HostResult;
   compiledHost: HostResult;
+  /** One gradient read on the tiny graph: op by op and on the compiled gradient step. */
+  gradientHost: { tfjs: HostResult; compiled: HostResult };
   tfjsFull?: FullResult;
   compiledFull?: FullResult;
   wasmFull?: FullResult;
@@ -280,7 +314,13 @@ for (const depth of depths) {
   console.log(`resnet${depth} host ms/step (tiny graph): tfjs ${tfjsHost.medianIssueMs.toFixed(1)} (${tfjsHost.counts.gpuDispatches} dispatches), ` +
     `compiled ${compiledHost.medianIssueMs.toFixed(2)} (${compiledHost.compiledDispatches} dispatches; prepare ${compiledHost.parts!.prepareMs.toFixed(2)}, ` +
     `encode ${compiledHost.parts!.encodeMs.toFixed(2)}, submit ${compiledHost.parts!.submitMs.toFixed(2)}; tfjs issued ${compiledHost.counts.gpuDispatches} dispatches, ${compiledHost.counts.kernels} kernels meanwhile)`);
-  const row: DepthResult = { depth, tfjsHost, compiledHost };
+  const gradientHost = await gradientHosts(() => {
+    const b = data(TINY.batch, TINY.hw, 1);
+    return { model: models.createResNetCifar(depth, { seed: 0 }), batch: b, free: () => tf.dispose([b.inputs, b.labels]) };
+  });
+  console.log(`resnet${depth} gradient read, host ms (tiny graph): tfjs ${gradientHost.tfjs.medianIssueMs.toFixed(1)} (${gradientHost.tfjs.counts.gpuDispatches} dispatches), ` +
+    `compiled ${gradientHost.compiled.medianIssueMs.toFixed(2)} (${gradientHost.compiled.compiledDispatches} dispatches)`);
+  const row: DepthResult = { depth, tfjsHost, compiledHost, gradientHost };
   if (!values['no-full']) {
     const c = await compiledRunner(depth, batch, 32);
     row.compiledFull = await full(c, batch, c.compileMs);
@@ -306,6 +346,7 @@ interface BertResult {
   seqLen: number;
   tfjsHost: HostResult;
   compiledHost: HostResult;
+  gradientHost: { tfjs: HostResult; compiled: HostResult };
   compiledFull?: FullResult;
   tfjsFull?: FullResult;
   wasmFull?: FullResult;
@@ -329,7 +370,12 @@ if (values.bert) {
   const compiledTiny = await compiledBert(TINY_BERT.batch, TINY_BERT.seqLen, true);
   const compiledHost = await host(compiledTiny);
   compiledTiny.dispose();
-  bert = { seqLen, tfjsHost, compiledHost, opByOpKernelsReference: 1269 };
+  const gradientHost = await gradientHosts(() => {
+    const model = bertModel(true);
+    const b = bertData(TINY_BERT.batch, TINY_BERT.seqLen, model.arch.vocabSize, 1);
+    return { model, batch: b, free: () => disposeBatch(b) };
+  });
+  bert = { seqLen, tfjsHost, compiledHost, gradientHost, opByOpKernelsReference: 1269 };
   writePartial();
   console.log(`bert-mini host ms/step (tiny graph): tfjs ${tfjsHost.medianIssueMs.toFixed(1)} (${tfjsHost.counts.gpuDispatches} dispatches), ` +
     `compiled ${compiledHost.medianIssueMs.toFixed(2)} (${compiledHost.compiledDispatches} dispatches, ${compiledHost.pipelines} pipelines; prepare ${compiledHost.parts!.prepareMs.toFixed(2)}, ` +
@@ -418,6 +464,9 @@ for (const r of results) {
   }
   const p = r.compiledHost.parts!;
   console.log(`| ResNet-${r.depth} | compiled | ${r.compiledHost.compiledDispatches} (+ ${r.compiledHost.counts.gpuDispatches} by tfjs) | 1 (+ ${r.compiledHost.counts.gpuSubmits} by tfjs) | ${f(r.compiledHost.medianIssueMs, 2)} | ${f(p.prepareMs, 2)} / ${f(p.encodeMs, 2)} / ${f(p.submitMs, 2)} | ${f(r.compiledFull?.imagesPerSecond, 2)} | — |`);
+  const g = r.gradientHost;
+  console.log(`| ResNet-${r.depth} gradient read | tfjs op-by-op | ${g.tfjs.counts.gpuDispatches} | ${g.tfjs.counts.gpuSubmits} | ${f(g.tfjs.medianIssueMs)} | — | — | — |`);
+  console.log(`| ResNet-${r.depth} gradient read | compiled, gradients() | ${g.compiled.compiledDispatches} (+ ${g.compiled.counts.gpuDispatches} by tfjs) | 2: step, gradient copies (+ ${g.compiled.counts.gpuSubmits} by tfjs) | ${f(g.compiled.medianIssueMs, 2)} | ${f(g.compiled.parts!.prepareMs, 2)} / ${f(g.compiled.parts!.encodeMs, 2)} / ${f(g.compiled.parts!.submitMs, 2)} | — | — |`);
 }
 if (bert) {
   console.log(`\nBERT-mini, seq ${seqLen}, AdamW; op by op: ${bert.opByOpKernelsReference} tfjs kernels per forward + backward (2026-12-01)\n`);
@@ -429,5 +478,8 @@ if (bert) {
   }
   const p = bert.compiledHost.parts!;
   console.log(`| compiled | ${bert.compiledHost.compiledDispatches} (+ ${bert.compiledHost.counts.gpuDispatches} by tfjs) | ${bert.compiledHost.pipelines} | ${f(bert.compiledHost.medianIssueMs, 2)} | ${f(p.prepareMs, 2)} / ${f(p.encodeMs, 2)} / ${f(p.submitMs, 2)} | ${f(bert.compiledFull?.imagesPerSecond, 2)} | — |`);
+  const g = bert.gradientHost;
+  console.log(`| gradient read, tfjs op-by-op | ${g.tfjs.counts.gpuDispatches} | — | ${f(g.tfjs.medianIssueMs)} | — | — | — |`);
+  console.log(`| gradient read, compiled gradients() | ${g.compiled.compiledDispatches} (+ ${g.compiled.counts.gpuDispatches} by tfjs) | ${g.compiled.pipelines} | ${f(g.compiled.medianIssueMs, 2)} | ${f(g.compiled.parts!.prepareMs, 2)} / ${f(g.compiled.parts!.encodeMs, 2)} / ${f(g.compiled.parts!.submitMs, 2)} | — | — |`);
 }
 console.log(`\nwritten: ${out}`);

@@ -12,7 +12,9 @@
  *   seq ≤ maxPosition; softmax cross-entropy on the classifier's logits. Input ids and token types beyond their
  *   tables are clamped to the last row (tfjs's gather would not be asked to read there either).
  * Not (null): other families, other backends, other input layouts. A caller training a subset of the parameters,
- * or another loss (distillation, SAM's second gradient), must not use it.
+ * or with another loss (distillation), must not use it. `optimizer: 'gradient'` gives the step that reads the
+ * dense gradients instead of updating (`gradients()`: SNIP, SAFE's two SAM gradients, RigL; pruning's
+ * denseLossAndGradients).
  *
  * The step keeps the optimizer state on the GPU (zeros when built; shared, with the step count, by a model's steps
  * of every batch shape for one optimizer): a trainer that checkpoints or restores its optimizer moves it with

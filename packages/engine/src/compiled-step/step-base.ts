@@ -11,7 +11,7 @@ import { HYPER_FLOATS, statePrefixes, stateStride, type CompiledOptimizer, type 
 import { cachedComputePipeline } from './pipeline-cache.js';
 import type { CompiledTrainingStep } from './training-step.js';
 import type { CompiledStepIssueTiming, CompiledStepSettings, CompiledStepStats, CompiledStepVariables } from './resnet-cifar-step.js';
-import { exclusiveGpuBuffer, flushTfjs, gpuData, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
+import { exclusiveGpuBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
 
 export const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
 /** Floats per 256-byte binding-offset alignment. */
@@ -60,8 +60,6 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
   private readonly readbacks: { buffer: GPUBuffer; busy: boolean }[] = [];
   private readonly bound = new Map<string, GPUBuffer>();
   private readonly maskSource = new Map<string, tf.Tensor | null>();
-  /** `gradients()`'s per-parameter output buffers (made on its first call). */
-  private gradientOut: Map<string, GPUBuffer> | null = null;
   private pipelineCount = 0;
   private bytes = 0;
   protected disposed = false;
@@ -77,8 +75,8 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
 
   abstract step(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor, settings: CompiledStepSettings): Promise<number>;
 
-  protected buffer(bytes: number, usage = STORAGE | COPY_SRC | COPY_DST, options: { exact?: boolean } = {}): GPUBuffer {
-    const buffer = this.device.createBuffer({ size: options.exact ? bytes : Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+  protected buffer(bytes: number, usage = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
+    const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
     this.owned.push(buffer);
     this.bytes += buffer.size;
     return buffer;
@@ -326,15 +324,17 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
   async gradients(inputs: tf.Tensor | Record<string, tf.Tensor>, labels: tf.Tensor): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     if (this.optimizer !== 'gradient') throw new Error(`compiled step: gradients() needs a step compiled with optimizer 'gradient', this one runs ${this.optimizer}`);
     const loss = this.step(inputs, labels, { kind: 'gradient' });
-    // each gradient copied out of the state buffer into a buffer of its own, which tfjs then copies into a tensor
-    // (of exactly the tensor's size: tfjs reads a tensor made from a buffer back in the buffer's whole size)
-    if (!this.gradientOut) this.gradientOut = new Map([...this.ranges].map(([name, r]) => [name, this.buffer(r.size * 4, STORAGE | COPY_SRC | COPY_DST, { exact: true })]));
-    const encoder = this.device.createCommandEncoder();
-    for (const [name, r] of this.ranges) encoder.copyBufferToBuffer(this.velocity, r.offset * 4, this.gradientOut.get(name)!, 0, r.size * 4);
-    this.device.queue.submit([encoder.finish()]);
-    // tfjs submits each copy at once, so a later step's overwrite of these buffers comes after it in queue order
+    // each gradient copied out of the state buffer into a tfjs tensor's buffer: one encoder and one submit for all
     const grads = new Map<string, tf.Tensor>();
-    for (const [name, buffer] of this.gradientOut) grads.set(name, tf.tensor({ buffer }, this.shapeOf(name), 'float32'));
+    const encoder = this.device.createCommandEncoder();
+    for (const [name, r] of this.ranges) {
+      const tensor = unwrittenGpuTensor(this.backend, this.shapeOf(name));
+      grads.set(name, tensor);
+      encoder.copyBufferToBuffer(this.velocity, r.offset * 4, gpuData(this.backend, tensor).resource, 0, r.size * 4);
+    }
+    // a pooled buffer may have been read by tfjs commands recorded before: they go first in queue order
+    flushTfjs(this.backend);
+    this.device.queue.submit([encoder.finish()]);
     try {
       return { loss: await loss, grads };
     } catch (error) {

@@ -21,6 +21,7 @@ export interface WebgpuBackendInternals {
   endComputePassEncoder(): void;
   submitQueue(): void;
   uploadToGPU(dataId: object): void;
+  makeTensorInfo(shape: number[], dtype: tf.DataType): { dataId: object; shape: number[]; dtype: tf.DataType };
 }
 
 /** tfjs's active webgpu backend, or an error naming what is active instead. */
@@ -61,4 +62,14 @@ export function exclusiveGpuBuffer(backend: WebgpuBackendInternals, variable: tf
   }
   data.values = null;
   return data.resource;
+}
+
+/**
+ * A new float32 tensor whose GPU buffer is allocated (from tfjs's pool) but not written: for a step to copy its
+ * own results into, with no upload and no submit per tensor (which `tf.tensor({ buffer })` costs).
+ */
+export function unwrittenGpuTensor(backend: WebgpuBackendInternals, shape: number[]): tf.Tensor {
+  const info = backend.makeTensorInfo(shape, 'float32');
+  backend.uploadToGPU(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info);
 }
