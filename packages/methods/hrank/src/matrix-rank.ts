@@ -42,20 +42,17 @@ export function matrixRank(data: ArrayLike<number>, rows: number, cols: number, 
   const tolerance = options.tolerance ?? largestSingularValue(a, m, n) * m * FLOAT32_EPSILON;
   if (!(tolerance >= 0)) throw new Error(`matrixRank: tolerance must be >= 0, got ${tolerance}`);
 
+  // Squared norms of the trailing block's columns (rows k..m−1). Recomputed exactly at every step, not downdated
+  // (downdating loses accuracy near the threshold); after the first, each is summed in the pass that applies the
+  // step's reflector to its column: the same squares of the same values in the same order as a separate pass.
   const norms = new Float64Array(n);
+  for (let j = 0; j < n; j++) norms[j] = squaredNorm(a, j * m, 0, m);
   const perm = new Int32Array(n);
   for (let j = 0; j < n; j++) perm[j] = j;
   let rank = 0;
   for (let k = 0; k < n; k++) {
-    // column norms of the trailing block, recomputed exactly (downdating loses accuracy near the threshold)
     let best = k;
-    for (let j = k; j < n; j++) {
-      let s = 0;
-      const base = j * m;
-      for (let i = k; i < m; i++) s += a[base + i] * a[base + i];
-      norms[j] = s;
-      if (s > norms[best]) best = j;
-    }
+    for (let j = k + 1; j < n; j++) if (norms[j] > norms[best]) best = j;
     const alphaNorm = Math.sqrt(norms[best]);
     if (alphaNorm <= tolerance) break; // |R_kk| = the largest remaining column norm
     rank++;
@@ -70,6 +67,9 @@ export function matrixRank(data: ArrayLike<number>, rows: number, cols: number, 
       const t = perm[best];
       perm[best] = perm[k];
       perm[k] = t;
+      const nt = norms[best];
+      norms[best] = norms[k];
+      norms[k] = nt;
     }
     if (k === m - 1) break;
     // Householder reflector v = x − α e1 on column k, rows k..m−1; apply H = I − 2 v vᵀ / vᵀv to the trailing columns
@@ -77,29 +77,66 @@ export function matrixRank(data: ArrayLike<number>, rows: number, cols: number, 
     const x0 = a[kk + k];
     const alpha = x0 >= 0 ? -alphaNorm : alphaNorm;
     a[kk + k] = x0 - alpha;
-    let vtv = 0;
-    for (let i = k; i < m; i++) vtv += a[kk + i] * a[kk + i];
-    if (vtv === 0) continue;
+    const vtv = squaredNorm(a, kk, k, m);
+    if (vtv === 0) {
+      for (let j = k + 1; j < n; j++) norms[j] = squaredNorm(a, j * m, k + 1, m);
+      continue;
+    }
     for (let j = k + 1; j < n; j++) {
       const base = j * m;
       let dot = 0;
       for (let i = k; i < m; i++) dot += a[kk + i] * a[base + i];
       const f = (2 * dot) / vtv;
-      for (let i = k; i < m; i++) a[base + i] -= f * a[kk + i];
+      a[base + k] -= f * a[kk + k];
+      let s = 0;
+      for (let i = k + 1; i < m; i++) {
+        const value = a[base + i] - f * a[kk + i];
+        a[base + i] = value;
+        s += value * value;
+      }
+      norms[j] = s;
     }
   }
   return rank;
 }
 
+/** Σ a[base + i]² for i = from..to−1, in that order. */
+function squaredNorm(a: Float64Array, base: number, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += a[base + i] * a[base + i];
+  return s;
+}
+
 /** σ_max of a column-major m × n matrix by power iteration on AᵀA (from the all-ones start plus a fixed tilt). */
 function largestSingularValue(a: Float64Array, m: number, n: number): number {
   const gram = new Float64Array(n * n);
+  const put = (p: number, q: number, s: number) => {
+    gram[p * n + q] = s;
+    gram[q * n + p] = s;
+  };
   for (let p = 0; p < n; p++) {
-    for (let q = p; q < n; q++) {
+    const ap = p * m;
+    let q = p;
+    // four entries per pass over column p (each summed over i in order, as one at a time would)
+    for (; q + 3 < n; q += 4) {
+      const a0 = q * m, a1 = a0 + m, a2 = a1 + m, a3 = a2 + m;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let i = 0; i < m; i++) {
+        const x = a[ap + i];
+        s0 += x * a[a0 + i];
+        s1 += x * a[a1 + i];
+        s2 += x * a[a2 + i];
+        s3 += x * a[a3 + i];
+      }
+      put(p, q, s0);
+      put(p, q + 1, s1);
+      put(p, q + 2, s2);
+      put(p, q + 3, s3);
+    }
+    for (; q < n; q++) {
       let s = 0;
-      for (let i = 0; i < m; i++) s += a[p * m + i] * a[q * m + i];
-      gram[p * n + q] = s;
-      gram[q * n + p] = s;
+      for (let i = 0; i < m; i++) s += a[ap + i] * a[q * m + i];
+      put(p, q, s);
     }
   }
   let trace = 0;
