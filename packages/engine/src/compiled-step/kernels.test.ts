@@ -122,6 +122,11 @@ describe('compiled-step kernels agree with the cpu backend', () => {
       expectClose(p!, expected.p, `filter update ${where}`);
       expectClose(nv!, expected.v, `momentum ${where}`);
       expect(p!.every((value, j) => mask[j] !== 0 || Object.is(value, 0)), 'pruned weights are +0').toBe(true);
+      // the same pipeline as a gradient read (gradientOnly set): the dense gradient into the state, the filter kept
+      const [pg, g] = await runKernel(filterGradReduceSgd(s, 'gradient'), [part!, w, v, mask, [0.1, 0.9, 5e-4, 0, 0, 0, 1, 1, 1]]);
+      expect(filterGradReduceSgd(s, 'gradient').code, 'a gradient read compiles no shader of its own').toBe(filterGradReduceSgd(s).code);
+      expect(pg, 'a gradient read leaves the filter as it was').toEqual(w);
+      expectClose(g!, ref.dw, `gradient read of the filter ${where}`);
       // the same update as AdamW (moments interleaved m, v; step 3's bias corrections; decoupled decay)
       const moments = Float32Array.from(rng.normalArray(2 * size, 0.1)).map((x, j) => (j % 2 ? Math.abs(x) : x));
       const [b1, b2, eps, wd, lr] = [0.9, 0.999, 1e-8, 0.01, 0.001];

@@ -3,13 +3,13 @@
  * Runs one compiled-step kernel on its own (for the per-kernel tests against the cpu backend): a buffer per
  * binding from the given arrays, one dispatch, and every read-write binding read back.
  */
-import type { Kernel } from './wgsl.js';
+import { HYPER_FLOATS, type Kernel } from './wgsl.js';
 import { cachedComputePipeline } from './pipeline-cache.js';
 import { flushTfjs, webgpuBackend } from './tfjs-webgpu.js';
 
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
 
-/** One array per binding, in order ('u' bindings take the optimizer settings [lr, momentum, weightDecay, 0]). */
+/** One array per binding, in order ('u' bindings take the optimizer settings, HYPER's layout; fields left out are 0). */
 export async function runKernel(kernel: Kernel, data: ArrayLike<number>[] | (Float32Array | Int32Array)[]): Promise<Float32Array[]> {
   if (data.length !== kernel.bindings.length) throw new Error(`runKernel: ${kernel.name} has ${kernel.bindings.length} bindings, got ${data.length} arrays`);
   const backend = webgpuBackend();
@@ -18,9 +18,10 @@ export async function runKernel(kernel: Kernel, data: ArrayLike<number>[] | (Flo
   device.pushErrorScope('validation');
   const pipeline = await cachedComputePipeline(device, kernel.code, kernel.name);
   const buffers = data.map((values, i) => {
-    const array = values instanceof Int32Array ? values : Float32Array.from(values as ArrayLike<number>);
+    const uniform = kernel.bindings[i] === 'u';
+    const array = values instanceof Int32Array ? values : Float32Array.from({ length: Math.max(values.length, uniform ? HYPER_FLOATS : 0) }, (_, j) => (values as ArrayLike<number>)[j] ?? 0);
     const size = Math.max(16, Math.ceil((array.length * 4) / 16) * 16);
-    const usage = kernel.bindings[i] === 'u' ? UNIFORM | COPY_DST : STORAGE | COPY_SRC | COPY_DST;
+    const usage = uniform ? UNIFORM | COPY_DST : STORAGE | COPY_SRC | COPY_DST;
     const buffer = device.createBuffer({ size, usage });
     device.queue.writeBuffer(buffer, 0, array.buffer, array.byteOffset, array.byteLength);
     return { buffer, length: array.length };

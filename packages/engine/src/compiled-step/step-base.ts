@@ -220,7 +220,7 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
     if ((settings.kind ?? 'sgd') !== this.optimizer) throw new Error(`compiled step: compiled for ${this.optimizer}, given ${settings.kind ?? 'sgd'} settings`);
     // a gradient read is not an update: the step count (AdamW's bias correction) stays
     const t = settings.kind === 'gradient' ? this.counter.steps : this.counter.steps + 1;
-    const hyper = settings.kind === 'gradient' ? new Array<number>(HYPER_FLOATS).fill(0) : hyperUniform(settings, t);
+    const hyper = settings.kind === 'gradient' ? [0, 0, 0, 0, 0, 0, 1, 1, 1] : hyperUniform(settings, t);
     this.refreshBindings();
     if (hyper.some((v, i) => v !== this.hyperValues[i])) {
       this.hyperValues = Float32Array.from(hyper);
@@ -379,12 +379,12 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
   }
 }
 
-/** The settings' uniform, HYPER's layout: [lr, momentum, weightDecay, beta1, beta2, eps, 1 − β1ᵗ, 1 − β2ᵗ] at step t. */
+/** The settings' uniform, HYPER's layout: [lr, momentum, weightDecay, beta1, beta2, eps, 1 − β1ᵗ, 1 − β2ᵗ, gradientOnly 0] at step t. */
 function hyperUniform(settings: Exclude<CompiledStepSettings, { kind: 'gradient' }>, t: number): number[] {
   const { learningRate, weightDecay = 0 } = settings;
   const [momentum, beta1, beta2, eps] = settings.kind === 'adamw' ? [0, settings.beta1, settings.beta2, settings.eps] : [settings.momentum ?? 0, 0, 0, 0];
   for (const [k, v] of Object.entries({ learningRate, momentum, weightDecay, beta1, beta2, eps })) {
     if (!Number.isFinite(v)) throw new Error(`compiled step: ${k} must be a finite number, got ${v}`);
   }
-  return [learningRate, momentum, weightDecay, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t];
+  return [learningRate, momentum, weightDecay, beta1, beta2, eps, 1 - beta1 ** t, 1 - beta2 ** t, 0];
 }

@@ -48,10 +48,11 @@ export function statePrefixes(optimizer: CompiledOptimizer): string[] {
 
 /**
  * The optimizer settings every update kernel reads, written once per step (the learning rate may change; AdamW's
- * bias corrections change every step): [lr, momentum, weightDecay, beta1, beta2, eps, 1 − β1ᵗ, 1 − β2ᵗ].
+ * bias corrections change every step): [lr, momentum, weightDecay, beta1, beta2, eps, 1 − β1ᵗ, 1 − β2ᵗ,
+ * gradientOnly] — gradientOnly ≠ 0: a gradient read (below).
  */
-export const HYPER = `struct Hyper { lr: f32, momentum: f32, weightDecay: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32 }`;
-export const HYPER_FLOATS = 8;
+export const HYPER = `struct Hyper { lr: f32, momentum: f32, weightDecay: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32, gradientOnly: f32 }`;
+export const HYPER_FLOATS = 9;
 
 /** Optimizer-state floats per parameter value: SGD's velocity; AdamW's two moments, interleaved (m, v). */
 export function stateStride(optimizer: CompiledOptimizer): number {
@@ -65,19 +66,17 @@ export function stateStride(optimizer: CompiledOptimizer): number {
  * - AdamW (PyTorch's): g = grad·mask; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p·(1 − lr·wd) where `decayed`
  *   (weights: convolutions, the linear weight), then − lr·(m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
  * Pruned entries (mask 0) become +0.
- * - 'gradient': V[s] = grad, the dense gradient (no mask, no decay), and p unchanged. (`_ = hyper.lr` keeps the
- *   settings' binding in the pipeline's layout, which drops bindings a shader does not use.)
+ * - 'gradient' (SGD's function, with gradientOnly set in the settings, so a gradient read runs the very pipelines
+ *   of the SGD step: no shader of its own to compile): V[s] = grad, the dense gradient (no mask, no decay), and p
+ *   unchanged.
  */
 export function updateFn(optimizer: CompiledOptimizer): string {
-  if (optimizer === 'gradient') {
+  if (optimizer === 'sgd' || optimizer === 'gradient') {
     return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
-  _ = hyper.lr;
-  V[s] = grad;
-  return p;
-}`;
+  if (hyper.gradientOnly != 0.0) {
+    V[s] = grad;
+    return p;
   }
-  if (optimizer === 'sgd') {
-    return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
   let g = (grad + hyper.weightDecay * p) * mask;
   let nv = hyper.momentum * V[s] + g;
   V[s] = nv;
