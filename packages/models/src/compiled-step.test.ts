@@ -206,7 +206,15 @@ describe('compiledTrainingStepFor (the trainer hook)', () => {
     expect(await compiledTrainingStepFor(model, x)).toBeNull();
     await tf.setBackend('webgpu');
     model.dispose();
-    x.dispose();
+
+    // a model's dispose() frees the steps built for it (GPU memory a garbage collector would free late)
+    const kept = randomResNetCifar(SURGERED, 12);
+    const built = await compiledTrainingStepFor(kept, x);
+    kept.dispose();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const labels = tf.zeros([4], 'int32');
+    expect(() => built!.step(x, labels, { learningRate: 0.1 })).toThrow('compiled step: used after dispose()');
+    tf.dispose([x, labels]);
   }, FIRST_DISPATCH_TIMEOUT_MS);
 });
 

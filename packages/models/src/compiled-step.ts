@@ -28,8 +28,9 @@ import {
 import { BertModel, bertPoolerWidth } from './bert/index.js';
 import { ResNetCifarModel, resolveBlocks } from './resnet-cifar.js';
 import type { Model } from './types.js';
+import { compiledStepsByModel as cache } from './compiled-step-cache.js';
 
-const cache = new WeakMap<Model, Map<string, Promise<CompiledTrainingStep>>>();
+export { disposeCompiledTrainingSteps } from './compiled-step-cache.js';
 
 /**
  * The compiled step for this model and these inputs' shape (built on first use, then cached per shape: a last,
@@ -94,18 +95,4 @@ function bertStepFor(model: BertModel, inputs: tf.Tensor | Record<string, tf.Ten
     step.catch(() => byShape.delete(key));
   }
   return step;
-}
-
-/** Frees the compiled steps built for a model (its GPU buffers); the next compiledTrainingStepFor builds afresh. */
-export async function disposeCompiledTrainingSteps(model: Model): Promise<void> {
-  const byShape = cache.get(model);
-  if (!byShape) return;
-  cache.delete(model);
-  for (const step of byShape.values()) {
-    try {
-      (await step).dispose();
-    } catch {
-      // a step that failed to build holds nothing
-    }
-  }
 }

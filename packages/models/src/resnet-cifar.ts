@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import { BN_EPS, batchNormTraining, updatedRunningStats } from './batchnorm.js';
+import { disposeCompiledTrainingSteps } from './compiled-step-cache.js';
 import {
   convOutSize,
   finalWidth,
@@ -250,6 +251,7 @@ export class ResNetCifarModel implements Model<ResNetCifarArch> {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    void disposeCompiledTrainingSteps(this);
     for (const v of this.params.values()) v.dispose();
     for (const v of this.buffers.values()) v.dispose();
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '@prunebench/engine';
 import type { ForwardOptions, LayerInputTap, Model, ParamKind } from '../types.js';
+import { disposeCompiledTrainingSteps } from '../compiled-step-cache.js';
 import { bertLayerPrefix, bertPoolerWidth, validateBertArch, type BertArch } from './arch.js';
 
 /** BERT's initializer range: every linear and embedding weight ~ N(0, 0.02) (Hugging Face `initializer_range`). */
@@ -193,6 +194,7 @@ export class BertModel implements Model<BertArch> {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    void disposeCompiledTrainingSteps(this);
     for (const v of this.params.values()) v.dispose();
   }
 }
