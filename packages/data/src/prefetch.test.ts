@@ -35,12 +35,14 @@ function synchronous(count: number, augment = true): ReturnType<typeof contents>
   return out;
 }
 
+/** `count` batches of a PrefetchedImageBatches, taken once its worker started (or fell back). */
 async function prefetched(count: number, options: PrefetchOptions = {}, augment = true) {
   const batches = new PrefetchedImageBatches(loader(augment), options);
   try {
+    const started = await batches.ready();
     const out: ReturnType<typeof contents>[] = [];
     for (let i = 0; i < count; i++) out.push(contents(await batches.next()));
-    return { out, fallback: batches.fallback };
+    return { out, fallback: batches.fallback, started, filledOnWorker: batches.filledOnWorker, filledHere: batches.filledHere };
   } finally {
     await batches.close();
   }
@@ -61,9 +63,29 @@ const COUNT = 14;
 describe('PrefetchedImageBatches', () => {
   it('fills on a worker thread the same batches, bit for bit, as the synchronous loader, across epochs', async () => {
     const want = synchronous(COUNT);
-    const { out, fallback } = await prefetched(COUNT);
+    const { out, fallback, started, filledOnWorker, filledHere } = await prefetched(COUNT);
     expect(fallback).toBeNull();
+    expect(started).toBe(true);
+    // Every batch taken came from the worker (it may have filled the next ones too).
+    expect(filledOnWorker).toBeGreaterThanOrEqual(COUNT);
+    expect(filledHere).toBe(0);
     expectSameBatches(out, want);
+  });
+
+  it('does not wait for the worker to start: batches taken before it is up are filled here, the same', async () => {
+    const batches = new PrefetchedImageBatches(loader());
+    try {
+      // Taken at once: the worker's first message cannot have arrived (messages come in a later turn of the event loop).
+      const out = [contents(await batches.next())];
+      expect(batches.filledHere).toBe(1);
+      expect(await batches.ready()).toBe(true);
+      out.push(contents(await batches.next()));
+      for (let i = 2; i < COUNT; i++) out.push(contents(await batches.next()));
+      expect(batches.fallback).toBeNull();
+      expectSameBatches(out, synchronous(COUNT));
+    } finally {
+      await batches.close();
+    }
   });
 
   it('equals the synchronous loader without augmentation and at depth 1 and 5', async () => {
@@ -73,15 +95,17 @@ describe('PrefetchedImageBatches', () => {
   });
 
   it('falls back to the calling thread, with the same batches, when the worker cannot start', async () => {
-    const { out, fallback } = await prefetched(COUNT, { startWorker: () => { throw new Error('no threads here'); } });
+    const { out, fallback, started } = await prefetched(COUNT, { startWorker: () => { throw new Error('no threads here'); } });
     expect(fallback).toBe('the worker did not start: no threads here');
+    expect(started).toBe(false);
     expectSameBatches(out, synchronous(COUNT));
   });
 
   it('falls back with the same batches when the worker fails after it started', async () => {
     const failing = () => new Worker('throw new Error("fill worker broke")', { eval: true });
-    const { out, fallback } = await prefetched(COUNT, { startWorker: failing });
+    const { out, fallback, started } = await prefetched(COUNT, { startWorker: failing });
     expect(fallback).toBe('the worker failed: fill worker broke');
+    expect(started).toBe(false);
     expectSameBatches(out, synchronous(COUNT));
   });
 
@@ -90,6 +114,7 @@ describe('PrefetchedImageBatches', () => {
     let worker: Worker | null = null;
     const batches = new PrefetchedImageBatches(loader(), { startWorker: (data) => (worker = startFillWorker(data)) });
     try {
+      expect(await batches.ready()).toBe(true);
       const out = [contents(await batches.next())];
       await worker!.terminate();
       for (let i = 1; i < COUNT; i++) out.push(contents(await batches.next()));

@@ -43,6 +43,13 @@ export class PrefetchedImageBatches {
   private readonly pending = new Map<number, { plan: BatchPlan; resolve: (x: Float32Array) => void; reject: (error: unknown) => void }>();
   private nextId = 0;
   private closed = false;
+  /** Batches the worker has filled (taken or not), and batches taken that were filled on the calling thread. */
+  filledOnWorker = 0;
+  filledHere = 0;
+  /** Set by the worker's first message: until then a batch taken is filled here rather than waiting for its start. */
+  private workerReady = false;
+  private settleStart!: (started: boolean) => void;
+  private readonly started = new Promise<boolean>((resolve) => (this.settleStart = resolve));
 
   constructor(private readonly loader: ImageBatchLoader, options: PrefetchOptions = {}) {
     this.depth = options.depth ?? 2;
@@ -53,7 +60,7 @@ export class PrefetchedImageBatches {
     } else {
       try {
         this.worker = (options.startWorker ?? startFillWorker)({ images: sharedImages(loader.set.images), lut: loader.normalization });
-        this.worker.on('message', (message: { id?: number; x?: Float32Array }) => this.received(message));
+        this.worker.on('message', (message: { ready?: boolean; id?: number; x?: Float32Array }) => this.received(message));
         this.worker.on('error', (error) => this.stopWorker(`the worker failed: ${error.message}`));
         this.worker.on('messageerror', (error) => this.stopWorker(`a worker message could not be read: ${error.message}`));
         this.worker.on('exit', (code) => this.stopWorker(`the worker exited with code ${code}`));
@@ -64,7 +71,13 @@ export class PrefetchedImageBatches {
         this.fallback = `the worker did not start: ${(error as Error).message}`;
       }
     }
+    if (!this.worker) this.settleStart(false);
     this.refill();
+  }
+
+  /** Resolves true once the worker has started, false if batches are filled on the calling thread instead. */
+  ready(): Promise<boolean> {
+    return this.started;
   }
 
   /** The next batch (the caller disposes its tensors). */
@@ -72,7 +85,15 @@ export class PrefetchedImageBatches {
     if (this.closed) throw new Error('PrefetchedImageBatches: next() after close()');
     const { plan, pixels } = this.ahead.shift()!;
     this.refill();
-    const x = pixels ? await pixels : fillBatch(this.loader.set.images, plan, this.loader.normalization);
+    let x: Float32Array;
+    if (pixels && this.workerReady) {
+      x = await pixels;
+    } else {
+      // The worker's copy of a plan filled here, if it comes, is dropped: both are the same bytes.
+      pixels?.catch(() => undefined);
+      this.filledHere++;
+      x = fillBatch(this.loader.set.images, plan, this.loader.normalization);
+    }
     return this.loader.batch(plan, x);
   }
 
@@ -92,6 +113,7 @@ export class PrefetchedImageBatches {
     this.closed = true;
     const worker = this.worker;
     this.worker = null;
+    this.settleStart(false);
     for (const { pixels } of this.ahead) pixels?.catch(() => undefined);
     this.ahead.length = 0;
     for (const { reject } of this.pending.values()) reject(new Error('PrefetchedImageBatches closed'));
@@ -113,8 +135,13 @@ export class PrefetchedImageBatches {
     return { plan, pixels };
   }
 
-  private received(message: { id?: number; x?: Float32Array }): void {
+  private received(message: { ready?: boolean; id?: number; x?: Float32Array }): void {
+    if (message.ready) {
+      this.workerReady = true;
+      this.settleStart(true);
+    }
     if (message.id === undefined || !message.x) return;
+    this.filledOnWorker++;
     const entry = this.pending.get(message.id);
     this.pending.delete(message.id);
     entry?.resolve(message.x);
@@ -127,6 +154,7 @@ export class PrefetchedImageBatches {
     const worker = this.worker;
     this.worker = null;
     this.fallback = reason;
+    this.settleStart(false);
     void worker.terminate();
     for (const [id, { plan, resolve, reject }] of this.pending) {
       this.pending.delete(id);

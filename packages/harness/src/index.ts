@@ -22,6 +22,7 @@ export * from './weights-fingerprint.js';
 export * from './merge.js';
 export * from './environment.js';
 export * from './methods.js';
+export * from './batch-stream.js';
 export * from './tasks/types.js';
 export * from './tasks/sizing.js';
 export * from './tasks/cifar10-resnet.js';

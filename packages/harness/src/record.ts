@@ -24,8 +24,9 @@ export interface RunRecord {
    * The training the trainer did in this process (a resumed run counts from its resume): optimizer steps, how many
    * ran on the model's compiled step (issue 16; 0 on wasm and on a software adapter by default), and the wall
    * seconds inside its train calls (so seconds per training example can be set beside the step benchmark's).
+   * `batchSeconds`: of those, the seconds spent waiting for training batches (absent in records of earlier versions).
    */
-  training?: { steps: number; compiledSteps: number; seconds: number };
+  training?: { steps: number; compiledSteps: number; seconds: number; batchSeconds?: number };
   /**
    * Wall seconds of each phase of the run in this process (RUN_PHASES in phases.ts says what each counts; 0 where a
    * phase did not run; each second in one phase). Their sum falls short of `wallTimeSeconds` only by the run's

@@ -25,6 +25,7 @@ import {
   type TrainOptions,
   type TrainSummary,
 } from '@prunebench/pruning';
+import { openTrainStream } from './batch-stream.js';
 import { canonicalJson } from './canonical.js';
 import { CheckpointMismatchError, NonFiniteLossError, RunInterruptedError } from './errors.js';
 import { learningRateAt } from './schedule.js';
@@ -60,7 +61,7 @@ export interface TrainerCheckpoints {
 }
 
 export interface HarnessTrainerOptions {
-  task: Pick<LoadedTask, 'trainBatches' | 'sampleBatches' | 'evaluate' | 'trainExamples'>;
+  task: Pick<LoadedTask, 'trainBatches' | 'trainBatchStream' | 'sampleBatches' | 'evaluate' | 'trainExamples'>;
   recipe: FineTuneRecipe;
   totalExamples: number;
   /** The run's generator; each train call draws its data order from `rng.fork('train-call-<k>')`. */
@@ -119,7 +120,7 @@ export class HarnessTrainer implements BudgetedTrainer {
   private callIndex = 0;
   private readonly started = Date.now();
   private teacherForwards = 0;
-  private readonly work = { steps: 0, compiledSteps: 0, seconds: 0 };
+  private readonly work = { steps: 0, compiledSteps: 0, seconds: 0, batchSeconds: 0 };
 
   constructor(private readonly options: HarnessTrainerOptions) {
     this.budget = new BudgetLedger(options.totalExamples);
@@ -137,9 +138,10 @@ export class HarnessTrainer implements BudgetedTrainer {
 
   /**
    * Optimizer steps this trainer took, how many of them on the model's compiled step, and the wall seconds spent
-   * in `train` calls doing so — in this process: calls restored from checkpoints add nothing.
+   * in `train` calls doing so, of which `batchSeconds` waiting for the training batches — in this process: calls
+   * restored from checkpoints add nothing.
    */
-  trainingWork(): { steps: number; compiledSteps: number; seconds: number } {
+  trainingWork(): { steps: number; compiledSteps: number; seconds: number; batchSeconds: number } {
     return { ...this.work };
   }
 
@@ -177,7 +179,6 @@ export class HarnessTrainer implements BudgetedTrainer {
 
     const { recipe } = this.options;
     const optimizer = createMaskedOptimizer(optimizerSettings(recipe), { compiled: this.options.compiledStep ?? 'auto' });
-    const stream = this.options.task.trainBatches(recipe.batchSize, this.options.rng.fork(`train-call-${call}`));
     let step = 0;
     let compiledSteps = 0;
     let done = 0;
@@ -219,8 +220,6 @@ export class HarnessTrainer implements BudgetedTrainer {
         chunkExamples = meta.chunk.examples;
         lastLoss = meta.chunk.lastLoss ?? NaN;
       }
-      // Fast-forward the data stream past the batches already trained on (same seed, same order).
-      for (let i = 0; i < step; i++) disposeBatch(nextBatch(stream));
     }
 
     /**
@@ -297,6 +296,10 @@ export class HarnessTrainer implements BudgetedTrainer {
 
     const trainStarted = Date.now();
     const stepsBefore = step, compiledBefore = compiledSteps;
+    // Batches prepared ahead where the task can (batch-stream.ts); a resume first passes over those already trained on.
+    const stream = openTrainStream(this.options.task, recipe.batchSize, this.options.rng.fork(`train-call-${call}`));
+    stream.skip(step);
+    let batchSeconds = 0;
     try {
       if (current) applyMasks(model, current);
       while (done < examples) {
@@ -308,7 +311,9 @@ export class HarnessTrainer implements BudgetedTrainer {
           if (checkpoints && step > savedAtStep) await snapshot()();
           throw new RunInterruptedError();
         }
-        let batch = nextBatch(stream);
+        const asked = performance.now();
+        let batch = await stream.next();
+        batchSeconds += (performance.now() - asked) / 1000;
         const take = Math.min(batch.size, examples - done);
         if (take < batch.size) batch = truncateBatch(batch, take);
         this.budget.charge(take);
@@ -357,7 +362,9 @@ export class HarnessTrainer implements BudgetedTrainer {
       if (hook) disposeMasks(current);
       throw error;
     } finally {
+      await stream.close();
       optimizer.dispose();
+      this.work.batchSeconds += batchSeconds;
       this.work.steps += step - stepsBefore;
       this.work.compiledSteps += compiledSteps - compiledBefore;
       this.work.seconds += (Date.now() - trainStarted) / 1000;
@@ -426,12 +433,6 @@ function checkpointMasks(arrays: Map<string, StoredArray>, like: Masks): Masks {
     masks.set(name, toTensor(stored));
   }
   return masks;
-}
-
-function nextBatch(stream: Iterator<Batch>): Batch {
-  const result = stream.next();
-  if (result.done) throw new Error('the task\'s training stream ended; trainBatches must be endless');
-  return result.value;
 }
 
 function truncateBatch(batch: Batch, size: number): Batch {

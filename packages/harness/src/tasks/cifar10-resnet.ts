@@ -6,6 +6,7 @@ import {
   CIFAR10_RECORDS_PER_BATCH,
   CIFAR10_TRAIN_FILES,
   ImageBatchLoader,
+  PrefetchedImageBatches,
   classBalancedSubset,
   readCifar10,
   resolveCifar10,
@@ -27,6 +28,7 @@ import {
   type TensorMap,
 } from '@prunebench/models';
 import type { Batch } from '@prunebench/pruning';
+import type { BatchStream } from '../batch-stream.js';
 import { hashId } from '../canonical.js';
 import { directoryCheckpoints } from '../store.js';
 import { modelSizeOf } from '../model-metrics.js';
@@ -142,11 +144,28 @@ class CifarLoadedTask implements LoadedTask {
     return this.trainSet.count;
   }
 
-  *trainBatches(batchSize: number, rng: SeededRng): Iterator<Batch> {
-    const loader = new ImageBatchLoader(this.trainSet, {
+  private trainLoader(batchSize: number, rng: SeededRng): ImageBatchLoader {
+    return new ImageBatchLoader(this.trainSet, {
       batchSize, shuffle: true, augment: this.recipe.augment, rng, dropLast: this.trainSet.count >= batchSize,
     });
+  }
+
+  *trainBatches(batchSize: number, rng: SeededRng): Iterator<Batch> {
+    const loader = this.trainLoader(batchSize, rng);
     for (;;) for (const b of loader.batches()) yield { inputs: b.x, labels: b.y, size: b.size };
+  }
+
+  trainBatchStream(batchSize: number, rng: SeededRng): BatchStream {
+    const batches = new PrefetchedImageBatches(this.trainLoader(batchSize, rng));
+    return {
+      next: async () => {
+        const b = await batches.next();
+        return { inputs: b.x, labels: b.y, size: b.size };
+      },
+      skip: (count) => batches.skip(count),
+      close: () => batches.close(),
+      ready: () => batches.ready(),
+    };
   }
 
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[] {

@@ -2,6 +2,7 @@ import type { SeededRng } from '@prunebench/engine';
 import type { LatencyInputSpec } from '@prunebench/metrics';
 import type { LayerSpec, Model } from '@prunebench/models';
 import type { Batch } from '@prunebench/pruning';
+import type { BatchStream } from '../batch-stream.js';
 
 /** Sizing knobs a suite may set for small runs; every task documents its defaults. */
 export interface TaskSizing {
@@ -85,6 +86,11 @@ export interface LoadedTask {
   readonly trainExamples: number;
   /** Endless training batches: epochs in an order drawn from `rng`, with the recipe's augmentation. */
   trainBatches(batchSize: number, rng: SeededRng): Iterator<Batch>;
+  /**
+   * The same batches as `trainBatches`, prepared ahead of the step (a worker thread); optional: the trainer uses
+   * `trainBatches` without it (batch-stream.ts).
+   */
+  trainBatchStream?(batchSize: number, rng: SeededRng): BatchStream;
   /** Training batches without augmentation, for scoring (SNIP, HRank, CKA). */
   sampleBatches(count: number, batchSize: number, rng: SeededRng): Batch[];
   /**
