@@ -31,7 +31,7 @@ export function matrixRank(data: ArrayLike<number>, rows: number, cols: number, 
   const transpose = rows < cols;
   const m = transpose ? cols : rows;
   const n = transpose ? rows : cols;
-  const a = new Float64Array(m * n); // a[j * m + i] = A'(i, j)
+  const a = workArray('a', m * n); // a[j * m + i] = A'(i, j); every entry written below
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = data[offset + r * rowStride + c * colStride];
@@ -45,10 +45,8 @@ export function matrixRank(data: ArrayLike<number>, rows: number, cols: number, 
   // Squared norms of the trailing block's columns (rows k..m−1). Recomputed exactly at every step, not downdated
   // (downdating loses accuracy near the threshold); after the first, each is summed in the pass that applies the
   // step's reflector to its column: the same squares of the same values in the same order as a separate pass.
-  const norms = new Float64Array(n);
+  const norms = workArray('norms', n);
   for (let j = 0; j < n; j++) norms[j] = squaredNorm(a, j * m, 0, m);
-  const perm = new Int32Array(n);
-  for (let j = 0; j < n; j++) perm[j] = j;
   let rank = 0;
   for (let k = 0; k < n; k++) {
     let best = k;
@@ -64,9 +62,6 @@ export function matrixRank(data: ArrayLike<number>, rows: number, cols: number, 
         a[bk + i] = a[kk + i];
         a[kk + i] = t;
       }
-      const t = perm[best];
-      perm[best] = perm[k];
-      perm[k] = t;
       const nt = norms[best];
       norms[best] = norms[k];
       norms[k] = nt;
@@ -107,9 +102,20 @@ function squaredNorm(a: Float64Array, base: number, from: number, to: number): n
   return s;
 }
 
+/**
+ * Work arrays reused across calls (HRank ranks hundreds of thousands of small matrices one after another; allocating
+ * each call's arrays cost more than some of its arithmetic). Only the first `size` entries are used, each written
+ * before it is read. matrixRank is synchronous, so no two calls share them at once.
+ */
+const work = { a: new Float64Array(0), norms: new Float64Array(0), gram: new Float64Array(0), v: new Float64Array(0), w: new Float64Array(0) };
+function workArray(name: keyof typeof work, size: number): Float64Array {
+  if (work[name].length < size) work[name] = new Float64Array(size);
+  return work[name];
+}
+
 /** σ_max of a column-major m × n matrix by power iteration on AᵀA (from the all-ones start plus a fixed tilt). */
 function largestSingularValue(a: Float64Array, m: number, n: number): number {
-  const gram = new Float64Array(n * n);
+  const gram = workArray('gram', n * n);
   const put = (p: number, q: number, s: number) => {
     gram[p * n + q] = s;
     gram[q * n + p] = s;
@@ -142,10 +148,11 @@ function largestSingularValue(a: Float64Array, m: number, n: number): number {
   let trace = 0;
   for (let p = 0; p < n; p++) trace += gram[p * n + p];
   if (trace === 0) return 0;
-  let v = new Float64Array(n).map((_, i) => 1 + i / (7 * n));
+  let v = workArray('v', n);
+  let w = workArray('w', n);
+  for (let i = 0; i < n; i++) v[i] = 1 + i / (7 * n);
   let lambda = 0;
   for (let iter = 0; iter < 100; iter++) {
-    const w = new Float64Array(n);
     for (let p = 0; p < n; p++) {
       let s = 0;
       for (let q = 0; q < n; q++) s += gram[p * n + q] * v[q];
@@ -159,7 +166,7 @@ function largestSingularValue(a: Float64Array, m: number, n: number): number {
     for (let p = 0; p < n; p++) vnorm += v[p] * v[p];
     const next = norm / Math.sqrt(vnorm);
     for (let p = 0; p < n; p++) w[p] /= norm;
-    v = w;
+    [v, w] = [w, v];
     const converged = Math.abs(next - lambda) <= 1e-10 * next;
     lambda = next;
     if (converged) break;
