@@ -13,19 +13,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine, parseBackendRequest, SeededRng, type BackendRequest } from '@prunebench/engine';
+import { initEngine, SeededRng } from '@prunebench/engine';
 import { featuresWithoutEachBlock } from '@prunebench/method-cka-hybrid';
 import { createResNetCifar, getModelStructure, resnetCifarArch } from '@prunebench/models';
-import { exitWithUsage, scriptArgs } from './script-helpers.js';
+import { backendOption, scriptArgs } from './script-helpers.js';
 
 const USAGE = 'usage: npx tsx benchmarks/perf/cka-block-scoring.ts [--backend wasm|webgpu|cpu] [--rounds 3] [--probe 128] [--label x] [--out file.json]';
 const args = scriptArgs('cka-block-scoring', USAGE, { strings: ['backend', 'rounds', 'probe', 'label', 'out'] });
-let backend: BackendRequest;
-try {
-  backend = parseBackendRequest(args.string('backend') ?? 'wasm', '--backend');
-} catch (error) {
-  exitWithUsage('cka-block-scoring', (error as Error).message, USAGE);
-}
+const backend = backendOption('cka-block-scoring', USAGE, args);
 const rounds = args.int('rounds', 3);
 const probeSize = args.int('probe', 128);
 const repo = join(dirname(new URL(import.meta.url).pathname), '..', '..');

@@ -15,22 +15,17 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine, parseBackendRequest, SeededRng, type BackendRequest } from '@prunebench/engine';
+import { initEngine, SeededRng } from '@prunebench/engine';
 import { TASKS } from '@prunebench/harness';
 import { matrixRank } from '@prunebench/method-hrank';
 import { getModelStructure } from '@prunebench/models';
-import { exitWithUsage, scriptArgs } from './script-helpers.js';
+import { backendOption, scriptArgs } from './script-helpers.js';
 
 /** The last commit with matrixRank before its inner loops were fused (issue 16). */
 const REFERENCE_COMMIT = 'cd87dda';
 const USAGE = 'usage: npx tsx benchmarks/perf/hrank-ranks.ts [--backend wasm|webgpu|cpu] [--rounds 2] [--images 64] [--reference <commit>] [--label x] [--out file.json]';
 const args = scriptArgs('hrank-ranks', USAGE, { strings: ['backend', 'rounds', 'images', 'reference', 'label', 'out'] });
-let backend: BackendRequest;
-try {
-  backend = parseBackendRequest(args.string('backend') ?? 'wasm', '--backend');
-} catch (error) {
-  exitWithUsage('hrank-ranks', (error as Error).message, USAGE);
-}
+const backend = backendOption('hrank-ranks', USAGE, args);
 const rounds = args.int('rounds', 2);
 const images = args.int('images', 64);
 const referenceCommit = args.string('reference') ?? REFERENCE_COMMIT;

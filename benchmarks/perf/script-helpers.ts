@@ -1,6 +1,7 @@
 /** Small helpers the benchmark scripts share: strict command-line parsing (node:util parseArgs) and tf.profile's kernel-time table. */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { parseBackendRequest, type BackendRequest } from '@prunebench/engine';
 
 type Profile = Awaited<ReturnType<typeof tf.profile>>;
 
@@ -60,6 +61,15 @@ export function scriptArgs(
     },
     flag: (name) => parsed.values[name] === true,
   };
+}
+
+/** `--backend` (default wasm) as a backend request; a bad value is a usage error naming the flag (exitWithUsage). */
+export function backendOption(script: string, usage: string, args: ScriptArgs): BackendRequest {
+  try {
+    return parseBackendRequest(args.string('backend') ?? 'wasm', '--backend');
+  } catch (error) {
+    exitWithUsage(script, (error as Error).message, usage);
+  }
 }
 
 /** A Markdown table of a tf.profile result: kernel time and calls per kernel name, the top `rows` by time. */

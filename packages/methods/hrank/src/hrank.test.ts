@@ -35,6 +35,16 @@ describe('matrixRank', () => {
     expect(matrixRank([1, 2, 1, 3, 4, 3, 0, 0, 0], 3, 3)).toBe(2);
   });
 
+  it('gives each matrix the same rank whatever came before (its work arrays are reused across calls)', () => {
+    // low-rank products of several shapes, large and small, in one order and reversed
+    const shapes: Array<[number, number, number]> = [[32, 32, 5], [8, 8, 8], [16, 12, 3], [3, 20, 2], [32, 32, 31], [5, 5, 1]];
+    const matrices = shapes.map(([r, c, k]) => ({ r, c, values: matmul(random(r * k), random(k * c), r, k, c) }));
+    const forward = matrices.map((m) => matrixRank(m.values, m.r, m.c));
+    const backward = [...matrices].reverse().map((m) => matrixRank(m.values, m.r, m.c)).reverse();
+    expect(forward).toEqual([5, 8, 3, 2, 31, 1]);
+    expect(backward).toEqual(forward);
+  });
+
   it('uses torch\'s float32 tolerance σ_max · max(m, n) · ε, or an explicit one', () => {
     const base = matmul(random(8 * 2), random(2 * 8), 8, 2, 8);
     const scale = Math.max(...base.map(Math.abs));
