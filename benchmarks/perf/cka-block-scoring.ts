@@ -9,21 +9,18 @@
  * Writes JSON (machine, load, backend, versions, every timing) to --out, default
  * benchmarks/perf/results/cka-block-scoring-<backend>-<date>[-<label>].json, and prints a Markdown table.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, SeededRng } from '@prunebench/engine';
 import { featuresWithoutEachBlock } from '@prunebench/method-cka-hybrid';
 import { createResNetCifar, getModelStructure, resnetCifarArch } from '@prunebench/models';
-import { backendOption, scriptArgs } from './script-helpers.js';
+import { backendOption, resultHeader, scriptArgs, writeResult } from './script-helpers.js';
 
 const USAGE = 'usage: npx tsx benchmarks/perf/cka-block-scoring.ts [--backend wasm|webgpu|cpu] [--rounds 3] [--probe 128] [--label x] [--out file.json]';
 const args = scriptArgs('cka-block-scoring', USAGE, { strings: ['backend', 'rounds', 'probe', 'label', 'out'] });
 const backend = backendOption('cka-block-scoring', USAGE, args);
 const rounds = args.int('rounds', 3);
 const probeSize = args.int('probe', 128);
-const repo = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 const engine = await initEngine({ backend });
 const loadBefore = os.loadavg();
 
@@ -66,20 +63,8 @@ for (const depth of [20, 56]) {
   model.dispose();
 }
 
-const result = {
-  benchmark: 'perf-cka-block-scoring',
-  date: new Date().toISOString(),
-  machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadavg: { before: loadBefore, after: os.loadavg() } },
-  node: process.version,
-  tfjs: engine,
-  probeSize,
-  rounds,
-  results,
-};
-const date = result.date.slice(0, 10);
-const out = args.string('out') ?? join(repo, 'benchmarks/perf/results', `cka-block-scoring-${engine.backend}-${date}${args.string('label') ? `-${args.string('label')}` : ''}.json`);
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+const result = { ...resultHeader('perf-cka-block-scoring', loadBefore), tfjs: engine, probeSize, rounds, results };
+const out = writeResult(args, 'cka-block-scoring', engine.backend, result);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 console.log(`\nbackend ${engine.backend} on ${engine.device}; probe ${probeSize} images; ${rounds} interleaved rounds; load ${loadBefore.map((l) => l.toFixed(1)).join(' ')}\n`);
 console.log('| model | blocks | build each model (reference), s | shared pass, s | × faster | features identical |\n| --- | ---: | ---: | ---: | ---: | --- |');

@@ -10,7 +10,7 @@
  * benchmarks/perf/results/hrank-ranks-<backend>-<date>[-<label>].json, and prints a Markdown table.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,7 +19,7 @@ import { initEngine, SeededRng } from '@prunebench/engine';
 import { TASKS } from '@prunebench/harness';
 import { matrixRank } from '@prunebench/method-hrank';
 import { getModelStructure } from '@prunebench/models';
-import { backendOption, scriptArgs } from './script-helpers.js';
+import { backendOption, resultHeader, scriptArgs, writeResult } from './script-helpers.js';
 
 /** The last commit with matrixRank before its inner loops were fused (issue 16). */
 const REFERENCE_COMMIT = 'cd87dda';
@@ -102,20 +102,8 @@ for (const depth of [20, 56]) {
   });
 }
 
-const result = {
-  benchmark: 'perf-hrank-ranks',
-  date: new Date().toISOString(),
-  machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadavg: { before: loadBefore, after: os.loadavg() } },
-  node: process.version,
-  tfjs: engine,
-  referenceCommit,
-  images,
-  rounds,
-  results,
-};
-const out = args.string('out') ?? join(repo, 'benchmarks/perf/results', `hrank-ranks-${engine.backend}-${result.date.slice(0, 10)}${args.string('label') ? `-${args.string('label')}` : ''}.json`);
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+const result = { ...resultHeader('perf-hrank-ranks', loadBefore), tfjs: engine, referenceCommit, images, rounds, results };
+const out = writeResult(args, 'hrank-ranks', engine.backend, result);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 console.log(`\nnode ${process.version}; ${images} CIFAR-10 training images; ${rounds} interleaved rounds; reference matrix-rank.ts at ${referenceCommit}; load ${loadBefore.map((l) => l.toFixed(1)).join(' ')}\n`);
 console.log('| model | feature maps ranked | reference, s | current, s | × faster | ranks identical | mean rank |\n| --- | ---: | ---: | ---: | ---: | --- | ---: |');

@@ -1,4 +1,7 @@
 /** Small helpers the benchmark scripts share: strict command-line parsing (node:util parseArgs) and tf.profile's kernel-time table. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { parseBackendRequest, type BackendRequest } from '@prunebench/engine';
@@ -70,6 +73,26 @@ export function backendOption(script: string, usage: string, args: ScriptArgs): 
   } catch (error) {
     exitWithUsage(script, (error as Error).message, usage);
   }
+}
+
+/** What a result file starts with: the benchmark, when, the machine (its load when the script began and now), node. */
+export function resultHeader(benchmark: string, loadBefore: number[]) {
+  return {
+    benchmark,
+    date: new Date().toISOString(),
+    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadavg: { before: loadBefore, after: os.loadavg() } },
+    node: process.version,
+  };
+}
+
+/** Writes a result as JSON to --out, else benchmarks/perf/results/<name>-<backend>-<date>[-<label>].json; returns the path. */
+export function writeResult(args: ScriptArgs, name: string, backend: string, result: { date: string }): string {
+  const label = args.string('label');
+  const repo = join(dirname(new URL(import.meta.url).pathname), '..', '..');
+  const out = args.string('out') ?? join(repo, 'benchmarks/perf/results', `${name}-${backend}-${result.date.slice(0, 10)}${label ? `-${label}` : ''}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  return out;
 }
 
 /** A Markdown table of a tf.profile result: kernel time and calls per kernel name, the top `rows` by time. */
