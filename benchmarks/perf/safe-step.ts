@@ -6,7 +6,8 @@
  * the difference over the difference in steps, so the method's fixed work (masks, projection) drops out.
  *
  *   tfjs kernels/step   tfjs kernel executions (tf.profile) per SAFE step: what is still issued op by op
- *   ms/step             wall milliseconds per SAFE step on the tiny graph (host-bound: the host cost per step)
+ *   ms/step             wall milliseconds per SAFE step on the tiny graph (mostly host cost; on a software adapter
+ *                       its CPU rasterizer's work is in it too: not a GPU speed figure)
  *
  *   npx tsx benchmarks/perf/safe-step.ts [--steps 4] [--label x] [--out file.json]
  * Writes JSON (machine, load, adapter, versions, every count) to --out, default
@@ -97,7 +98,7 @@ mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 const adapter = engine.adapter ? `${engine.adapter.software ? 'SOFTWARE adapter (a CPU rasterizer, not a GPU speed figure): ' : ''}${engine.adapter.description}` : engine.device;
 console.log(`\n### One SAFE step on ResNet-20 (tiny graph), tfjs ${engine.versions.tfjs} webgpu on ${adapter}\n`);
-console.log('| gradient reads | tfjs kernels/step | ms/step (host-bound) |');
+console.log('| gradient reads | tfjs kernels/step | wall ms/step (tiny graph) |');
 console.log('| --- | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.gradients === 'never' ? 'tfjs op by op' : 'compiled gradient step (2 submits)'} | ${r.kernelsPerStep} | ${r.msPerStep.toFixed(1)} |`);
 console.log(`\nwritten: ${out}`);
