@@ -1,9 +1,11 @@
 /**
  * Issue 16: what one SAFE step (SAM's two gradients, the ADMM direction, the optimizer's step) costs the host on
- * webgpu, with the trainer's gradient reads op by op (`compiled: 'never'`) and on the compiled gradient step
- * ('always'). SAFE runs on ResNet-20 (8×8 images, batch 8: a tiny graph, so the figures are host cost and hold on
- * the software adapter), with no fine-tuning and no batch-norm re-estimation, at two step counts; per step =
- * the difference over the difference in steps, so the method's fixed work (masks, projection) drops out.
+ * webgpu, as a run does it: PRUNEBENCH_COMPILED_STEP=0 (everything op by op) against =1 (the paths a hardware
+ * adapter takes by default, here on the software adapter too: the trainer's gradient reads on the compiled gradient
+ * step, SAFE's SGD step fused, one dispatch per parameter). SAFE runs on ResNet-20 (8×8 images, batch 8: a tiny
+ * graph, so the figures are host cost and hold on the software adapter), with no fine-tuning and no batch-norm
+ * re-estimation, at two step counts; per step = the difference over the difference in steps, so the method's
+ * fixed work (masks, projection) drops out.
  *
  *   tfjs kernels/step   tfjs kernel executions (tf.profile) per SAFE step: what is still issued op by op
  *   ms/step             wall milliseconds per SAFE step on the tiny graph (mostly host cost; on a software adapter
@@ -20,7 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine, takeBackendErrors, type SeededRng } from '@prunebench/engine';
 import safeMethod from '@prunebench/method-safe';
 import { createResNetCifar, disposeCompiledTrainingSteps, type Model } from '@prunebench/models';
-import { BudgetLedger, denseLossAndGradients, type Batch, type BudgetedTrainer, type CompiledStepUse, type TrainSummary } from '@prunebench/pruning';
+import { BudgetLedger, denseLossAndGradients, type Batch, type BudgetedTrainer, type TrainSummary } from '@prunebench/pruning';
 import { RandomImageTrainer, testMethodContext } from '@prunebench/pruning/testing';
 import { scriptArgs } from './script-helpers.js';
 
@@ -30,11 +32,11 @@ const steps = args.int('steps', 4);
 const label = args.string('label');
 const BATCH = 8;
 
-/** RandomImageTrainer's data and validation, with its own budget and gradient reads where the harness trainer's would go under `compiledStep`. */
+/** RandomImageTrainer's data and validation, with its own budget and the harness trainer's gradient reads (`compiledStep: 'auto'`). */
 class GradientPathTrainer implements BudgetedTrainer {
   private readonly data: RandomImageTrainer;
   private readonly ledger: BudgetLedger;
-  constructor(totalExamples: number, private readonly use: CompiledStepUse) {
+  constructor(totalExamples: number) {
     this.data = new RandomImageTrainer(totalExamples);
     this.ledger = new BudgetLedger(totalExamples);
   }
@@ -46,14 +48,14 @@ class GradientPathTrainer implements BudgetedTrainer {
   validate(model: Model): Promise<number> { return this.data.validate(model); }
   gradients(model: Model, batch: Batch): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     this.ledger.charge(batch.size);
-    return denseLossAndGradients(model, batch, this.use);
+    return denseLossAndGradients(model, batch, 'auto');
   }
 }
 
 /** Kernels and wall ms of a SAFE run of `n` steps. */
-async function safeRun(n: number, use: CompiledStepUse): Promise<{ kernels: number; ms: number }> {
+async function safeRun(n: number): Promise<{ kernels: number; ms: number }> {
   const model = createResNetCifar(20, { seed: 0 });
-  const trainer = new GradientPathTrainer(2 * BATCH * n, use);
+  const trainer = new GradientPathTrainer(2 * BATCH * n);
   const context = testMethodContext(safeMethod, {
     model, trainer, target: { kind: 'compression', ratio: 2 },
     options: { batchSize: BATCH, finetuneFraction: 0, bnTuningExamples: 0 },
@@ -72,18 +74,20 @@ async function safeRun(n: number, use: CompiledStepUse): Promise<{ kernels: numb
 
 const engine = await initEngine({ backend: 'webgpu' });
 console.log(`machine: ${os.cpus()[0]?.model?.trim()}, ${os.cpus().length} cores; ${engine.device}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-const rows: { gradients: CompiledStepUse; kernelsPerStep: number; msPerStep: number; runs: { steps: number; kernels: number; ms: number }[] }[] = [];
-for (const use of ['never', 'always'] as const) {
-  await safeRun(1, use); // shaders compiled, buffers made
-  const short = await safeRun(1, use);
-  const long = await safeRun(1 + steps, use);
+const rows: { compiledStepEnv: '0' | '1'; kernelsPerStep: number; msPerStep: number; runs: { steps: number; kernels: number; ms: number }[] }[] = [];
+for (const env of ['0', '1'] as const) {
+  process.env.PRUNEBENCH_COMPILED_STEP = env;
+  await safeRun(1); // shaders compiled, buffers made
+  const short = await safeRun(1);
+  const long = await safeRun(1 + steps);
   const row = {
-    gradients: use, kernelsPerStep: (long.kernels - short.kernels) / steps, msPerStep: (long.ms - short.ms) / steps,
+    compiledStepEnv: env, kernelsPerStep: (long.kernels - short.kernels) / steps, msPerStep: (long.ms - short.ms) / steps,
     runs: [{ steps: 1, ...short }, { steps: 1 + steps, ...long }],
   };
   rows.push(row);
-  console.log(`gradient reads ${use}: ${row.kernelsPerStep} tfjs kernels per SAFE step, ${row.msPerStep.toFixed(1)} ms per step (tiny graph)`);
+  console.log(`PRUNEBENCH_COMPILED_STEP=${env}: ${row.kernelsPerStep} tfjs kernels per SAFE step, ${row.msPerStep.toFixed(1)} ms per step (tiny graph)`);
 }
+delete process.env.PRUNEBENCH_COMPILED_STEP;
 const errors = takeBackendErrors();
 if (errors.length > 0) throw new Error(`webgpu errors: ${errors.join('; ')}`);
 
@@ -98,7 +102,7 @@ mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 const adapter = engine.adapter ? `${engine.adapter.software ? 'SOFTWARE adapter (a CPU rasterizer, not a GPU speed figure): ' : ''}${engine.adapter.description}` : engine.device;
 console.log(`\n### One SAFE step on ResNet-20 (tiny graph), tfjs ${engine.versions.tfjs} webgpu on ${adapter}\n`);
-console.log('| gradient reads | tfjs kernels/step | wall ms/step (tiny graph) |');
+console.log('| PRUNEBENCH_COMPILED_STEP | tfjs kernels/step | wall ms/step (tiny graph) |');
 console.log('| --- | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.gradients === 'never' ? 'tfjs op by op' : 'compiled gradient step (2 submits)'} | ${r.kernelsPerStep} | ${r.msPerStep.toFixed(1)} |`);
+for (const r of rows) console.log(`| ${r.compiledStepEnv === '0' ? '0: op by op' : '1: compiled gradient reads (2 submits) + fused SGD step (1 submit)'} | ${r.kernelsPerStep} | ${r.msPerStep.toFixed(1)} |`);
 console.log(`\nwritten: ${out}`);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { compiledStepEnv, startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
+import { compiledStepEnv, fusedSgdUpdate, startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
 import { compiledTrainingStepFor, type Model } from '@prunebench/models';
 import { lossAndGradients, lossTensorAndGradients, readScalar, type LossFunction } from './loss.js';
 import { getParam, maskTensor } from './masks.js';
@@ -85,8 +85,10 @@ export interface MaskedOptimizer {
 }
 
 /**
- * When `trainStep` runs the model's compiled training step (where one exists: ResNet-CIFAR on webgpu) instead of the
- * op-by-op one. Its numbers equal the op-by-op step's up to float32 rounding (tested), not bit for bit.
+ * When `trainStep` runs the model's compiled training step (where one exists: ResNet-CIFAR and BERT on webgpu) instead
+ * of the op-by-op one — and, under the same rule, when `denseLossAndGradients` reads gradients on the compiled
+ * gradient step and MaskedSgd's `step` runs fused on webgpu (one dispatch per parameter). Their numbers equal the
+ * op-by-op ones up to float32 rounding (tested), not bit for bit.
  * - 'auto': on a hardware GPU adapter only. On a software adapter (lavapipe) it is slower per image, and each new
  *   layer shape costs pipeline compiles of minutes on a busy CPU.
  * - 'always': wherever one exists (its tests, the perf benchmark). 'never': op-by-op.
@@ -290,6 +292,20 @@ class MaskedSgd extends BufferedOptimizer implements MaskedOptimizer {
     const { momentum, weightDecay } = this.settings;
     const { learningRate, masks } = options;
     const velocity = this.buffers.get('momentum')!;
+    // on a GPU where the compiled step would run: one dispatch per parameter, one submit (the same update)
+    if (tf.getBackend() === 'webgpu' && compiledStepWanted(this.compiled)) {
+      const names = [...grads.keys()];
+      const updated = fusedSgdUpdate(names.map((name) => ({
+        param: getParam(model, name), grad: grads.get(name)!, velocity: velocity.get(name) ?? null, mask: masks?.get(name) ?? null,
+      })), { learningRate, momentum, weightDecay });
+      this.steps++;
+      names.forEach((name, i) => {
+        velocity.get(name)?.dispose();
+        if (momentum !== 0) velocity.set(name, updated[i]!);
+        else updated[i]!.dispose();
+      });
+      return;
+    }
     this.steps++;
     for (const [name, grad] of grads) {
       const param = getParam(model, name);
