@@ -149,8 +149,11 @@ export async function issueTrainStep(
   return { loss: readScalar(loss), compiled: false };
 }
 
-/** Whether `use` lets a step run on the model's compiled step (where one exists), on the adapter started now. */
-function compiledStepWanted(use: CompiledStepUse): boolean {
+/**
+ * Whether `use` lets work run on the GPU paths of issue 16 (the model's compiled step where one exists, the fused
+ * updates), on the adapter started now: the one rule for the training step, gradient reads and fused updates.
+ */
+export function compiledStepWanted(use: CompiledStepUse): boolean {
   return use === 'always' || (use === 'auto' && (compiledStepEnv() === 'software-too' || startedWebgpuAdapter()?.software === false));
 }
 

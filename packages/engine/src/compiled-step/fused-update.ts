@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { HYPER, HYPER_FLOATS, grid1d, u, updateFn } from './wgsl.js';
 import { exclusiveGpuBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBackend } from './tfjs-webgpu.js';
 
-const STORAGE = 0x80, COPY_DST = 0x08, UNIFORM = 0x40;
+const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
 
 export interface FusedSgdItem {
   param: tf.Variable;
@@ -32,6 +32,122 @@ export interface FusedSgdSettings {
 
 /** Pipelines by WGSL source per device (created synchronously: the optimizer's step is synchronous). */
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+function pipelineOf(device: GPUDevice, code: string): GPUComputePipeline {
+  let byCode = pipelines.get(device);
+  if (!byCode) pipelines.set(device, (byCode = new Map()));
+  let pipeline = byCode.get(code);
+  if (!pipeline) byCode.set(code, (pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } })));
+  return pipeline;
+}
+
+interface Dispatch { pipeline: GPUComputePipeline; buffers: GPUBufferBinding[]; workgroups: [number, number, number] }
+
+/** Encodes the dispatches in one compute pass after `before` (copies), flushes tfjs's recorded work first in queue order, submits once. */
+function submitDispatches(device: GPUDevice, backend: ReturnType<typeof webgpuBackend>, dispatches: Dispatch[], before?: (encoder: GPUCommandEncoder) => void, after?: (encoder: GPUCommandEncoder) => void): void {
+  const encoder = device.createCommandEncoder();
+  before?.(encoder);
+  const pass = encoder.beginComputePass();
+  for (const d of dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries: d.buffers.map((resource, binding) => ({ binding, resource })) }));
+    pass.dispatchWorkgroups(...d.workgroups);
+  }
+  pass.end();
+  after?.(encoder);
+  flushTfjs(backend);
+  device.queue.submit([encoder.finish()]);
+}
+
+/** A float32 tensor's GPU buffer (an error for another dtype). */
+function floatBuffer(backend: ReturnType<typeof webgpuBackend>, t: tf.Tensor, what: string): GPUBuffer {
+  const data = gpuData(backend, t);
+  if (t.dtype !== 'float32' || data.dtype !== 'float32') throw new Error(`fused ${what}: float32 tensors only, got ${t.dtype}`);
+  return data.resource;
+}
+
+/** Floats between two sums' slots: storage-binding offsets must be multiples of 256 bytes. */
+const SLOT = 64;
+
+/**
+ * Σ x² of each tensor (SAM's global norm is their sum), one dispatch per tensor — a workgroup of 256 threads, each
+ * summing a strided share, then a tree — in one submit, read back at once.
+ */
+export async function fusedSumsOfSquares(tensors: readonly tf.Tensor[]): Promise<Float32Array> {
+  if (tensors.length === 0) return new Float32Array(0);
+  const backend = webgpuBackend();
+  const { device } = backend;
+  const sums = device.createBuffer({ size: tensors.length * SLOT * 4, usage: STORAGE | COPY_SRC });
+  const staging = device.createBuffer({ size: tensors.length * SLOT * 4, usage: MAP_READ | COPY_DST });
+  try {
+    const dispatches = tensors.map((t, k): Dispatch => {
+      const code = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> S: array<f32>;
+var<workgroup> red: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var s = 0.0;
+  for (var i = lid.x; i < ${u(t.size)}; i += 256u) { s += X[i] * X[i]; }
+  red[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 128u; w > 0u; w = w >> 1u) {
+    if (lid.x < w) { red[lid.x] = red[lid.x] + red[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { S[0] = red[0]; }
+}`;
+      return { pipeline: pipelineOf(device, code), buffers: [{ buffer: floatBuffer(backend, t, 'sums of squares') }, { buffer: sums, offset: k * SLOT * 4, size: 16 }], workgroups: [1, 1, 1] };
+    });
+    submitDispatches(device, backend, dispatches, undefined, (encoder) => encoder.copyBufferToBuffer(sums, 0, staging, 0, sums.size));
+    await staging.mapAsync(MAP_READ);
+    const all = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    return Float32Array.from(tensors, (_, k) => all[k * SLOT]!);
+  } finally {
+    sums.destroy();
+    staging.destroy();
+  }
+}
+
+/** x + a·y for each pair (SAM's ascent w + ε, ε = scale·g), one dispatch each in one submit; new tensors, the caller disposes them. */
+export function fusedAxpy(pairs: readonly { x: tf.Tensor; y: tf.Tensor }[], a: number): tf.Tensor[] {
+  if (!Number.isFinite(a)) throw new Error(`fused axpy: the scale must be a finite number, got ${a}`);
+  const backend = webgpuBackend();
+  const { device } = backend;
+  const scale = device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST });
+  device.queue.writeBuffer(scale, 0, Float32Array.of(a, 0, 0, 0));
+  const out: tf.Tensor[] = [];
+  try {
+    const dispatches = pairs.map(({ x, y }): Dispatch => {
+      if (x.shape.join() !== y.shape.join()) throw new Error(`fused axpy: shapes [${x.shape}] and [${y.shape}] differ`);
+      const z = unwrittenGpuTensor(backend, [...x.shape]);
+      out.push(z);
+      const g = grid1d(x.size, 256);
+      const code = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Z: array<f32>;
+@group(0) @binding(3) var<uniform> A: vec4<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = ${g.index};
+  if (i >= ${u(x.size)}) { return; }
+  Z[i] = X[i] + A.x * Y[i];
+}`;
+      return {
+        pipeline: pipelineOf(device, code),
+        buffers: [{ buffer: floatBuffer(backend, x, 'axpy') }, { buffer: floatBuffer(backend, y, 'axpy') }, { buffer: gpuData(backend, z).resource }, { buffer: scale }],
+        workgroups: g.workgroups,
+      };
+    });
+    submitDispatches(device, backend, dispatches);
+    return out;
+  } catch (error) {
+    tf.dispose(out);
+    throw error;
+  } finally {
+    scale.destroy();
+  }
+}
 
 function kernelCode(size: number): { code: string; workgroups: [number, number, number] } {
   const g = grid1d(size, 256);
@@ -62,8 +178,6 @@ export function fusedSgdUpdate(items: readonly FusedSgdItem[], settings: FusedSg
   const { device } = backend;
   const { learningRate, momentum, weightDecay } = settings;
   for (const [k, v] of Object.entries(settings)) if (!Number.isFinite(v)) throw new Error(`fused SGD update: ${k} must be a finite number, got ${v}`);
-  let byCode = pipelines.get(device);
-  if (!byCode) pipelines.set(device, (byCode = new Map()));
   const temporaries: tf.Tensor[] = [];
   const owned: GPUBuffer[] = [];
   const velocities: tf.Tensor[] = [];
@@ -84,36 +198,26 @@ export function fusedSgdUpdate(items: readonly FusedSgdItem[], settings: FusedSg
     const ones = device.createBuffer({ size: Math.max(16, Math.ceil((unmasked * 4) / 16) * 16), usage: STORAGE | COPY_DST });
     owned.push(ones);
     if (unmasked > 0) device.queue.writeBuffer(ones, 0, new Float32Array(unmasked).fill(1));
-    const encoder = device.createCommandEncoder();
-    const dispatches: { pipeline: GPUComputePipeline; group: GPUBindGroup; workgroups: [number, number, number] }[] = [];
-    for (const { param, grad, velocity, mask } of items) {
-      const size = param.size;
+    const copies: { from: GPUBuffer | null; to: GPUBuffer; bytes: number }[] = [];
+    const dispatches = items.map(({ param, grad, velocity, mask }): Dispatch => {
       for (const [t, what] of [[grad, 'gradient'], [velocity, 'velocity'], [mask, 'mask']] as const) {
         if (t && t.shape.join() !== param.shape.join()) throw new Error(`fused SGD update: the ${what} of a [${param.shape}] parameter is [${t.shape}]`);
       }
       const v = unwrittenGpuTensor(backend, [...param.shape]);
       velocities.push(v);
       const vBuffer = gpuData(backend, v).resource;
-      if (velocity) encoder.copyBufferToBuffer(float(velocity, 'velocity'), 0, vBuffer, 0, size * 4);
-      else encoder.clearBuffer(vBuffer, 0, size * 4);
-      const maskBuffer = mask ? float(mask, 'mask') : ones;
-      const { code, workgroups } = kernelCode(size);
-      let pipeline = byCode.get(code);
-      if (!pipeline) byCode.set(code, (pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } })));
-      const buffers = [float(grad, 'gradient'), exclusiveGpuBuffer(backend, param), vBuffer, maskBuffer, hyper];
-      const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
-      dispatches.push({ pipeline, group, workgroups });
-    }
-    const pass = encoder.beginComputePass();
-    for (const d of dispatches) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.group);
-      pass.dispatchWorkgroups(...d.workgroups);
-    }
-    pass.end();
-    // tfjs's recorded work (the gradients themselves) goes first in queue order
-    flushTfjs(backend);
-    device.queue.submit([encoder.finish()]);
+      copies.push({ from: velocity ? float(velocity, 'velocity') : null, to: vBuffer, bytes: param.size * 4 });
+      const { code, workgroups } = kernelCode(param.size);
+      const buffers = [float(grad, 'gradient'), exclusiveGpuBuffer(backend, param), vBuffer, mask ? float(mask, 'mask') : ones, hyper];
+      return { pipeline: pipelineOf(device, code), buffers: buffers.map((buffer) => ({ buffer })), workgroups };
+    });
+    // each velocity starts as the old one, or zeros; tfjs's recorded work (the gradients themselves) goes first
+    submitDispatches(device, backend, dispatches, (encoder) => {
+      for (const c of copies) {
+        if (c.from) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.bytes);
+        else encoder.clearBuffer(c.to, 0, c.bytes);
+      }
+    });
     return velocities;
   } catch (error) {
     tf.dispose(velocities);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '@prunebench/models';
 import {
+  compiledStepWanted,
   PRUNABLE_OPTIONS,
   defineMethod,
   optionDefaults,
@@ -26,7 +27,7 @@ import {
 } from '@prunebench/pruning';
 import { batchNormPrefixes, reestimateBatchNorm } from './batchnorm.js';
 import { projectOntoTopK, type ProjectionKeep } from './projection.js';
-import { globalNorm, samPerturbation } from './sam.js';
+import { globalNorm, samAscent } from './sam.js';
 import { learningRateAt, penaltyAt } from './schedules.js';
 
 const SAFE_OPTIONS = {
@@ -335,22 +336,22 @@ async function safeStep(
     if (!first.grads.has(name)) throw new Error(`safe: the trainer returned no gradient for prunable parameter "${name}"`);
   }
   const names = [...first.grads.keys()];
-  const { perturbation, gradNorm } = await samPerturbation(first.grads, options.rho);
-  for (const g of first.grads.values()) g.dispose();
-
+  for (const name of names) getParam(model, name); // every gradient is of a parameter (else an error naming it)
   const saved = new Map(names.map((name) => [name, getParam(model, name).clone() as tf.Tensor]));
   const savedBuffers = new Map([...model.buffers].map(([name, b]) => [name, b.clone() as tf.Tensor]));
   let second: { loss: number; grads: Map<string, tf.Tensor> };
+  let gradNorm: number;
   try {
-    for (const name of names) {
-      const param = getParam(model, name);
-      tf.tidy(() => param.assign(tf.add(param, perturbation.get(name)!)));
+    try {
+      gradNorm = await samAscent(model, first.grads, options.rho, tf.getBackend() === 'webgpu' && compiledStepWanted(state.maskedOptimizer.compiled));
+    } finally {
+      for (const g of first.grads.values()) g.dispose();
     }
     second = await trainer.gradients(model, batch);
   } finally {
     for (const [name, value] of saved) getParam(model, name).assign(value);
     for (const [name, value] of savedBuffers) model.buffers.get(name)!.assign(value);
-    for (const t of [...saved.values(), ...savedBuffers.values(), ...perturbation.values()]) t.dispose();
+    for (const t of [...saved.values(), ...savedBuffers.values()]) t.dispose();
   }
 
   const prunable = new Set(state.prunable);
