@@ -6,16 +6,8 @@
  * Every generator bakes the sizes in and returns the kernel with its bindings in declaration order; none binds
  * more than 8 storage buffers (the default limit tfjs's device has).
  */
-import { HYPER, MAX_X, f, gemm, grid1d, u, updateFn, type CompiledOptimizer, type Kernel } from './wgsl.js';
+import { MAX_X, f, gemm, grid1d, optimizerBindings, u, type CompiledOptimizer, type Kernel } from './wgsl.js';
 
-/** The bindings every fused update ends with — state V, MASK, the settings — from binding `first` on, and `update`. */
-function optimizerBindings(first: number, optimizer: CompiledOptimizer): string {
-  return `@group(0) @binding(${first}) var<storage, read_write> V: array<f32>;
-@group(0) @binding(${first + 1}) var<storage, read> MASK: array<f32>;
-${HYPER}
-@group(0) @binding(${first + 2}) var<uniform> hyper: Hyper;
-${updateFn(optimizer)}`;
-}
 
 /** The sizes shared by every kernel of one step. */
 export interface BertStepDims {

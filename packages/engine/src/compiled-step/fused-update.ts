@@ -9,7 +9,7 @@
  * each velocity is a new tensor (the old one copied in, or zeros), which the caller keeps instead of the old one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { HYPER, HYPER_FLOATS, grid1d, u, updateFn } from './wgsl.js';
+import { HYPER_FLOATS, grid1d, optimizerBindings, u } from './wgsl.js';
 import { exclusiveGpuBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBackend } from './tfjs-webgpu.js';
 
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
@@ -155,11 +155,7 @@ function kernelCode(size: number): { code: string; workgroups: [number, number, 
     workgroups: g.workgroups,
     code: `@group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read_write> P: array<f32>;
-@group(0) @binding(2) var<storage, read_write> V: array<f32>;
-@group(0) @binding(3) var<storage, read> MASK: array<f32>;
-${HYPER}
-@group(0) @binding(4) var<uniform> hyper: Hyper;
-${updateFn('sgd')}
+${optimizerBindings(2, 'sgd')}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = ${g.index};

@@ -95,6 +95,15 @@ export function updateFn(optimizer: CompiledOptimizer): string {
 }`;
 }
 
+/** The bindings every fused update ends with — state V, MASK, the settings — from binding `first` on, and `update`. */
+export function optimizerBindings(first: number, optimizer: CompiledOptimizer): string {
+  return `@group(0) @binding(${first}) var<storage, read_write> V: array<f32>;
+@group(0) @binding(${first + 1}) var<storage, read> MASK: array<f32>;
+${HYPER}
+@group(0) @binding(${first + 2}) var<uniform> hyper: Hyper;
+${updateFn(optimizer)}`;
+}
+
 // ------------------------------------------------------------------------------------------ tiled GEMM
 
 /** Tile of the GEMM kernels: 32 × 32 outputs per workgroup of 8 × 8 threads (4 × 4 each), K in steps of 16. */

@@ -44,7 +44,7 @@ describe('SAM ascent fused on webgpu', () => {
     // the sums of squares past one workgroup's 256 threads (each thread sums a strided share)
     const big = [tf.tensor(new SeededRng(2).normalArray(1000)), tf.tensor(new SeededRng(3).normalArray(300), [3, 100])];
     const sums = await fusedSumsOfSquares(big);
-    const expected = await Promise.all(big.map(async (t) => (await t.data()).reduce((a, x) => a + x * x, 0)));
+    const expected = await Promise.all(big.map(async (t) => Float32Array.from(await t.data()).reduce((a, x) => a + x * x, 0)));
     expectRelativelyClose(sums, expected, 'sums of squares', 1e-5);
     tf.dispose(big);
   });
