@@ -1,9 +1,9 @@
 /**
- * Issue 16: MaskedSgd's `step` (SAFE's update along its ADMM direction, distillation's steps) on webgpu where the
- * compiled step would run (`compiled: 'always'` here) is one dispatch per parameter in one submit
- * (@prunebench/engine's fusedSgdUpdate) and equals the op-by-op step (`compiled: 'never'`) on webgpu: weights and
- * momentum over three steps, with masks (int32 and float32), weight decay, a parameter without a mask, a first step
- * without velocity, and momentum 0 (no buffers). Tolerance 1e-5 · max(1, max |op-by-op|) per tensor (float32, the
+ * Issue 16: MaskedSgd's and MaskedAdamW's `step` (SAFE's update along its ADMM direction, distillation's steps) on
+ * webgpu where the compiled step would run (`compiled: 'always'` here) is one dispatch per parameter in one submit
+ * (@prunebench/engine's fusedMaskedUpdate) and equals the op-by-op step (`compiled: 'never'`) on webgpu: weights and
+ * state over three steps, with masks (int32 and float32), weight decay, a parameter without a mask, a first step
+ * without state, SGD with momentum 0 (no buffers), and AdamW (bias correction, decay on weights only). Tolerance 1e-5 · max(1, max |op-by-op|) per tensor (float32, the
  * same formula; fused multiply-adds may round differently); pruned weights exactly +0.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -46,9 +46,15 @@ async function run(compiled: 'always' | 'never', settings: MaskedOptimizerSettin
   return { params: out, state, kernels, masks: maskValues, steps: optimizer.steps };
 }
 
-describe('MaskedSgd.step fused on webgpu', () => {
-  for (const settings of [{ kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, { kind: 'sgd', momentum: 0, weightDecay: 0.01 }] as const) {
-    itRequires(requirement, `momentum ${settings.momentum}: the op-by-op weights and momentum, pruned weights +0, few tfjs kernels`, async () => {
+describe('the masked optimizers\' step fused on webgpu', () => {
+  const cases = [
+    { kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
+    { kind: 'sgd', momentum: 0, weightDecay: 0.01 },
+    { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 },
+  ] as const;
+  for (const settings of cases) {
+    const label = settings.kind === 'sgd' ? `SGD, momentum ${settings.momentum}` : 'AdamW (bias correction, decay on weights only)';
+    itRequires(requirement, `${label}: the op-by-op weights and state, pruned weights +0, few tfjs kernels`, async () => {
       await initEngine({ backend: 'webgpu' });
       takeBackendErrors();
       const opByOp = await run('never', settings);
@@ -56,7 +62,7 @@ describe('MaskedSgd.step fused on webgpu', () => {
       expect(takeBackendErrors()).toEqual([]);
       expect(fused.steps).toBe(3);
       expect([...fused.state.keys()].sort()).toEqual([...opByOp.state.keys()].sort());
-      expect(fused.state.size, 'momentum buffers only with momentum').toBe(settings.momentum === 0 ? 0 : opByOp.params.size);
+      expect(fused.state.size, 'state: momentum buffers only with momentum; AdamW two moments').toBe(settings.kind === 'adamw' ? 2 * opByOp.params.size : settings.momentum === 0 ? 0 : opByOp.params.size);
       for (const [name, v] of opByOp.params) expectRelativelyClose(fused.params.get(name)!, v, name, 1e-5);
       for (const [key, v] of opByOp.state) expectRelativelyClose(fused.state.get(key)!, v, key, 1e-5);
       for (const [name, m] of fused.masks) {

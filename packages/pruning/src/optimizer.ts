@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { compiledStepEnv, fusedSgdUpdate, startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
+import { compiledStepEnv, fusedMaskedUpdate, startedWebgpuAdapter, type CompiledAdamWSettings, type CompiledSgdSettings, type CompiledTrainingStep } from '@prunebench/engine';
 import { compiledTrainingStepFor, type Model } from '@prunebench/models';
 import { lossAndGradients, lossTensorAndGradients, readScalar, type LossFunction } from './loss.js';
 import { getParam, maskTensor } from './masks.js';
@@ -87,7 +87,7 @@ export interface MaskedOptimizer {
 /**
  * When `trainStep` runs the model's compiled training step (where one exists: ResNet-CIFAR and BERT on webgpu) instead
  * of the op-by-op one — and, under the same rule, when `denseLossAndGradients` reads gradients on the compiled
- * gradient step and MaskedSgd's `step` runs fused on webgpu (one dispatch per parameter). Their numbers equal the
+ * gradient step and the masked optimizers' `step` runs fused on webgpu (one dispatch per parameter). Their numbers equal the
  * op-by-op ones up to float32 rounding (tested), not bit for bit.
  * - 'auto': on a hardware GPU adapter only. On a software adapter (lavapipe) it is slower per image, and each new
  *   layer shape costs pipeline compiles of minutes on a busy CPU.
@@ -155,6 +155,11 @@ export async function issueTrainStep(
  */
 export function compiledStepWanted(use: CompiledStepUse): boolean {
   return use === 'always' || (use === 'auto' && (compiledStepEnv() === 'software-too' || startedWebgpuAdapter()?.software === false));
+}
+
+/** MaskedSgd's and MaskedAdamW's `step` run fused (one dispatch per parameter) on webgpu, under the compiled step's rule. */
+function fusedUpdateWanted(use: CompiledStepUse): boolean {
+  return tf.getBackend() === 'webgpu' && compiledStepWanted(use);
 }
 
 /**
@@ -296,16 +301,16 @@ class MaskedSgd extends BufferedOptimizer implements MaskedOptimizer {
     const { learningRate, masks } = options;
     const velocity = this.buffers.get('momentum')!;
     // on a GPU where the compiled step would run: one dispatch per parameter, one submit (the same update)
-    if (tf.getBackend() === 'webgpu' && compiledStepWanted(this.compiled)) {
+    if (fusedUpdateWanted(this.compiled)) {
       const names = [...grads.keys()];
-      const updated = fusedSgdUpdate(names.map((name) => ({
-        param: getParam(model, name), grad: grads.get(name)!, velocity: velocity.get(name) ?? null, mask: masks?.get(name) ?? null,
-      })), { learningRate, momentum, weightDecay });
+      const updated = fusedMaskedUpdate(names.map((name) => ({
+        param: getParam(model, name), grad: grads.get(name)!, state: [velocity.get(name) ?? null], mask: masks?.get(name) ?? null,
+      })), { kind: 'sgd', learningRate, momentum, weightDecay });
       this.steps++;
       names.forEach((name, i) => {
         velocity.get(name)?.dispose();
-        if (momentum !== 0) velocity.set(name, updated[i]!);
-        else updated[i]!.dispose();
+        if (momentum !== 0) velocity.set(name, updated[i]![0]!);
+        else updated[i]![0]!.dispose();
       });
       return;
     }
@@ -346,6 +351,21 @@ class MaskedAdamW extends BufferedOptimizer implements MaskedOptimizer {
     const { learningRate, masks } = options;
     const moments = { m: this.buffers.get('adam-m')!, v: this.buffers.get('adam-v')! };
     const step = ++this.steps;
+    // on a GPU where the compiled step would run: one dispatch per parameter, one submit (the same update)
+    if (fusedUpdateWanted(this.compiled)) {
+      const names = [...grads.keys()];
+      const updated = fusedMaskedUpdate(names.map((name) => ({
+        param: getParam(model, name), grad: grads.get(name)!, state: [moments.m.get(name) ?? null, moments.v.get(name) ?? null],
+        mask: masks?.get(name) ?? null, decayed: ADAMW_DECAYED_KINDS.has(model.paramKinds.get(name) ?? ''),
+      })), { kind: 'adamw', learningRate, beta1, beta2, eps, weightDecay, step });
+      names.forEach((name, i) => {
+        moments.m.get(name)?.dispose();
+        moments.v.get(name)?.dispose();
+        moments.m.set(name, updated[i]![0]!);
+        moments.v.set(name, updated[i]![1]!);
+      });
+      return;
+    }
     for (const [name, grad] of grads) {
       const param = getParam(model, name);
       const mask = masks?.get(name);

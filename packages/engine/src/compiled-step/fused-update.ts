@@ -1,12 +1,14 @@
 /// <reference types="@webgpu/types" />
 /**
- * The masked SGD update of parameters whose gradients are already tfjs tensors — SAFE's ADMM direction,
- * distillation's loss: steps the compiled training step does not take — as one dispatch per parameter in one
- * submit, with the update function the compiled steps fuse into their kernels (wgsl.ts `updateFn('sgd')`), instead
- * of tfjs's ~7 element-wise kernels per parameter (each 28–68 µs of host time, engine.md).
+ * The masked optimizer's update (SGD or AdamW) of parameters whose gradients are already tfjs tensors — SAFE's ADMM
+ * direction, distillation's loss: steps the compiled training step does not take — as one dispatch per parameter in
+ * one submit, with the update function the compiled steps fuse into their kernels (wgsl.ts `updateFn`), instead of
+ * tfjs's ~7–11 element-wise kernels per parameter (each 28–68 µs of host time, engine.md). Also SAM's ascent's two
+ * halves (the sums of squares, w + ε).
  *
  * Each parameter's variable is written in place (its GPU buffer made exclusive first, as the compiled step does);
- * each velocity is a new tensor (the old one copied in, or zeros), which the caller keeps instead of the old one.
+ * each state tensor (velocity; AdamW's moments) is a new one (the old one copied in, or zeros), which the caller keeps
+ * instead of the old one.
  */
 import * as tf from '@tensorflow/tfjs';
 import { HYPER_FLOATS, grid1d, optimizerBindings, u } from './wgsl.js';
@@ -14,21 +16,25 @@ import { exclusiveGpuBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBacke
 
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
 
-export interface FusedSgdItem {
+export interface FusedUpdateItem {
   param: tf.Variable;
   /** float32, the parameter's shape. */
   grad: tf.Tensor;
-  /** The current velocity (float32, the parameter's shape), or null: zeros. */
-  velocity: tf.Tensor | null;
+  /**
+   * The optimizer state of the parameter's shape, float32, or null (zeros): SGD [velocity]; AdamW [m, v]. The
+   * update writes new tensors; the caller keeps them instead of these.
+   */
+  state: readonly (tf.Tensor | null)[];
   /** 0/1 of the parameter's shape, or null: nothing pruned. */
   mask: tf.Tensor | null;
+  /** AdamW: decoupled weight decay on this parameter (ADAMW_DECAYED_KINDS); SGD decays every parameter. */
+  decayed?: boolean;
 }
 
-export interface FusedSgdSettings {
-  learningRate: number;
-  momentum: number;
-  weightDecay: number;
-}
+/** SGD (momentum, coupled decay) or AdamW at its step t (1-based: the bias corrections), as the masked optimizers. */
+export type FusedUpdateSettings =
+  | { kind: 'sgd'; learningRate: number; momentum: number; weightDecay: number }
+  | { kind: 'adamw'; learningRate: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number };
 
 /** Pipelines by WGSL source per device (created synchronously: the optimizer's step is synchronous). */
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -149,38 +155,47 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
 }
 
-function kernelCode(size: number): { code: string; workgroups: [number, number, number] } {
+function kernelCode(size: number, kind: 'sgd' | 'adamw', decayed: boolean): { code: string; workgroups: [number, number, number] } {
   const g = grid1d(size, 256);
+  const state = kind === 'sgd'
+    ? optimizerBindings(2, 'sgd')
+    : `@group(0) @binding(5) var<storage, read_write> M: array<f32>;
+${optimizerBindings(2, 'adamw', { m: 'M[s]', v: 'V[s]' })}`;
   return {
     workgroups: g.workgroups,
     code: `@group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read_write> P: array<f32>;
-${optimizerBindings(2, 'sgd')}
+${state}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = ${g.index};
   if (i >= ${u(size)}) { return; }
-  P[i] = update(G[i], P[i], i, MASK[i], true);
+  P[i] = update(G[i], P[i], i, MASK[i], ${decayed});
 }`,
   };
 }
 
 /**
- * One masked SGD step (maskedSgd's: g = (grad + wd·p)·mask; v = μ·v + g; p − lr·v; pruned entries +0) of every
- * item, on the webgpu backend, in one submit; returns each item's new velocity (the caller disposes the old ones).
+ * One step of the masked optimizer of every item, on the webgpu backend, in one submit — SGD: g = (grad + wd·p)·mask;
+ * v = μ·v + g; p − lr·v. AdamW: g = grad·mask; the moments; p·(1 − lr·wd) where `decayed`, − lr·m̂/(√v̂ + ε). Pruned
+ * entries +0. Each parameter is written in place; returns each item's new state tensors (the caller disposes the
+ * old ones).
  */
-export function fusedSgdUpdate(items: readonly FusedSgdItem[], settings: FusedSgdSettings): tf.Tensor[] {
+export function fusedMaskedUpdate(items: readonly FusedUpdateItem[], settings: FusedUpdateSettings): tf.Tensor[][] {
   const backend = webgpuBackend();
   const { device } = backend;
-  const { learningRate, momentum, weightDecay } = settings;
-  for (const [k, v] of Object.entries(settings)) if (!Number.isFinite(v)) throw new Error(`fused SGD update: ${k} must be a finite number, got ${v}`);
+  for (const [k, v] of Object.entries(settings)) if (k !== 'kind' && !Number.isFinite(v)) throw new Error(`fused update: ${k} must be a finite number, got ${String(v)}`);
+  const stateCount = settings.kind === 'sgd' ? 1 : 2;
+  const hyperValues = settings.kind === 'sgd'
+    ? [settings.learningRate, settings.momentum, settings.weightDecay, 0, 0, 0, 1, 1, 0]
+    : [settings.learningRate, 0, settings.weightDecay, settings.beta1, settings.beta2, settings.eps, 1 - settings.beta1 ** settings.step, 1 - settings.beta2 ** settings.step, 0];
   const temporaries: tf.Tensor[] = [];
   const owned: GPUBuffer[] = [];
-  const velocities: tf.Tensor[] = [];
+  const states: tf.Tensor[][] = [];
   try {
     const float = (t: tf.Tensor, what: string): GPUBuffer => {
       if (t.dtype === 'float32' && gpuData(backend, t).dtype === 'float32') return gpuData(backend, t).resource;
-      if (what === 'gradient') throw new Error(`fused SGD update: a gradient must be float32, got ${t.dtype}`);
+      if (what !== 'mask') throw new Error(`fused update: a ${what} must be float32, got ${t.dtype}`);
       // a real conversion: tfjs's cast to float32 may only relabel the data (see step-base's masks)
       const converted = tf.tidy(() => tf.where(tf.notEqual(t, 0), tf.ones(t.shape), tf.zeros(t.shape)));
       temporaries.push(converted);
@@ -188,35 +203,40 @@ export function fusedSgdUpdate(items: readonly FusedSgdItem[], settings: FusedSg
     };
     const hyper = device.createBuffer({ size: Math.ceil((HYPER_FLOATS * 4) / 16) * 16, usage: UNIFORM | COPY_DST });
     owned.push(hyper);
-    device.queue.writeBuffer(hyper, 0, Float32Array.from([learningRate, momentum, weightDecay, 0, 0, 0, 1, 1, 0]));
+    device.queue.writeBuffer(hyper, 0, Float32Array.from(hyperValues));
     // one buffer of ones serves every parameter without a mask
     const unmasked = Math.max(0, ...items.filter((item) => !item.mask).map((item) => item.param.size));
     const ones = device.createBuffer({ size: Math.max(16, Math.ceil((unmasked * 4) / 16) * 16), usage: STORAGE | COPY_DST });
     owned.push(ones);
     if (unmasked > 0) device.queue.writeBuffer(ones, 0, new Float32Array(unmasked).fill(1));
     const copies: { from: GPUBuffer | null; to: GPUBuffer; bytes: number }[] = [];
-    const dispatches = items.map(({ param, grad, velocity, mask }): Dispatch => {
-      for (const [t, what] of [[grad, 'gradient'], [velocity, 'velocity'], [mask, 'mask']] as const) {
-        if (t && t.shape.join() !== param.shape.join()) throw new Error(`fused SGD update: the ${what} of a [${param.shape}] parameter is [${t.shape}]`);
+    const dispatches = items.map(({ param, grad, state, mask, decayed }): Dispatch => {
+      if (state.length !== stateCount) throw new Error(`fused update: ${settings.kind} keeps ${stateCount} state tensor(s) per parameter, given ${state.length}`);
+      for (const [t, what] of [[grad, 'gradient'], ...state.map((x) => [x, 'state'] as const), [mask, 'mask']] as const) {
+        if (t && t.shape.join() !== param.shape.join()) throw new Error(`fused update: the ${what} of a [${param.shape}] parameter is [${t.shape}]`);
       }
-      const v = unwrittenGpuTensor(backend, [...param.shape]);
-      velocities.push(v);
-      const vBuffer = gpuData(backend, v).resource;
-      copies.push({ from: velocity ? float(velocity, 'velocity') : null, to: vBuffer, bytes: param.size * 4 });
-      const { code, workgroups } = kernelCode(param.size);
-      const buffers = [float(grad, 'gradient'), exclusiveGpuBuffer(backend, param), vBuffer, mask ? float(mask, 'mask') : ones, hyper];
+      const next = state.map((old) => {
+        const t = unwrittenGpuTensor(backend, [...param.shape]);
+        copies.push({ from: old ? float(old, 'state') : null, to: gpuData(backend, t).resource, bytes: param.size * 4 });
+        return t;
+      });
+      states.push(next);
+      const { code, workgroups } = kernelCode(param.size, settings.kind, settings.kind === 'sgd' || decayed === true);
+      // bindings: G, P, then V (SGD's velocity, AdamW's second moment), MASK, the settings, and AdamW's first moment M
+      const [first, second] = next.map((t) => gpuData(backend, t).resource);
+      const buffers = [float(grad, 'gradient'), exclusiveGpuBuffer(backend, param), settings.kind === 'sgd' ? first! : second!, mask ? float(mask, 'mask') : ones, hyper, ...(settings.kind === 'sgd' ? [] : [first!])];
       return { pipeline: pipelineOf(device, code), buffers: buffers.map((buffer) => ({ buffer })), workgroups };
     });
-    // each velocity starts as the old one, or zeros; tfjs's recorded work (the gradients themselves) goes first
+    // each state starts as the old one, or zeros; tfjs's recorded work (the gradients themselves) goes first
     submitDispatches(device, backend, dispatches, (encoder) => {
       for (const c of copies) {
         if (c.from) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.bytes);
         else encoder.clearBuffer(c.to, 0, c.bytes);
       }
     });
-    return velocities;
+    return states;
   } catch (error) {
-    tf.dispose(velocities);
+    tf.dispose(states.flat());
     throw error;
   } finally {
     tf.dispose(temporaries);

@@ -69,8 +69,9 @@ export function stateStride(optimizer: CompiledOptimizer): number {
  * - 'gradient' (SGD's function, with gradientOnly set in the settings, so a gradient read runs the very pipelines
  *   of the SGD step: no shader of its own to compile): V[s] = grad, the dense gradient (no mask, no decay), and p
  *   unchanged.
+ * `adamState`: where AdamW's moments of entry s are (default: interleaved in V; the fused update keeps them apart).
  */
-export function updateFn(optimizer: CompiledOptimizer): string {
+export function updateFn(optimizer: CompiledOptimizer, adamState: { m: string; v: string } = { m: 'V[2u * s]', v: 'V[2u * s + 1u]' }): string {
   if (optimizer === 'sgd' || optimizer === 'gradient') {
     return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
   if (hyper.gradientOnly != 0.0) {
@@ -85,10 +86,10 @@ export function updateFn(optimizer: CompiledOptimizer): string {
   }
   return `fn update(grad: f32, p: f32, s: u32, mask: f32, decayed: bool) -> f32 {
   let g = grad * mask;
-  let m = hyper.beta1 * V[2u * s] + (1.0 - hyper.beta1) * g;
-  let v = hyper.beta2 * V[2u * s + 1u] + (1.0 - hyper.beta2) * g * g;
-  V[2u * s] = m;
-  V[2u * s + 1u] = v;
+  let m = hyper.beta1 * ${adamState.m} + (1.0 - hyper.beta1) * g;
+  let v = hyper.beta2 * ${adamState.v} + (1.0 - hyper.beta2) * g * g;
+  ${adamState.m} = m;
+  ${adamState.v} = v;
   let base = select(p, p * (1.0 - hyper.lr * hyper.weightDecay), decayed);
   let np = base - hyper.lr * ((m / hyper.bc1) / (sqrt(v / hyper.bc2) + hyper.eps));
   return select(0.0, np, mask != 0.0);
@@ -96,12 +97,12 @@ export function updateFn(optimizer: CompiledOptimizer): string {
 }
 
 /** The bindings every fused update ends with — state V, MASK, the settings — from binding `first` on, and `update`. */
-export function optimizerBindings(first: number, optimizer: CompiledOptimizer): string {
+export function optimizerBindings(first: number, optimizer: CompiledOptimizer, adamState?: { m: string; v: string }): string {
   return `@group(0) @binding(${first}) var<storage, read_write> V: array<f32>;
 @group(0) @binding(${first + 1}) var<storage, read> MASK: array<f32>;
 ${HYPER}
 @group(0) @binding(${first + 2}) var<uniform> hyper: Hyper;
-${updateFn(optimizer)}`;
+${updateFn(optimizer, adamState)}`;
 }
 
 // ------------------------------------------------------------------------------------------ tiled GEMM
