@@ -115,33 +115,36 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   }
 }
 
-/** x + a·y for each pair (SAM's ascent w + ε, ε = scale·g), one dispatch each in one submit; new tensors, the caller disposes them. */
-export function fusedAxpy(pairs: readonly { x: tf.Tensor; y: tf.Tensor }[], a: number): tf.Tensor[] {
-  if (!Number.isFinite(a)) throw new Error(`fused axpy: the scale must be a finite number, got ${a}`);
+/**
+ * One new tensor per item from an element-wise expression of its same-shaped float32 inputs (named X0, X1, … in
+ * `expression`, indexed [i]) and the scalar `a` (A.x), one dispatch each in one submit; the caller disposes them.
+ */
+function fusedElementwise(what: string, items: readonly (readonly tf.Tensor[])[], expression: string, a: number): tf.Tensor[] {
+  if (!Number.isFinite(a)) throw new Error(`fused ${what}: the scale must be a finite number, got ${a}`);
   const backend = webgpuBackend();
   const { device } = backend;
   const scale = device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST });
   device.queue.writeBuffer(scale, 0, Float32Array.of(a, 0, 0, 0));
   const out: tf.Tensor[] = [];
   try {
-    const dispatches = pairs.map(({ x, y }): Dispatch => {
-      if (x.shape.join() !== y.shape.join()) throw new Error(`fused axpy: shapes [${x.shape}] and [${y.shape}] differ`);
-      const z = unwrittenGpuTensor(backend, [...x.shape]);
+    const dispatches = items.map((inputs): Dispatch => {
+      const shape = inputs[0]!.shape;
+      for (const t of inputs) if (t.shape.join() !== shape.join()) throw new Error(`fused ${what}: shapes [${shape}] and [${t.shape}] differ`);
+      const z = unwrittenGpuTensor(backend, [...shape]);
       out.push(z);
-      const g = grid1d(x.size, 256);
-      const code = `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Z: array<f32>;
-@group(0) @binding(3) var<uniform> A: vec4<f32>;
+      const size = z.size, g = grid1d(size, 256), n = inputs.length;
+      const code = `${inputs.map((_, k) => `@group(0) @binding(${k}) var<storage, read> X${k}: array<f32>;`).join('\n')}
+@group(0) @binding(${n}) var<storage, read_write> Z: array<f32>;
+@group(0) @binding(${n + 1}) var<uniform> A: vec4<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = ${g.index};
-  if (i >= ${u(x.size)}) { return; }
-  Z[i] = X[i] + A.x * Y[i];
+  if (i >= ${u(size)}) { return; }
+  Z[i] = ${expression};
 }`;
       return {
         pipeline: pipelineOf(device, code),
-        buffers: [{ buffer: floatBuffer(backend, x, 'axpy') }, { buffer: floatBuffer(backend, y, 'axpy') }, { buffer: gpuData(backend, z).resource }, { buffer: scale }],
+        buffers: [...inputs.map((t) => ({ buffer: floatBuffer(backend, t, what) })), { buffer: gpuData(backend, z).resource }, { buffer: scale }],
         workgroups: g.workgroups,
       };
     });
@@ -153,6 +156,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   } finally {
     scale.destroy();
   }
+}
+
+/** x + a·y for each pair (SAM's ascent w + ε, ε = scale·g), one dispatch each in one submit; new tensors, the caller disposes them. */
+export function fusedAxpy(pairs: readonly { x: tf.Tensor; y: tf.Tensor }[], a: number): tf.Tensor[] {
+  return fusedElementwise('axpy', pairs.map(({ x, y }) => [x, y]), 'X0[i] + A.x * X1[i]', a);
+}
+
+/**
+ * grad + λ·((w − z) + u) for each item: a gradient with the gradient of an ADMM augmented-Lagrangian term
+ * (λ/2)‖w − z + u‖² added (SAFE's direction), one dispatch each in one submit; new tensors, the caller disposes them.
+ */
+export function fusedPenaltyGradient(items: readonly { grad: tf.Tensor; w: tf.Tensor; z: tf.Tensor; u: tf.Tensor }[], penalty: number): tf.Tensor[] {
+  return fusedElementwise('penalty gradient', items.map(({ grad, w, z, u: dual }) => [grad, w, z, dual]), 'X0[i] + A.x * ((X1[i] - X2[i]) + X3[i])', penalty);
 }
 
 function kernelCode(size: number, kind: 'sgd' | 'adamw', decayed: boolean): { code: string; workgroups: [number, number, number] } {

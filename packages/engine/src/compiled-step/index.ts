@@ -6,4 +6,4 @@ export * as compiledStepKernels from './wgsl.js';
 export type { CompiledOptimizer } from './wgsl.js';
 export * from './bert-step.js';
 export * as compiledBertKernels from './bert-wgsl.js';
-export { fusedAxpy, fusedMaskedUpdate, fusedSumsOfSquares, type FusedUpdateItem, type FusedUpdateSettings } from './fused-update.js';
+export { fusedAxpy, fusedMaskedUpdate, fusedPenaltyGradient, fusedSumsOfSquares, type FusedUpdateItem, type FusedUpdateSettings } from './fused-update.js';

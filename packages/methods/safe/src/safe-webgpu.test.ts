@@ -1,8 +1,8 @@
 /**
  * Issue 16: a whole SAFE run on webgpu with its GPU paths (PRUNEBENCH_COMPILED_STEP=1, as a hardware adapter runs
- * by default: SAM's ascent and the SGD step fused) equals the op-by-op run (=0) on webgpu: the same masks, final
- * weights within 1e-4 · max(1, max |w|) per tensor, the same losses and gradient norm within 1e-4 relative
- * (float32, other summation orders).
+ * by default: SAM's ascent, the ADMM direction and the SGD step fused; dual updates every 3 steps, so u is not 0)
+ * equals the op-by-op run (=0) on webgpu: the same masks, final weights within 1e-4 · max(1, max |w|) per tensor,
+ * the same losses and gradient norm within 1e-4 relative (float32, other summation orders).
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
@@ -18,7 +18,7 @@ async function safeRun(env: '0' | '1') {
   try {
     const model = createToyModel({ seed: 11 });
     const trainer = new SimpleBudgetedTrainer({ totalExamples: 160, seed: 5 });
-    const context = testMethodContext(safeMethod, { model, trainer, target: { kind: 'compression', ratio: 3 }, options: { batchSize: 8, finetuneFraction: 0, rho: 0.05 } });
+    const context = testMethodContext(safeMethod, { model, trainer, target: { kind: 'compression', ratio: 3 }, options: { batchSize: 8, finetuneFraction: 0, rho: 0.05, dualUpdateInterval: 3 } });
     const result = await safeMethod.run(context);
     const weights = new Map<string, Float32Array>();
     for (const [name, v] of model.params) weights.set(name, Float32Array.from(await v.data()));

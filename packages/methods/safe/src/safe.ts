@@ -25,6 +25,7 @@ import {
   type MaskedOptimizerSettings,
   type MethodResult,
 } from '@prunebench/pruning';
+import { fusedPenaltyGradient } from '@prunebench/engine';
 import { batchNormPrefixes, reestimateBatchNorm } from './batchnorm.js';
 import { projectOntoTopK, type ProjectionKeep } from './projection.js';
 import { globalNorm, samAscent } from './sam.js';
@@ -337,13 +338,15 @@ async function safeStep(
   }
   const names = [...first.grads.keys()];
   for (const name of names) getParam(model, name); // every gradient is of a parameter (else an error naming it)
+  // the GPU paths (issue 16) where the compiled step's rule allows them: SAM's ascent and the direction fused
+  const fused = tf.getBackend() === 'webgpu' && compiledStepWanted(state.maskedOptimizer.compiled);
   const saved = new Map(names.map((name) => [name, getParam(model, name).clone() as tf.Tensor]));
   const savedBuffers = new Map([...model.buffers].map(([name, b]) => [name, b.clone() as tf.Tensor]));
   let second: { loss: number; grads: Map<string, tf.Tensor> };
   let gradNorm: number;
   try {
     try {
-      gradNorm = await samAscent(model, first.grads, options.rho, tf.getBackend() === 'webgpu' && compiledStepWanted(state.maskedOptimizer.compiled));
+      gradNorm = await samAscent(model, first.grads, options.rho, fused);
     } finally {
       for (const g of first.grads.values()) g.dispose();
     }
@@ -357,17 +360,23 @@ async function safeStep(
   const prunable = new Set(state.prunable);
   const directions = new Map<string, tf.Tensor>();
   try {
+    const penalized: string[] = [];
     for (const name of names) {
       const grad = second.grads.get(name);
       if (!grad) throw new Error(`safe: the trainer returned no gradient for "${name}" at the perturbed point`);
-      if (!prunable.has(name) || at.penalty === 0) {
-        directions.set(name, grad);
-        continue;
-      }
-      const param = getParam(model, name);
-      directions.set(name, tf.tidy(() => tf.add(grad, tf.mul(tf.add(tf.sub(param, state.z.get(name)!), state.u.get(name)!), at.penalty))));
-      grad.dispose();
+      if (!prunable.has(name) || at.penalty === 0) directions.set(name, grad);
+      else penalized.push(name);
     }
+    if (fused) {
+      const ds = fusedPenaltyGradient(penalized.map((name) => ({ grad: second.grads.get(name)!, w: getParam(model, name), z: state.z.get(name)!, u: state.u.get(name)! })), at.penalty);
+      penalized.forEach((name, i) => directions.set(name, ds[i]!));
+    } else {
+      for (const name of penalized) {
+        const grad = second.grads.get(name)!, param = getParam(model, name);
+        directions.set(name, tf.tidy(() => tf.add(grad, tf.mul(tf.add(tf.sub(param, state.z.get(name)!), state.u.get(name)!), at.penalty))));
+      }
+    }
+    for (const name of penalized) second.grads.get(name)!.dispose();
     state.maskedOptimizer.step(model, directions, { learningRate: at.learningRate });
   } finally {
     tf.dispose([...directions.values(), ...second.grads.values()]);
