@@ -1,7 +1,7 @@
 /**
  * Issue 16: MaskedSgd's and MaskedAdamW's `step` (SAFE's update along its ADMM direction, distillation's steps) on
  * webgpu where the compiled step would run (`compiled: 'always'` here) is one dispatch per parameter in one submit
- * (@prunebench/engine's fusedMaskedUpdate) and equals the op-by-op step (`compiled: 'never'`) on webgpu: weights and
+ * (@prunebench/engine's fusedMaskedUpdate) and equals the op-by-op step on the cpu backend: weights and
  * state over three steps, with masks (int32 and float32), weight decay, a parameter without a mask, a first step
  * without state, SGD with momentum 0 (no buffers), and AdamW (bias correction, decay on weights only). Tolerance 1e-5 · max(1, max |op-by-op|) per tensor (float32, the
  * same formula; fused multiply-adds may round differently); pruned weights exactly +0.
@@ -57,7 +57,10 @@ describe('the masked optimizers\' step fused on webgpu', () => {
     itRequires(requirement, `${label}: the op-by-op weights and state, pruned weights +0, few tfjs kernels`, async () => {
       await initEngine({ backend: 'webgpu' });
       takeBackendErrors();
+      // the reference on the cpu backend (tf.setBackend: a second initEngine('webgpu') would restart Dawn)
+      await tf.setBackend('cpu');
       const opByOp = await run('never', settings);
+      await tf.setBackend('webgpu');
       const fused = await run('always', settings);
       expect(takeBackendErrors()).toEqual([]);
       expect(fused.steps).toBe(3);
