@@ -41,7 +41,23 @@ const DOMINATES = 0.05;
 /** Methods that train through trainer.gradients, their per-step host work in `method`: both grow with the budget. */
 const GRADIENT_TRAINED = new Set(['safe']);
 
-const suite = JSON.parse(readFileSync(values.suite, 'utf8')) as { name: string; tasks: Array<string | { id: string; testSize?: number }>; budget: number | { epochs: number } };
+/** A JSON file's contents, or the usage error naming the file (missing, unreadable, not JSON). */
+function readJson(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    exitWithUsage('phase-shares', `${what} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, USAGE);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    exitWithUsage('phase-shares', `${what} ${file}: not valid JSON (${(error as Error).message})`, USAGE);
+  }
+}
+
+const suite = readJson(values.suite, 'suite') as { name: string; tasks: Array<string | { id: string; testSize?: number }>; budget: number | { epochs: number } };
+if (!Array.isArray(suite?.tasks) || suite.tasks.length === 0) exitWithUsage('phase-shares', `${values.suite}: "tasks" must be a non-empty array`, USAGE);
 if (typeof suite.budget !== 'number') exitWithUsage('phase-shares', `${values.suite}: give the budget in examples (an epoch budget needs the task's split size)`, USAGE);
 const task = typeof suite.tasks[0] === 'string' ? { id: suite.tasks[0] } : suite.tasks[0];
 const fullBudget = suite.budget;
@@ -49,11 +65,24 @@ const fullTest = task.testSize || FULL_TEST_IMAGES;
 
 const records: RunRecord[] = [];
 for (const store of values.store) {
-  for (const id of readdirSync(store)) {
+  let ids: string[];
+  try {
+    ids = readdirSync(store);
+  } catch (error) {
+    exitWithUsage('phase-shares', `--store ${store}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`, USAGE);
+  }
+  for (const id of ids) {
     const file = join(store, id, RECORD_FILE);
     if (!existsSync(file)) continue;
-    const record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
-    if (record.status === 'completed' && record.description.task === task.id && record.phaseSeconds) records.push(record);
+    let record: RunRecord;
+    try {
+      record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+    } catch (error) {
+      // a store may hold a damaged record (the harness sets such runs aside and redoes them): say so, read the rest
+      console.error(`phase-shares: skipping ${file}: not valid JSON (${(error as Error).message})`);
+      continue;
+    }
+    if (record.status === 'completed' && record.description?.task === task.id && record.phaseSeconds) records.push(record);
   }
 }
 if (records.length === 0) exitWithUsage('phase-shares', `no completed record of task ${task.id} with phaseSeconds in ${values.store.join(', ')}`, USAGE);
