@@ -148,6 +148,13 @@ describe('a run record\'s phaseSeconds', () => {
     expect(bad([1, 2])).toBe('"phaseSeconds" must be an object of seconds (got [1,2])');
     // a phase a later version adds is fine; old records without the field are too
     expect(bad({ ...pruned.phaseSeconds, someNewPhase: 2 })).toBeNull();
+    // and the trainer's figures beside them
+    const badTraining = (training: unknown) => recordDefect({ ...pruned, training }, pruned.id);
+    expect(badTraining(pruned.training)).toBeNull();
+    expect(badTraining({ ...pruned.training, batchSeconds: undefined })).toBeNull();
+    expect(badTraining({ ...pruned.training, batchSeconds: Number.NaN })).toBe('"training.batchSeconds" must be a finite number of seconds >= 0 (got NaN)');
+    expect(badTraining({ ...pruned.training, compiledSteps: 1.5 })).toBe('"training.compiledSteps" must be an integer >= 0 (got 1.5)');
+    expect(badTraining('fast')).toBe('"training" must be an object (got "fast")');
     expect(bad(undefined)).toBeNull();
   });
 });

@@ -27,6 +27,19 @@ export function recordDefect(value: unknown, expectedId?: string): string | null
       }
     }
   }
+  if (value.training !== undefined) {
+    if (!isObject(value.training)) return `"training" must be an object (got ${describe(value.training)})`;
+    for (const key of ['steps', 'compiledSteps'] as const) {
+      const n = value.training[key];
+      if (!Number.isInteger(n) || (n as number) < 0) return `"training.${key}" must be an integer >= 0 (got ${describe(n)})`;
+    }
+    // batchSeconds is absent in records of earlier versions
+    for (const key of ['seconds', 'batchSeconds'] as const) {
+      const t = value.training[key];
+      if (key === 'batchSeconds' && t === undefined) continue;
+      if (typeof t !== 'number' || !(t >= 0) || !Number.isFinite(t)) return `"training.${key}" must be a finite number of seconds >= 0 (got ${describe(t)})`;
+    }
+  }
   if (value.status === 'failed') return null;
   if (!isObject(value.metrics)) return 'missing object field "metrics"';
   return metricsDefect(value.metrics as Partial<RunMetrics>);
