@@ -2,8 +2,8 @@
  * Issue 16: HarnessTrainer's `gradients` (SNIP, SAFE's SAM, RigL) runs on the model's compiled gradient step under
  * the same rule as its training steps (`compiledStep`): with 'always' it issues no tfjs kernels for the forward
  * and backward (one submit of the engine's own dispatches), charges the batch, and gives what 'never' (tfjs op by
- * op) gives up to float32 rounding (per tensor max |Δ| ≤ 1e-3 · max |op-by-op| + 1e-6 · the largest entry, as
- * packages/pruning/src/gradient-reads.test-util.ts, which checks the kernels in depth).
+ * op) gives up to float32 rounding (expectGradientsClose, the rule of packages/pruning/src/gradient-reads.test-util.ts,
+ * which checks the kernels in depth).
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect } from 'vitest';
@@ -11,7 +11,7 @@ import { SeededRng, initEngine, takeBackendErrors } from '@prunebench/engine';
 import { FIRST_DISPATCH_TIMEOUT_MS, itRequires, webgpuRequirement } from '@prunebench/engine/testing';
 import { createResNetCifar, disposeCompiledTrainingSteps } from '@prunebench/models';
 import type { Batch } from '@prunebench/pruning';
-import { COMPILED_STEP_TEST_ARCH as ARCH } from '@prunebench/pruning/testing';
+import { COMPILED_STEP_TEST_ARCH as ARCH, expectGradientsClose } from '@prunebench/pruning/testing';
 import type { CompiledStepUse } from '@prunebench/pruning';
 import { HarnessTrainer, type HarnessTrainerOptions } from './trainer.js';
 
@@ -53,13 +53,6 @@ describe('HarnessTrainer.gradients on the compiled gradient step (webgpu)', () =
     expect(compiled.kernels, 'compiled: tfjs runs no kernel (the engine\'s dispatches, one submit)').toBe(0);
     expect(compiled.budgetUsed).toBe(8);
     expect(Math.abs(compiled.loss - opByOp.loss)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(opByOp.loss)));
-    const largest = Math.max(...[...opByOp.grads.values()].map((g) => g.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
-    expect([...compiled.grads.keys()]).toEqual([...opByOp.grads.keys()]);
-    for (const [name, g] of opByOp.grads) {
-      const c = compiled.grads.get(name)!;
-      const max = g.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-      const diff = g.reduce((m, x, i) => Math.max(m, Math.abs(c[i]! - x)), 0);
-      expect(diff, `${name}: max |compiled − op-by-op|`).toBeLessThanOrEqual(1e-3 * max + 1e-6 * largest);
-    }
+    expectGradientsClose(compiled.grads, opByOp.grads, 'HarnessTrainer.gradients');
   }, FIRST_DISPATCH_TIMEOUT_MS);
 });

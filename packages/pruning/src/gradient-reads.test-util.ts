@@ -66,22 +66,30 @@ export async function expectCompiledGradientReads(setup: () => { model: Model; b
   expectRelativelyClose(compiled.losses, opByOp.losses, 'losses of the two reads', 1e-4);
   expect(opByOp.losses[1], 'the second read is at other weights').not.toBe(opByOp.losses[0]);
   for (let i = 0; i < 2; i++) {
-    const largest = Math.max(...[...opByOp.grads[i]!.values()].map((g) => g.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
-    expect(largest, 'the gradients are not all zero').toBeGreaterThan(0);
-    expect([...compiled.grads[i]!.keys()].sort(), 'every parameter has a gradient').toEqual([...opByOp.grads[i]!.keys()].sort());
-    for (const [name, g] of opByOp.grads[i]!) {
-      const actual = compiled.grads[i]!.get(name)!;
-      let max = 0, diff = 0;
-      for (let j = 0; j < g.length; j++) {
-        max = Math.max(max, Math.abs(g[j]!));
-        diff = Math.max(diff, Math.abs(actual[j]! - g[j]!));
-      }
-      expect(actual.length).toBe(g.length);
-      expect(diff, `read ${i + 1}: gradient of ${name}: max |compiled − op-by-op| against 1e-3 · ${max} + 1e-6 · ${largest}`).toBeLessThanOrEqual(1e-3 * max + 1e-6 * largest);
-    }
+    expectGradientsClose(compiled.grads[i]!, opByOp.grads[i]!, `read ${i + 1}`);
     for (const [name, v] of compiled.paramsBefore[i]!) {
       expect(compiled.paramsAfter[i]!.get(name), `read ${i + 1} leaves ${name} as it was`).toEqual(v);
     }
   }
   for (const [name, v] of opByOp.buffers) expectRelativelyClose(compiled.buffers.get(name)!, v, `running statistic ${name} after the reads`, 1e-4);
+}
+
+/**
+ * The closeness rule of a gradient against tfjs's: per tensor max |Δ| ≤ 1e-3 · its max |reference| + 1e-6 · the
+ * largest reference entry of the model, the same parameters, and not all zero.
+ */
+export function expectGradientsClose(actual: ReadonlyMap<string, Float32Array>, expected: ReadonlyMap<string, Float32Array>, what: string): void {
+  const largest = Math.max(...[...expected.values()].map((g) => g.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
+  expect(largest, `${what}: the gradients are not all zero`).toBeGreaterThan(0);
+  expect([...actual.keys()].sort(), `${what}: every parameter has a gradient`).toEqual([...expected.keys()].sort());
+  for (const [name, g] of expected) {
+    const a = actual.get(name)!;
+    expect(a.length, `${what}: ${name}: length`).toBe(g.length);
+    let max = 0, diff = 0;
+    for (let j = 0; j < g.length; j++) {
+      max = Math.max(max, Math.abs(g[j]!));
+      diff = Math.max(diff, Math.abs(a[j]! - g[j]!));
+    }
+    expect(diff, `${what}: gradient of ${name}: max |actual − reference| against 1e-3 · ${max} + 1e-6 · ${largest}`).toBeLessThanOrEqual(1e-3 * max + 1e-6 * largest);
+  }
 }

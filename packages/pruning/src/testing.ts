@@ -394,6 +394,7 @@ export class RandomImageTrainer extends ToyBudgetedTrainer {
 }
 
 export { describeBudgetedTrainerContract, type TrainerContractSetup } from './trainer-contract.js';
+export { expectGradientsClose } from './gradient-reads.test-util.js';
 
 /**
  * The small surgered ResNet-CIFAR (a removed option-A block and a removed identity block) the compiled-step

@@ -12,9 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { HYPER_FLOATS, grid1d, optimizerBindings, u } from './wgsl.js';
-import { exclusiveGpuBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBackend } from './tfjs-webgpu.js';
+import { COPY_DST, COPY_SRC, MAP_READ, STORAGE, UNIFORM } from './step-base.js';
+import { exclusiveGpuBuffer, float32MaskBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBackend } from './tfjs-webgpu.js';
 
-const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
 
 export interface FusedUpdateItem {
   param: tf.Variable;
@@ -209,14 +209,6 @@ export function fusedMaskedUpdate(items: readonly FusedUpdateItem[], settings: F
   const owned: GPUBuffer[] = [];
   const states: tf.Tensor[][] = [];
   try {
-    const float = (t: tf.Tensor, what: string): GPUBuffer => {
-      if (t.dtype === 'float32' && gpuData(backend, t).dtype === 'float32') return gpuData(backend, t).resource;
-      if (what !== 'mask') throw new Error(`fused update: a ${what} must be float32, got ${t.dtype}`);
-      // a real conversion: tfjs's cast to float32 may only relabel the data (see step-base's masks)
-      const converted = tf.tidy(() => tf.where(tf.notEqual(t, 0), tf.ones(t.shape), tf.zeros(t.shape)));
-      temporaries.push(converted);
-      return gpuData(backend, converted).resource;
-    };
     const hyper = device.createBuffer({ size: Math.ceil((HYPER_FLOATS * 4) / 16) * 16, usage: UNIFORM | COPY_DST });
     owned.push(hyper);
     device.queue.writeBuffer(hyper, 0, Float32Array.from(hyperValues));
@@ -233,14 +225,14 @@ export function fusedMaskedUpdate(items: readonly FusedUpdateItem[], settings: F
       }
       const next = state.map((old) => {
         const t = unwrittenGpuTensor(backend, [...param.shape]);
-        copies.push({ from: old ? float(old, 'state') : null, to: gpuData(backend, t).resource, bytes: param.size * 4 });
+        copies.push({ from: old ? floatBuffer(backend, old, 'update') : null, to: gpuData(backend, t).resource, bytes: param.size * 4 });
         return t;
       });
       states.push(next);
       const { code, workgroups } = kernelCode(param.size, settings.kind, settings.kind === 'sgd' || decayed === true);
       // bindings: G, P, then V (SGD's velocity, AdamW's second moment), MASK, the settings, and AdamW's first moment M
       const [first, second] = next.map((t) => gpuData(backend, t).resource);
-      const buffers = [float(grad, 'gradient'), exclusiveGpuBuffer(backend, param), settings.kind === 'sgd' ? first! : second!, mask ? float(mask, 'mask') : ones, hyper, ...(settings.kind === 'sgd' ? [] : [first!])];
+      const buffers = [floatBuffer(backend, grad, 'update'), exclusiveGpuBuffer(backend, param), settings.kind === 'sgd' ? first! : second!, mask ? float32MaskBuffer(backend, mask, temporaries) : ones, hyper, ...(settings.kind === 'sgd' ? [] : [first!])];
       return { pipeline: pipelineOf(device, code), buffers: buffers.map((buffer) => ({ buffer })), workgroups };
     });
     // each state starts as the old one, or zeros; tfjs's recorded work (the gradients themselves) goes first

@@ -5,9 +5,9 @@
  */
 import { HYPER_FLOATS, type Kernel } from './wgsl.js';
 import { cachedComputePipeline } from './pipeline-cache.js';
+import { COPY_DST, COPY_SRC, MAP_READ, STORAGE, UNIFORM } from './step-base.js';
 import { flushTfjs, webgpuBackend } from './tfjs-webgpu.js';
 
-const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
 
 /** One array per binding, in order ('u' bindings take the optimizer settings, HYPER's layout; fields left out are 0). */
 export async function runKernel(kernel: Kernel, data: ArrayLike<number>[] | (Float32Array | Int32Array)[]): Promise<Float32Array[]> {

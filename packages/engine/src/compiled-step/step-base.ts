@@ -11,7 +11,7 @@ import { HYPER_FLOATS, statePrefixes, stateStride, type CompiledOptimizer, type 
 import { cachedComputePipeline } from './pipeline-cache.js';
 import type { CompiledTrainingStep } from './training-step.js';
 import type { CompiledStepIssueTiming, CompiledStepSettings, CompiledStepStats, CompiledStepVariables } from './resnet-cifar-step.js';
-import { exclusiveGpuBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
+import { exclusiveGpuBuffer, float32MaskBuffer, flushTfjs, gpuData, unwrittenGpuTensor, webgpuBackend, type WebgpuBackendInternals } from './tfjs-webgpu.js';
 
 export const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01, UNIFORM = 0x40;
 /** Floats per 256-byte binding-offset alignment. */
@@ -198,10 +198,7 @@ export abstract class CompiledStepBase implements CompiledTrainingStep {
         continue;
       }
       if (mask.size !== range.size) throw new Error(`compiled step: the mask of '${name}' has ${mask.size} values, the parameter ${range.size}`);
-      // a real conversion: tfjs's cast from int32 or bool to float32 relabels the data without converting it
-      const source = gpuData(this.backend, mask).dtype === 'float32' ? mask : tf.tidy(() => tf.where(tf.notEqual(mask, 0), tf.ones(mask.shape), tf.zeros(mask.shape)));
-      if (source !== mask) temporaries.push(source);
-      encoder.copyBufferToBuffer(gpuData(this.backend, source).resource, 0, this.maskBuffer, range.offset * 4, range.size * 4);
+      encoder.copyBufferToBuffer(float32MaskBuffer(this.backend, mask, temporaries), 0, this.maskBuffer, range.offset * 4, range.size * 4);
     }
     return temporaries;
   }

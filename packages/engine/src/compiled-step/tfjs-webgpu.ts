@@ -73,3 +73,15 @@ export function unwrittenGpuTensor(backend: WebgpuBackendInternals, shape: numbe
   backend.uploadToGPU(info.dataId);
   return tf.engine().makeTensorFromTensorInfo(info);
 }
+
+/**
+ * A 0/1 mask's data as float32 on the GPU: the mask's own buffer where its data really is float32, else a real
+ * conversion (tfjs's cast from int32 or bool to float32 relabels the data without converting it), pushed onto
+ * `temporaries` for the caller to dispose once its commands are submitted.
+ */
+export function float32MaskBuffer(backend: WebgpuBackendInternals, mask: tf.Tensor, temporaries: tf.Tensor[]): GPUBuffer {
+  if (gpuData(backend, mask).dtype === 'float32') return gpuData(backend, mask).resource;
+  const converted = tf.tidy(() => tf.where(tf.notEqual(mask, 0), tf.ones(mask.shape), tf.zeros(mask.shape)));
+  temporaries.push(converted);
+  return gpuData(backend, converted).resource;
+}
